@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { ActivityTypes, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
+import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
+import { isGuid } from '../directory/directory';
+import { renderNoticeCard } from '../adaptive-cards/notice';
+import type { AppConfig } from './config';
+import { botWasAdded, type BotDeps, type HelpdeskApp } from './deps';
+import { MenuRegistry } from './menu';
+import { resolveRoles } from './roles';
+import { setTurnInfo, type TurnInfo } from './turn-info';
+import { registerWelcome, registerFallback } from '../dialogs/welcome';
+import { registerMyTeam } from '../dialogs/my-team';
+import { registerAuditCommands } from '../dialogs/audit-commands';
+
+/** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
+const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, ActivityTypes.ConversationUpdate, ActivityTypes.InstallationUpdate]);
+
+/**
+ * Builds the adapter and the teams-ai Application and registers every capability. The
+ * order matters: routes are first-match, so the catch-all fallback is registered last.
+ */
+export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsAdapter } {
+  const adapter = createAdapter(deps.config);
+  const app = new Application<TurnState>({
+    adapter,
+    botAppId: deps.config.bot.appId,
+    storage: deps.store.botStorage,
+    startTypingTimer: false,
+    removeRecipientMention: true,
+    longRunningMessages: false,
+  });
+
+  app.turn('beforeTurn', (context) => admitTurn(context, deps));
+
+  app.error(async (context, error) => {
+    const correlationId = (context.turnState.get(CORRELATION) as string | undefined) ?? randomUUID();
+    deps.logger.error({ correlationId, err: { name: error.name, message: error.message, stack: error.stack } }, 'turn failed');
+    await replyRefusal(context, `Something went wrong on my side and nothing was changed. If it happens again, give the IT service desk this reference: ${correlationId}`, 'Something went wrong').catch(() => undefined);
+  });
+
+  const menu = new MenuRegistry();
+  registerWelcome(app, deps, menu);
+  registerMyTeam(app, deps, menu);
+  registerAuditCommands(app, deps, menu);
+  registerFallback(app, deps, menu);
+  return { app, adapter };
+}
+
+function createAdapter(config: AppConfig): TeamsAdapter {
+  if (config.mode === 'local') return new TeamsAdapter({});
+  return new TeamsAdapter({
+    MicrosoftAppId: config.bot.appId,
+    MicrosoftAppType: config.bot.appType,
+    MicrosoftAppTenantId: config.bot.tenantId ?? undefined,
+    MicrosoftAppPassword: config.bot.password ?? undefined,
+    CertificateThumbprint: config.bot.certificateThumbprint ?? undefined,
+    CertificatePrivateKey: config.bot.certificateKeyPath ? readKey(config.bot.certificateKeyPath) : undefined,
+  });
+}
+
+function readKey(file: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:fs') as typeof import('node:fs')).readFileSync(file, 'utf8');
+}
+
+const CORRELATION = Symbol('helpdesk.correlationId');
+
+/**
+ * Decides whether a turn may run: who is acting (`from.aadObjectId` resolved in the
+ * directory), and whether that account may use the helpdesk. Unknown and disabled
+ * accounts are refused politely and the refusal is audited. Admitted turns get their
+ * {@link TurnInfo} and a saved conversation reference.
+ */
+async function admitTurn(context: TurnContext, deps: BotDeps): Promise<boolean> {
+  const activity = context.activity;
+  if (!HANDLED.has(activity.type)) return false;
+  const correlationId = randomUUID();
+  context.turnState.set(CORRELATION, correlationId);
+  const conversationKind = kindOf(activity);
+  const aadObjectId = activity.from?.aadObjectId;
+  const user = isGuid(aadObjectId) ? await deps.directory.getUser(aadObjectId) : null;
+  const log = deps.logger.child({ correlationId, actor: user?.id ?? aadObjectId ?? null, activityType: activity.type });
+
+  if (!user || !user.accountEnabled) {
+    const reason = user ? 'account-disabled' : 'unknown-user';
+    deps.store.audit.append({
+      actor: { id: user?.id ?? (isGuid(aadObjectId) ? aadObjectId : null), name: user?.displayName ?? null },
+      action: 'helpdesk.access-refused',
+      target: null,
+      outcome: 'refused',
+      correlationId,
+      details: {
+        reason,
+        activityType: activity.type,
+        conversationType: conversationKind,
+        // What the channel claimed, kept only as evidence; never used to identify anyone.
+        claimedName: user ? undefined : truncate(activity.from?.name, 100),
+        claimedAadObjectId: user || isGuid(aadObjectId) ? undefined : truncate(aadObjectId, 100),
+      },
+    });
+    log.warn({ reason }, 'turn refused');
+    const text = user
+      ? 'Sorry, your account is disabled, so I cannot help you here. Please contact the IT service desk or your manager.'
+      : 'Sorry, I cannot find your account in the company directory, so I cannot help you here. If you think this is wrong, please contact the IT service desk.';
+    // Announcements of membership changes do not deserve an answer unless the bot was just added.
+    if (activity.type !== ActivityTypes.ConversationUpdate || botWasAdded(activity)) {
+      await replyRefusal(context, text, 'Not available for your account');
+    }
+    return false;
+  }
+
+  const roles = await resolveRoles(deps.directory, user, deps.technicianGroupId);
+  const info: TurnInfo = { correlationId, user, roles, conversationKind };
+  setTurnInfo(context, info);
+  const channelData = (activity.channelData ?? {}) as { team?: { id?: string }; channel?: { id?: string } };
+  deps.store.conversations.save(TurnContext.getConversationReference(activity), {
+    kind: conversationKind,
+    userId: user.id,
+    teamId: channelData.team?.id ?? null,
+    channelId: channelData.channel?.id ?? null,
+  });
+  log.debug({ conversationKind, roles }, 'turn admitted');
+  return true;
+}
+
+/** Answers a refused or failed turn: a message, or for a card click an invoke response card. */
+async function replyRefusal(context: TurnContext, text: string, title: string): Promise<void> {
+  if (context.activity.type === ActivityTypes.Invoke) {
+    const card = renderNoticeCard({ title, text, tone: 'attention' });
+    const response: InvokeResponse = {
+      status: StatusCodes.OK,
+      body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card },
+    };
+    await context.sendActivity({ type: 'invokeResponse', value: response });
+    return;
+  }
+  await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(renderNoticeCard({ title, text, tone: 'attention' }))));
+}
+
+function kindOf(activity: Partial<Activity>): TurnInfo['conversationKind'] {
+  const t = activity.conversation?.conversationType;
+  return t === 'channel' ? 'channel' : t === 'groupChat' ? 'groupChat' : 'personal';
+}
+
+function truncate(value: string | undefined, max: number): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}

@@ -1,0 +1,91 @@
+import type { AddressInfo } from 'node:net';
+import type pino from 'pino';
+import { loadDemoTenant } from '../directory/demo-tenant';
+import type { Directory } from '../directory/directory';
+import { LocalDirectory } from '../directory/local-directory';
+import { openStore, type Store } from '../store/store';
+import { createBotApp } from './app';
+import { loadConfig, type AppConfig } from './config';
+import type { BotDeps } from './deps';
+import { createLogger, type Logger } from './logger';
+import { createServer } from './server';
+import { packageVersion } from './version';
+
+export interface RunningBot {
+  /** Base URL, e.g. `http://127.0.0.1:3978`. */
+  url: string;
+  port: number;
+  config: AppConfig;
+  store: Store;
+  directory: Directory;
+  logger: Logger;
+  /** Stops taking turns, lets those in flight finish (within the grace period), closes the databases. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: () => Date;
+  /** Where logs go (tests capture them); standard output by default. */
+  logDestination?: pino.DestinationStream;
+}
+
+/**
+ * Composition root: configuration, store, directory, the teams-ai Application and the HTTP
+ * server, in that order. Throws `ConfigError` (naming the variable) before opening anything
+ * when the configuration cannot run.
+ */
+export async function startBot(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<RunningBot> {
+  const config = loadConfig(env);
+  const clock = options.clock ?? (() => new Date());
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const store = openStore(config.databasePath, clock);
+  let directory: LocalDirectory | null = null;
+  try {
+    const tenant = loadDemoTenant();
+    directory = LocalDirectory.open(config.directory.kind === 'local' ? config.directory.path : '', tenant);
+    const deps: BotDeps = {
+      config,
+      store,
+      directory,
+      logger,
+      technicianGroupId: config.technicianGroupId ?? tenant.technicianGroupId,
+      clock,
+    };
+    const { app, adapter } = createBotApp(deps);
+    const http = createServer(deps, app, adapter, packageVersion());
+    await new Promise<void>((resolve, reject) => {
+      http.server.once('error', reject);
+      http.server.listen(config.port, config.host, () => resolve());
+    });
+    const port = (http.server.address() as AddressInfo).port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ mode: config.mode, url, database: config.databasePath, directory: directory.kind }, 'helpdesk bot listening');
+
+    let closing: Promise<void> | null = null;
+    const dir = directory;
+    return {
+      url,
+      port,
+      config,
+      store,
+      directory: dir,
+      logger,
+      close: () =>
+        (closing ??= (async () => {
+          const closed = new Promise<void>((resolve) => http.server.close(() => resolve()));
+          const { unfinished } = await http.drain(config.shutdownGraceSeconds * 1000);
+          if (unfinished) logger.warn({ unfinished }, 'shutting down with turns still running');
+          // Keep-alive connections would hold server.close() open; the turns are done.
+          (http.server.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          await closed;
+          dir.close();
+          store.close();
+          logger.info('helpdesk bot stopped');
+        })()),
+    };
+  } catch (err) {
+    directory?.close();
+    store.close();
+    throw err;
+  }
+}

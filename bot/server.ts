@@ -1,0 +1,91 @@
+import restify from 'restify';
+import type { TeamsAdapter } from '@microsoft/teams-ai';
+import type { BotDeps, HelpdeskApp } from './deps';
+
+export interface HelpdeskServer {
+  server: restify.Server;
+  /** Stops taking new turns and waits up to `graceMs` for the ones in flight. */
+  drain(graceMs: number): Promise<{ unfinished: number }>;
+}
+
+/**
+ * The HTTP surface: `POST /api/messages` (Bot Framework activities, authenticated by the
+ * adapter in production mode) and `GET /healthz`.
+ */
+export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdapter, version: string): HelpdeskServer {
+  const server = restify.createServer({ name: 'iam-helpdesk', handleUncaughtExceptions: false });
+  server.use(restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false, rejectUnknown: true }));
+
+  let inFlight = 0;
+  let draining = false;
+  let idle: (() => void) | null = null;
+
+  server.post('/api/messages', async (req, res) => {
+    if (draining) {
+      res.header('Retry-After', '5');
+      res.send(503, { error: 'shutting down' });
+      return;
+    }
+    inFlight += 1;
+    try {
+      await adapter.process(req, res, async (context) => {
+        await app.run(context);
+      });
+    } catch (err) {
+      deps.logger.error({ err: { message: (err as Error).message } }, 'activity processing failed');
+      if (!res.headersSent) res.send(500);
+    } finally {
+      inFlight -= 1;
+      if (inFlight === 0 && idle) idle();
+    }
+  });
+
+  server.get('/healthz', async (_req, res) => {
+    const store = deps.store.health();
+    let directory: { ok: boolean; detail?: string };
+    try {
+      directory = await withTimeout(deps.directory.health(), 5_000);
+    } catch (err) {
+      directory = { ok: false, detail: (err as Error).message };
+    }
+    const ok = store.ok && directory.ok && !draining;
+    res.send(ok ? 200 : 503, {
+      status: ok ? 'ok' : draining ? 'shutting-down' : 'degraded',
+      version,
+      mode: deps.config.mode,
+      store: { reachable: store.ok, ...(store.detail ? { detail: store.detail } : {}) },
+      directory: { kind: deps.directory.kind, reachable: directory.ok, ...(directory.detail ? { detail: directory.detail } : {}) },
+    });
+  });
+
+  return {
+    server,
+    drain: (graceMs) => {
+      draining = true;
+      if (inFlight === 0) return Promise.resolve({ unfinished: 0 });
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ unfinished: inFlight }), graceMs);
+        idle = () => {
+          clearTimeout(timer);
+          resolve({ unfinished: 0 });
+        };
+      });
+    },
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

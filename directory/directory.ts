@@ -1,0 +1,169 @@
+/**
+ * The identity backend port. Every capability talks to users and groups only through this
+ * interface; `local` (a demo tenant in SQLite) and, later, `graph` (Microsoft Entra ID)
+ * implement it and pass the same contract suite (`test/directory/contract.ts`).
+ */
+
+/** A person in the directory. `id` is the Entra object id (Teams `aadObjectId`). */
+export interface DirectoryUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  mail: string | null;
+  givenName: string | null;
+  surname: string | null;
+  department: string | null;
+  jobTitle: string | null;
+  accountEnabled: boolean;
+  /** True when the account is mastered on-premises (Entra `onPremisesSyncEnabled`). */
+  onPremisesSyncEnabled: boolean;
+}
+
+export interface DirectoryGroup {
+  id: string;
+  displayName: string;
+  description: string | null;
+  mail: string | null;
+}
+
+/** Kinds of authentication methods, named after the Graph `...Methods` collections. */
+export type AuthMethodKind =
+  | 'password'
+  | 'microsoftAuthenticator'
+  | 'phone'
+  | 'fido2'
+  | 'email'
+  | 'softwareOath'
+  | 'temporaryAccessPass'
+  | 'windowsHelloForBusiness';
+
+export const AUTH_METHOD_KINDS: readonly AuthMethodKind[] = [
+  'password',
+  'microsoftAuthenticator',
+  'phone',
+  'fido2',
+  'email',
+  'softwareOath',
+  'temporaryAccessPass',
+  'windowsHelloForBusiness',
+];
+
+/** A registered method: type and a masked hint, never the secret itself. */
+export interface AuthMethod {
+  id: string;
+  kind: AuthMethodKind;
+  /** Masked, human hint such as "+1 *** *** **67" or "Pixel 8". */
+  hint: string | null;
+  isDefault: boolean;
+}
+
+/** Result of issuing a Temporary Access Pass. `pass` is a secret: show once, never store. */
+export interface TemporaryAccessPass {
+  id: string;
+  pass: string;
+  startDateTime: string;
+  lifetimeInMinutes: number;
+  isUsableOnce: boolean;
+}
+
+/** What the backend knows about a user's ability to sign in. */
+export interface SignInState {
+  /** Whether the backend has a lockout flag at all (on-premises AD and the demo do). */
+  lockSupported: boolean;
+  locked: boolean;
+  /** The user must change the password at next sign-in. */
+  passwordChangeRequired: boolean;
+  /** ISO timestamp of the last password change, when known. */
+  lastPasswordChange: string | null;
+}
+
+export interface Directory {
+  /** `local` or `graph`; shown in `/healthz` and logs. */
+  readonly kind: string;
+
+  /** A cheap call that proves the backend answers. */
+  health(): Promise<{ ok: boolean; detail?: string }>;
+
+  getUser(id: string): Promise<DirectoryUser | null>;
+  findUserByUpn(upn: string): Promise<DirectoryUser | null>;
+  findUserByMail(mail: string): Promise<DirectoryUser | null>;
+  /** Users whose display name, given name, surname, UPN or mail starts with a word of `query`. */
+  searchUsers(query: string, limit?: number): Promise<DirectoryUser[]>;
+
+  /** The user's manager, or null when none is set. */
+  getManager(userId: string): Promise<DirectoryUser | null>;
+  getDirectReports(userId: string): Promise<DirectoryUser[]>;
+
+  getGroup(id: string): Promise<DirectoryGroup | null>;
+  searchGroups(query: string, limit?: number): Promise<DirectoryGroup[]>;
+  /** Groups the user is a direct member of. */
+  listUserGroups(userId: string): Promise<DirectoryGroup[]>;
+  /** Of `groupIds`, the ones the user is a member of. */
+  checkMemberGroups(userId: string, groupIds: readonly string[]): Promise<string[]>;
+  listGroupMembers(groupId: string): Promise<DirectoryUser[]>;
+  listGroupOwners(groupId: string): Promise<DirectoryUser[]>;
+  /** Idempotent: an existing membership is success (`already-member`). */
+  addGroupMember(groupId: string, userId: string): Promise<'added' | 'already-member'>;
+  /** Idempotent: a missing membership is success (`not-member`). */
+  removeGroupMember(groupId: string, userId: string): Promise<'removed' | 'not-member'>;
+
+  setAccountEnabled(userId: string, enabled: boolean): Promise<void>;
+  getSignInState(userId: string): Promise<SignInState>;
+  /** Clears a lockout; {@link UnsupportedError} where the backend has none. */
+  unlockAccount(userId: string): Promise<void>;
+  /**
+   * Sets a new password. Synced users are refused with {@link UnsupportedError}
+   * (their password is mastered on-premises).
+   */
+  resetPassword(userId: string, newPassword: string, forceChangeAtNextSignIn: boolean): Promise<void>;
+
+  listAuthMethods(userId: string): Promise<AuthMethod[]>;
+  deleteAuthMethod(userId: string, kind: AuthMethodKind, methodId: string): Promise<void>;
+  createTemporaryAccessPass(
+    userId: string,
+    options: { lifetimeInMinutes: number; isUsableOnce: boolean },
+  ): Promise<TemporaryAccessPass>;
+  revokeSessions(userId: string): Promise<void>;
+}
+
+/** Base of every typed directory failure; `requestId` is kept for support cases. */
+export class DirectoryError extends Error {
+  constructor(
+    message: string,
+    readonly requestId?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+export class NotFoundError extends DirectoryError {}
+export class ForbiddenError extends DirectoryError {
+  constructor(
+    message: string,
+    readonly missingPermission?: string,
+    requestId?: string,
+  ) {
+    super(message, requestId);
+  }
+}
+export class ThrottledError extends DirectoryError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+    requestId?: string,
+  ) {
+    super(message, requestId);
+  }
+}
+export class ConflictError extends DirectoryError {}
+/** The operation does not apply to this user or backend (e.g. a synced user's password). */
+export class UnsupportedError extends DirectoryError {}
+/** Input rejected before it reached the backend (e.g. an id that is not a GUID). */
+export class InvalidInputError extends DirectoryError {}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a canonical GUID string, the only shape of id a backend accepts. */
+export function isGuid(value: unknown): value is string {
+  return typeof value === 'string' && GUID.test(value);
+}

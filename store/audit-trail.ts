@@ -1,0 +1,316 @@
+import { createHash } from 'node:crypto';
+import type { Db } from './db';
+
+/** How an audited step ended. */
+export type AuditOutcome = 'success' | 'failure' | 'refused';
+export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'refused'];
+
+/** Who acted: a directory user, the bot itself (`system`), or someone the directory does not know. */
+export interface AuditActor {
+  id: string | null;
+  name: string | null;
+}
+
+export interface AuditEventInput {
+  actor: AuditActor;
+  /** Dotted verb, e.g. `welcome.shown`, `access.requested`. */
+  action: string;
+  /** What the action was about: a user id, a request id, a group id. */
+  target?: string | null;
+  outcome: AuditOutcome;
+  /** Facts worth keeping. Keys that look like secrets are redacted before storage. */
+  details?: Record<string, unknown>;
+  /** Ties the events of one turn or one request together. */
+  correlationId?: string | null;
+}
+
+export interface AuditEvent {
+  seq: number;
+  ts: string;
+  actorId: string | null;
+  actorName: string | null;
+  action: string;
+  target: string | null;
+  outcome: AuditOutcome;
+  /** Canonical JSON text, exactly as hashed. */
+  details: string;
+  correlationId: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  /** Inclusive lower bound, ISO 8601. */
+  since?: string;
+  /** Exclusive upper bound, ISO 8601. */
+  until?: string;
+  /** Actor id (exact) or display name (case-insensitive). */
+  actor?: string;
+  /** Exact action, or a prefix when it ends with `*` (`access.*`). */
+  action?: string;
+  correlationId?: string;
+  target?: string;
+}
+
+export type VerifyResult =
+  | { ok: true; count: number; headSeq: number; headHash: string }
+  | { ok: false; count: number; firstBadSeq: number; reason: string };
+
+/** The `prev_hash` of the first event. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Words that mark a details key as holding a secret (`newPassword`, `tap_code`, `accessToken`). */
+const SECRET_WORDS = new Set(['password', 'passwd', 'pass', 'passcode', 'passphrase', 'pwd', 'secret', 'secrets', 'token', 'tokens', 'credential', 'credentials', 'otp', 'totp', 'pin', 'tap', 'privatekey', 'cookie', 'authorization']);
+
+function isSecretKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  if (words.some((w) => SECRET_WORDS.has(w))) return true;
+  const joined = words.join('');
+  return joined.includes('temporaryaccesspass') || joined.includes('privatekey') || joined.includes('clientsecret');
+}
+const REDACTED = '[redacted]';
+
+/**
+ * The tamper-evident audit trail: an append-only SQLite table (triggers refuse UPDATE and
+ * DELETE) in which every event carries the SHA-256 of its canonical encoding and of the
+ * previous event's hash. Editing, deleting, inserting or reordering events breaks the chain
+ * at the first affected sequence number, which {@link AuditTrail.verify} reports.
+ *
+ * `append` is synchronous so that callers can write the event in the same transaction as
+ * the state change it records (`db.transaction(() => { change(); audit.append(...) })`).
+ */
+export class AuditTrail {
+  private readonly insert;
+  private readonly head;
+  private readonly tailStmt;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.insert = db.prepare(
+      `INSERT INTO audit_events (seq, ts, actor_id, actor_name, action, target, outcome, details, correlation_id, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.head = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').raw();
+    this.tailStmt = db.prepare(`SELECT ${COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT ?`).raw();
+  }
+
+  /** Appends one event and returns it as stored. */
+  append(input: AuditEventInput): AuditEvent {
+    if (!input.action || typeof input.action !== 'string') throw new Error('audit event needs an action');
+    if (!AUDIT_OUTCOMES.includes(input.outcome)) throw new Error(`audit outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+    const write = this.db.transaction((): AuditEvent => {
+      const last = this.head.get() as [number, string] | undefined;
+      const seq = last ? last[0] + 1 : 1;
+      const prevHash = last ? last[1] : GENESIS_HASH;
+      const event: Omit<AuditEvent, 'hash'> = {
+        seq,
+        ts: this.clock().toISOString(),
+        actorId: input.actor.id ?? null,
+        actorName: input.actor.name ?? null,
+        action: input.action,
+        target: input.target ?? null,
+        outcome: input.outcome,
+        details: canonicalJson(redactSecrets(input.details ?? {})),
+        correlationId: input.correlationId ?? null,
+        prevHash,
+      };
+      const hash = hashEvent(event);
+      this.insert.run(
+        event.seq,
+        event.ts,
+        event.actorId,
+        event.actorName,
+        event.action,
+        event.target,
+        event.outcome,
+        event.details,
+        event.correlationId,
+        event.prevHash,
+        hash,
+      );
+      return { ...event, hash };
+    });
+    return this.db.inTransaction ? write() : write.immediate();
+  }
+
+  /**
+   * Walks the whole chain in sequence order and names the first event that does not fit:
+   * a gap or a duplicate in the numbering, a `prev_hash` that is not the previous event's
+   * hash, or a hash that does not match the event's content.
+   *
+   * The chain alone cannot tell a wholesale rewrite (every hash recomputed) or a cut-off
+   * end from the truth: pass an `anchor`, a head (`seq`, `hash`) printed by an earlier
+   * verify and kept elsewhere, to prove the trail still contains it.
+   */
+  verify(anchor?: { seq: number; hash: string }): VerifyResult {
+    const stmt = this.db.prepare(`SELECT ${COLUMNS} FROM audit_events ORDER BY seq`).raw();
+    let expectedSeq = 1;
+    let prevHash = GENESIS_HASH;
+    let count = 0;
+    for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
+      const e = fromRow(row);
+      if (e.seq !== expectedSeq) {
+        return { ok: false, count, firstBadSeq: Math.min(e.seq, expectedSeq), reason: `sequence ${expectedSeq} is missing (next event is ${e.seq})` };
+      }
+      if (e.prevHash !== prevHash) {
+        return { ok: false, count, firstBadSeq: e.seq, reason: `event ${e.seq} does not follow event ${e.seq - 1} (prev_hash differs)` };
+      }
+      if (hashEvent(e) !== e.hash) {
+        return { ok: false, count, firstBadSeq: e.seq, reason: `event ${e.seq} was altered (its hash does not match its content)` };
+      }
+      if (anchor && e.seq === anchor.seq && e.hash !== anchor.hash) {
+        return { ok: false, count, firstBadSeq: e.seq, reason: `event ${e.seq} no longer has the recorded hash ${anchor.hash}: the chain was rewritten` };
+      }
+      prevHash = e.hash;
+      expectedSeq += 1;
+      count += 1;
+    }
+    if (anchor && anchor.seq > count) {
+      return { ok: false, count, firstBadSeq: count + 1, reason: `the trail ends at event ${count}, before the recorded event ${anchor.seq}: events were removed from its end` };
+    }
+    return { ok: true, count, headSeq: count, headHash: prevHash };
+  }
+
+  /** The last `n` events, oldest first. */
+  tail(n: number): AuditEvent[] {
+    const limit = Math.max(0, Math.min(Math.floor(n), 10_000));
+    return (this.tailStmt.all(limit) as unknown[][]).map(fromRow).reverse();
+  }
+
+  /** One page of events matching `filter`, in sequence order, after `afterSeq`. */
+  query(filter: AuditFilter = {}, page: { afterSeq?: number; limit?: number } = {}): AuditEvent[] {
+    const { where, params } = buildWhere(filter);
+    const limit = Math.max(1, Math.min(page.limit ?? 100, 10_000));
+    const sql = `SELECT ${COLUMNS} FROM audit_events WHERE seq > ?${where} ORDER BY seq LIMIT ?`;
+    return (this.db.prepare(sql).raw().all(page.afterSeq ?? 0, ...params, limit) as unknown[][]).map(fromRow);
+  }
+
+  /**
+   * Every matching event in sequence order, fetched a page at a time by sequence number,
+   * so memory stays constant however long the trail is.
+   */
+  *stream(filter: AuditFilter = {}, pageSize = 2_000): Generator<AuditEvent> {
+    let after = 0;
+    for (;;) {
+      const page = this.query(filter, { afterSeq: after, limit: pageSize });
+      if (page.length === 0) return;
+      yield* page;
+      after = page[page.length - 1]!.seq;
+      if (page.length < pageSize) return;
+    }
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
+  }
+}
+
+const COLUMNS = 'seq, ts, actor_id, actor_name, action, target, outcome, details, correlation_id, prev_hash, hash';
+
+function fromRow(r: unknown[]): AuditEvent {
+  return {
+    seq: r[0] as number,
+    ts: r[1] as string,
+    actorId: r[2] as string | null,
+    actorName: r[3] as string | null,
+    action: r[4] as string,
+    target: r[5] as string | null,
+    outcome: r[6] as AuditOutcome,
+    details: r[7] as string,
+    correlationId: r[8] as string | null,
+    prevHash: r[9] as string,
+    hash: r[10] as string,
+  };
+}
+
+function buildWhere(f: AuditFilter): { where: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (f.since) {
+    parts.push('ts >= ?');
+    params.push(f.since);
+  }
+  if (f.until) {
+    parts.push('ts < ?');
+    params.push(f.until);
+  }
+  if (f.actor) {
+    parts.push('(actor_id = ? OR actor_name = ? COLLATE NOCASE)');
+    params.push(f.actor, f.actor);
+  }
+  if (f.action) {
+    if (f.action.endsWith('*')) {
+      // Prefix match without LIKE wildcards from user input: compare a substring.
+      const prefix = f.action.slice(0, -1);
+      parts.push('substr(action, 1, ?) = ?');
+      params.push(prefix.length, prefix);
+    } else {
+      parts.push('action = ?');
+      params.push(f.action);
+    }
+  }
+  if (f.correlationId) {
+    parts.push('correlation_id = ?');
+    params.push(f.correlationId);
+  }
+  if (f.target) {
+    parts.push('target = ?');
+    params.push(f.target);
+  }
+  return { where: parts.length ? ` AND ${parts.join(' AND ')}` : '', params };
+}
+
+/**
+ * SHA-256 over the canonical encoding of an event: a JSON array of every field in a fixed
+ * order, `prev_hash` last. The details are already canonical JSON text.
+ */
+export function hashEvent(e: Omit<AuditEvent, 'hash'>): string {
+  const canonical = JSON.stringify([
+    e.seq,
+    e.ts,
+    e.actorId,
+    e.actorName,
+    e.action,
+    e.target,
+    e.outcome,
+    e.details,
+    e.correlationId,
+    e.prevHash,
+  ]);
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/** JSON with object keys sorted at every depth, so equal values always encode the same way. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Replaces the value of any key that names a secret, at every depth. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) ? REDACTED : redactSecrets(v);
+    return out;
+  }
+  return value;
+}

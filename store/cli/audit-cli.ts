@@ -1,0 +1,139 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { exportAudit, formatEventLine, parseTimeBound, type ExportFormat } from '../audit-export';
+import type { AuditFilter } from '../audit-trail';
+import { openStore } from '../store';
+
+const USAGE = `Usage: npm run audit -- <command> [options]
+
+Commands:
+  verify [--expect SEQ:HASH]     check the hash chain; prints the head to keep as an anchor
+  tail [-n N]                    the last N events (default 20)
+  export --format csv|jsonl      stream events to standard output
+         [--since T] [--until T] [--actor ID|NAME] [--action NAME|PREFIX*]
+
+Times: 2026-11-01, 2026-11-01T09:00:00Z, or a span back from now: 24h, 7d, 2w.
+Options for every command: --db PATH (default: $DATABASE_PATH or ./data/helpdesk.db)`;
+
+/**
+ * The audit CLI. Returns the process exit code: 0 fine, 1 the chain is broken, 2 bad usage
+ * or an unreadable database.
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable, err: Writable): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out.write(USAGE + '\n');
+    return command ? 0 : 2;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        db: { type: 'string' },
+        n: { type: 'string', short: 'n' },
+        format: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        actor: { type: 'string' },
+        action: { type: 'string' },
+        expect: { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  const file = path.resolve((values.db as string | undefined) ?? env.DATABASE_PATH ?? './data/helpdesk.db');
+  if (!fs.existsSync(file)) {
+    err.write(`No database at ${file}. Start the bot once (npm start) or pass --db PATH.\n`);
+    return 2;
+  }
+
+  let store;
+  try {
+    store = openStore(file);
+  } catch (e) {
+    err.write(`Cannot open ${file}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  try {
+    switch (command) {
+      case 'verify': {
+        let anchor: { seq: number; hash: string } | undefined;
+        if (values.expect !== undefined) {
+          const m = /^(\d+):([0-9a-f]{64})$/.exec(String(values.expect));
+          if (!m) {
+            err.write('--expect takes SEQ:HASH as printed by an earlier verify, e.g. 1042:3fa5...\n');
+            return 2;
+          }
+          anchor = { seq: Number(m[1]), hash: m[2]! };
+        }
+        const result = store.audit.verify(anchor);
+        if (result.ok) {
+          out.write(`OK: ${result.count} events, chain intact. Head ${result.headSeq}:${result.headHash}\n`);
+          return 0;
+        }
+        out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason} (${result.count} events verified before it)\n`);
+        return 1;
+      }
+      case 'tail': {
+        const n = values.n === undefined ? 20 : Number(values.n);
+        if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+          err.write('-n takes a whole number from 1 to 10000\n');
+          return 2;
+        }
+        const events = store.audit.tail(n);
+        if (events.length === 0) out.write('The audit trail is empty.\n');
+        for (const e of events) out.write(formatEventLine(e) + '\n');
+        return 0;
+      }
+      case 'export': {
+        const format = values.format as string | undefined;
+        if (format !== 'csv' && format !== 'jsonl') {
+          err.write('export needs --format csv or --format jsonl\n');
+          return 2;
+        }
+        const filter: AuditFilter = {};
+        try {
+          if (values.since) filter.since = parseTimeBound(String(values.since));
+          if (values.until) filter.until = parseTimeBound(String(values.until));
+        } catch (e) {
+          err.write(`${(e as Error).message}\n`);
+          return 2;
+        }
+        if (values.actor) filter.actor = String(values.actor);
+        if (values.action) filter.action = String(values.action);
+        await exportAudit(store.audit, out, format as ExportFormat, filter);
+        return 0;
+      }
+      default:
+        err.write(`Unknown command "${command}".\n\n${USAGE}\n`);
+        return 2;
+    }
+  } finally {
+    store.close();
+  }
+}
+
+if (require.main === module) {
+  // A closed pipe (`... | head`) is a normal end for a CLI that streams.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  main(process.argv.slice(2), process.env, process.stdout, process.stderr).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`audit: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,48 @@
+import { AuditTrail } from './audit-trail';
+import { SqliteStorage } from './bot-storage';
+import { ConversationRefs } from './conversation-refs';
+import { openDatabase, type Db } from './db';
+import { migrations } from './migrations';
+
+/** The helpdesk's own database: audit trail, bot state, conversation references. */
+export interface Store {
+  readonly file: string;
+  readonly db: Db;
+  readonly audit: AuditTrail;
+  readonly botStorage: SqliteStorage;
+  readonly conversations: ConversationRefs;
+  /** Runs `fn` in one transaction: a state change and its audit event commit together. */
+  transaction<T>(fn: () => T): T;
+  /** A cheap query that proves the file is readable. */
+  health(): { ok: boolean; detail?: string };
+  close(): void;
+}
+
+/** Opens (and migrates) the store at `file`. */
+export function openStore(file: string, clock: () => Date = () => new Date()): Store {
+  const db = openDatabase(file, { migrations });
+  return {
+    file,
+    db,
+    audit: new AuditTrail(db, clock),
+    botStorage: new SqliteStorage(db, clock),
+    conversations: new ConversationRefs(db, clock),
+    transaction: <T>(fn: () => T) => db.transaction(fn).immediate(),
+    health: () => {
+      try {
+        db.prepare('SELECT 1').get();
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, detail: (err as Error).message };
+      }
+    },
+    close: () => {
+      if (!db.open) return;
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
