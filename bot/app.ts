@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { ActivityTypes, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
 import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
@@ -55,12 +56,12 @@ function createAdapter(config: AppConfig): TeamsAdapter {
     MicrosoftAppPassword: config.bot.password ?? undefined,
     CertificateThumbprint: config.bot.certificateThumbprint ?? undefined,
     CertificatePrivateKey: config.bot.certificateKeyPath ? readKey(config.bot.certificateKeyPath) : undefined,
+    ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl ?? undefined,
   });
 }
 
 function readKey(file: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('node:fs') as typeof import('node:fs')).readFileSync(file, 'utf8');
+  return fs.readFileSync(file, 'utf8');
 }
 
 const CORRELATION = Symbol('helpdesk.correlationId');

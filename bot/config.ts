@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -26,6 +27,8 @@ export interface AppConfig {
     password: string | null;
     certificateThumbprint: string | null;
     certificateKeyPath: string | null;
+    /** Where Bot Framework signing keys are published; the public cloud's unless overridden. */
+    openIdMetadataUrl: string | null;
   };
   playground: { enabled: boolean; basePort: number };
   /** Seconds to wait for in-flight turns on shutdown. */
@@ -81,6 +84,7 @@ export const envSchema = z.object({
     z.string().trim().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/i, 'must be a SHA-1 or SHA-256 thumbprint in hex').optional(),
   ),
   BOT_CERTIFICATE_KEY_PATH: optionalString,
+  BOT_OPENID_METADATA_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
   HOST: optionalString,
   PORT: port(3978),
   DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().trim().default('./data/helpdesk.db')),
@@ -150,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       password: e.BOT_PASSWORD ?? null,
       certificateThumbprint: e.BOT_CERTIFICATE_THUMBPRINT ?? null,
       certificateKeyPath: e.BOT_CERTIFICATE_KEY_PATH ?? null,
+      openIdMetadataUrl: e.BOT_OPENID_METADATA_URL ?? null,
     },
     playground: { enabled: e.PLAYGROUND, basePort: e.PLAYGROUND_BASE_PORT },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
@@ -158,4 +163,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
 function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '::1';
+}
+
+/** Loads `.env` from the working folder when present; variables already set win. */
+export function loadDotEnv(file = path.resolve('.env')): void {
+  if (fs.existsSync(file)) process.loadEnvFile(file);
 }

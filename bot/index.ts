@@ -1,4 +1,4 @@
-import { ConfigError } from './config';
+import { ConfigError, loadDotEnv } from './config';
 import { startBot } from './main';
 
 /**
@@ -6,6 +6,7 @@ import { startBot } from './main';
  * production. SIGTERM and SIGINT stop it gracefully.
  */
 async function run(): Promise<void> {
+  loadDotEnv();
   const bot = await startBot();
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,0 +1,57 @@
+import path from 'node:path';
+import { loadDemoTenant } from '../directory/demo-tenant';
+import { ConfigError, loadDotEnv } from './config';
+import { startBot } from './main';
+import { startPlaygrounds } from './playground';
+
+/**
+ * `npm start`: the bot, and in local mode one Microsoft 365 Agents Playground per demo
+ * persona (employee, manager, technician) pointed at it. Ctrl-C stops everything.
+ */
+async function run(): Promise<void> {
+  loadDotEnv();
+  const bot = await startBot();
+  const { config } = bot;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`Northwind IAM Helpdesk ${config.mode} mode: bot at ${bot.url}/api/messages (health: ${bot.url}/healthz)`);
+  out(`Database: ${config.databasePath}`);
+  if (config.directory.kind === 'local') out(`Demo directory: ${config.directory.path} (npm run demo:reset restores it)`);
+
+  let stopPlaygrounds: (() => Promise<void>) | null = null;
+  if (config.mode === 'local' && config.playground.enabled) {
+    try {
+      const pg = await startPlaygrounds({
+        tenant: loadDemoTenant(),
+        botEndpoint: `${bot.url}/api/messages`,
+        botId: 'helpdesk-bot',
+        dataDir: path.dirname(config.databasePath),
+        basePort: config.playground.basePort,
+        log: (line: string) => bot.logger.debug(line),
+      });
+      stopPlaygrounds = pg.stop;
+      for (const p of pg.personas) out(`  ${p.key.padEnd(10)} ${p.name} <${p.upn}>: ${p.url}`);
+      out('Open a persona URL in a browser and type "help". Ctrl-C stops everything.');
+    } catch (err) {
+      out(`The local chat did not start: ${(err as Error).message}`);
+      out('The bot keeps running; see the README for connecting another client.');
+    }
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    out(`Stopping (${signal})...`);
+    Promise.allSettled([stopPlaygrounds?.() ?? Promise.resolve(), bot.close()]).then((results) => {
+      const failed = results.some((r) => r.status === 'rejected');
+      process.exit(failed ? 1 : 0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+run().catch((err) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : `Startup failed: ${(err as Error).stack ?? err}`}\n`);
+  process.exit(1);
+});

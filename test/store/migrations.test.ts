@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, schemaVersion, SchemaTooNewError } from '../../store/db';
+import { migrations } from '../../store/migrations';
+
+const dirs: string[] = [];
+function tempFile(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-mig-'));
+  dirs.push(dir);
+  return path.join(dir, 'nested', 'helpdesk.db');
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function tables(db: Database.Database): string[] {
+  return (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','trigger') ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+}
+
+describe('store migrations', () => {
+  it('creates the folder, applies every step and records user_version', () => {
+    const file = tempFile();
+    const db = openDatabase(file, { migrations });
+    expect(fs.existsSync(file)).toBe(true);
+    expect(schemaVersion(db)).toBe(migrations.length);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    db.close();
+  });
+
+  it('is idempotent: reopening changes nothing', () => {
+    const file = tempFile();
+    openDatabase(file, { migrations }).close();
+    const db = openDatabase(file, { migrations });
+    expect(schemaVersion(db)).toBe(migrations.length);
+    db.close();
+  });
+
+  const expectations: Record<number, { adds: string[] }> = {
+    1: { adds: ['audit_events', 'audit_events_no_delete', 'audit_events_no_update'] },
+    2: { adds: ['bot_state'] },
+    3: { adds: ['conversation_refs'] },
+  };
+
+  for (const m of migrations) {
+    it(`migrates from ${m.version - 1} to ${m.version} (${m.name}) keeping existing data`, () => {
+      const file = tempFile();
+      const before = openDatabase(file, { migrations, targetVersion: m.version - 1 });
+      expect(schemaVersion(before)).toBe(m.version - 1);
+      const had = tables(before);
+      for (const name of expectations[m.version]!.adds) expect(had).not.toContain(name);
+      if (m.version > 1) {
+        before
+          .prepare("INSERT INTO audit_events VALUES (1, '2026-01-01T00:00:00.000Z', NULL, NULL, 'x', NULL, 'success', '{}', NULL, ?, 'h')")
+          .run('0'.repeat(64));
+      }
+      before.close();
+
+      const after = openDatabase(file, { migrations, targetVersion: m.version });
+      expect(schemaVersion(after)).toBe(m.version);
+      const has = tables(after);
+      for (const name of expectations[m.version]!.adds) expect(has).toContain(name);
+      if (m.version > 1) expect((after.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n).toBe(1);
+      after.close();
+    });
+  }
+
+  it('every migration has an expectation here (add one with each new step)', () => {
+    expect(Object.keys(expectations).map(Number)).toEqual(migrations.map((m) => m.version));
+  });
+
+  it('refuses a database newer than the code with a clear message', () => {
+    const file = tempFile();
+    openDatabase(file, { migrations }).close();
+    const raw = new Database(file);
+    raw.pragma(`user_version = ${migrations.length + 1}`);
+    raw.close();
+    expect(() => openDatabase(file, { migrations })).toThrow(SchemaTooNewError);
+    expect(() => openDatabase(file, { migrations })).toThrow(/schema version 4.*only knows up to 3/);
+  });
+
+  it('rolls a failing step back entirely', () => {
+    const file = tempFile();
+    const broken = [
+      ...migrations,
+      {
+        version: migrations.length + 1,
+        name: 'broken',
+        up: (db: Database.Database) => {
+          db.exec('CREATE TABLE half_done (x INTEGER)');
+          throw new Error('boom');
+        },
+      },
+    ];
+    expect(() => openDatabase(file, { migrations: broken })).toThrow('boom');
+    const db = openDatabase(file, { migrations });
+    expect(schemaVersion(db)).toBe(migrations.length);
+    expect(tables(db)).not.toContain('half_done');
+    db.close();
+  });
+});
