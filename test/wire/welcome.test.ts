@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness';
 import { cardOf, cardText, findById } from '../support/teams-client';
+import { cardProblems } from '../cards/validate';
 
 let h: Harness;
 beforeAll(async () => {
@@ -37,6 +38,7 @@ describe('help and the welcome card', () => {
     expect(findById(card, 'section-manager')).toBeUndefined();
     expect(findById(card, 'section-technician')).toBeUndefined();
     expect(findById(card, 'menu-whoami')).toMatchObject({ type: 'Action.Execute', verb: 'menu.run', data: { item: 'whoami' } });
+    expect(cardProblems(card)).toEqual([]);
   });
 
   it('adds the manager items for someone with direct reports', async () => {
@@ -55,6 +57,7 @@ describe('help and the welcome card', () => {
     expect(findById(card, 'section-technician')).toBeDefined();
     expect(cardText(findById(card, 'section-technician'))).toContain('audit verify');
     expect(findById(card, 'footer').text).toMatch(/@mention/);
+    expect(cardProblems(card)).toEqual([]);
   });
 
   it('accepts help in several forms but not as a substring', async () => {

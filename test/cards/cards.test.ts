@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { renderNoticeCard } from '../../adaptive-cards/notice';
+import { renderWelcomeCard, type WelcomeSection } from '../../adaptive-cards/welcome';
+import { findById } from '../support/teams-client';
+import { cardProblems } from './validate';
+
+const sections: WelcomeSection[] = [
+  { key: 'everyone', title: 'For you', items: [{ key: 'help', say: 'help', description: 'This card' }, { key: 'whoami', say: 'who am I', description: 'Profile', button: 'Who am I?' }] },
+  { key: 'manager', title: 'For managers', items: [{ key: 'my-team', say: 'my team', description: 'Reports', button: 'My team' }] },
+  { key: 'technician', title: 'For identity technicians', items: [{ key: 'audit-verify', say: 'audit verify', description: 'Chain', button: 'Verify' }] },
+];
+
+const base = { appName: 'Northwind IAM Helpdesk', givenName: 'Adele', displayName: 'Adele Vance', userPrincipalName: 'adele@northwind.example', roleSummary: 'Employee', inChannel: false };
+
+describe('welcome card', () => {
+  it('is a valid Adaptive Card 1.5 for every combination of roles', () => {
+    for (const subset of [[0], [0, 1], [0, 2], [0, 1, 2]]) {
+      const card = renderWelcomeCard({ ...base, sections: subset.map((i) => sections[i]!) });
+      expect(card.version).toBe('1.5');
+      expect(cardProblems(card)).toEqual([]);
+      for (const i of subset) expect(findById(card, `section-${sections[i]!.key}`)).toBeDefined();
+    }
+  });
+
+  it('binds values as text: template syntax in directory data is not evaluated', () => {
+    const card = renderWelcomeCard({ ...base, displayName: '${appName} ${1+1}', givenName: null, sections: [sections[0]!] });
+    expect(findById(card, 'identity').text).toContain('${appName} ${1+1}');
+  });
+
+  it('drops empty sections and offers at most five buttons, each an Action.Execute with only an item key', () => {
+    const many: WelcomeSection = { key: 'everyone', title: 'For you', items: Array.from({ length: 8 }, (_, i) => ({ key: `k${i}`, say: `s${i}`, description: 'd', button: `B${i}` })) };
+    const card = renderWelcomeCard({ ...base, sections: [many, { key: 'manager', title: 'For managers', items: [] }] });
+    expect(findById(card, 'section-manager')).toBeUndefined();
+    expect(card.actions).toHaveLength(5);
+    for (const a of card.actions as any[]) {
+      expect(a.type).toBe('Action.Execute');
+      expect(Object.keys(a.data)).toEqual(['item']);
+    }
+    expect(cardProblems(card)).toEqual([]);
+  });
+});
+
+describe('notice card', () => {
+  it('is valid with and without facts', () => {
+    expect(cardProblems(renderNoticeCard({ title: 'T', text: 'x' }))).toEqual([]);
+    const withFacts = renderNoticeCard({ title: 'T', text: 'x', tone: 'good', facts: [{ title: 'a', value: 'b' }] });
+    expect(cardProblems(withFacts)).toEqual([]);
+    expect(findById(withFacts, 'notice-title').color).toBe('Good');
+    expect(findById(renderNoticeCard({ title: 'T', text: 'x' }), 'notice-facts')).toBeUndefined();
+  });
+
+  it('the validator itself catches a broken card', () => {
+    expect(cardProblems({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Bogus' }] }).length).toBeGreaterThan(0);
+    expect(cardProblems({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Input.Text', id: 'a' }, { type: 'Input.Text', id: 'a' }] }).length).toBeGreaterThan(0);
+  });
+});
