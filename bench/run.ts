@@ -31,12 +31,17 @@ const benches: Record<string, Bench> = {
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
     raw.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, ts TEXT, actor_id TEXT, actor_name TEXT, action TEXT, target TEXT, outcome TEXT, details TEXT, correlation_id TEXT, prev_hash TEXT, hash TEXT)');
+    // The same table with the audit trail's four secondary indexes: separates the cost of
+    // the indexes from the cost of the chain (hashing, head lookup, transaction).
+    raw.exec('CREATE TABLE ti AS SELECT * FROM t WHERE 0');
+    raw.exec('CREATE INDEX ti_a ON ti (actor_id, seq); CREATE INDEX ti_c ON ti (correlation_id, seq); CREATE INDEX ti_x ON ti (action, seq); CREATE INDEX ti_t ON ti (ts)');
     const ins = raw.prepare('INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+    const insIndexed = raw.prepare('INSERT INTO ti VALUES (?,?,?,?,?,?,?,?,?,?,?)');
     const h = 'a'.repeat(64);
     const details = JSON.stringify({ group: 'payroll-reports', durationHours: 168 });
-    const rawRun = () => {
+    const rawRun = (stmt: Database.Statement) => {
       const t0 = performance.now();
-      for (let i = 0; i < n; i++) ins.run(null, new Date().toISOString(), 'actor-id-000000000000000000000000000', 'Avery Actor', 'access.requested', 'REQ-1042', 'success', details, 'corr-000000000000000000000000000000', h, h);
+      for (let i = 0; i < n; i++) stmt.run(null, new Date().toISOString(), 'actor-id-000000000000000000000000000', 'Avery Actor', 'access.requested', 'REQ-1042', 'success', details, 'corr-000000000000000000000000000000', h, h);
       return n / ((performance.now() - t0) / 1000);
     };
     const auditRun = () => {
@@ -47,15 +52,20 @@ const benches: Record<string, Bench> = {
     };
     // Alternate the two to spread machine noise evenly; keep the best of three each.
     let rawBest = 0;
+    let indexedBest = 0;
     let auditBest = 0;
     for (let round = 0; round < 3; round++) {
-      rawBest = Math.max(rawBest, rawRun());
+      rawBest = Math.max(rawBest, rawRun(ins));
+      indexedBest = Math.max(indexedBest, rawRun(insIndexed));
       auditBest = Math.max(auditBest, auditRun());
     }
     store.close();
     raw.close();
     const ratio = auditBest / rawBest;
-    return [{ name: 'audit-append', metric: 'events/s (one transaction each)', value: auditBest, baseline: rawBest, ratio, target: '>= 0.5 of raw inserts', pass: ratio >= 0.5 }];
+    return [
+      { name: 'audit-append', metric: 'events/s vs raw inserts (one transaction each)', value: auditBest, baseline: rawBest, ratio, target: '>= 0.5 of raw inserts', pass: ratio >= 0.5 },
+      { name: 'audit-append-indexed', metric: 'events/s vs raw inserts with the same indexes', value: auditBest, baseline: indexedBest, ratio: auditBest / indexedBest },
+    ];
   },
 
   'audit-verify': (work) => {

@@ -87,6 +87,7 @@ export class AuditTrail {
   private readonly insert;
   private readonly head;
   private readonly tailStmt;
+  private readonly write: { immediate: (input: AuditEventInput) => AuditEvent };
 
   constructor(
     private readonly db: Db,
@@ -98,45 +99,48 @@ export class AuditTrail {
     );
     this.head = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').raw();
     this.tailStmt = db.prepare(`SELECT ${COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT ?`).raw();
+    this.write = db.transaction((input: AuditEventInput) => this.insertNext(input));
   }
 
   /** Appends one event and returns it as stored. */
   append(input: AuditEventInput): AuditEvent {
     if (!input.action || typeof input.action !== 'string') throw new Error('audit event needs an action');
     if (!AUDIT_OUTCOMES.includes(input.outcome)) throw new Error(`audit outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
-    const write = this.db.transaction((): AuditEvent => {
-      const last = this.head.get() as [number, string] | undefined;
-      const seq = last ? last[0] + 1 : 1;
-      const prevHash = last ? last[1] : GENESIS_HASH;
-      const event: Omit<AuditEvent, 'hash'> = {
-        seq,
-        ts: this.clock().toISOString(),
-        actorId: input.actor.id ?? null,
-        actorName: input.actor.name ?? null,
-        action: input.action,
-        target: input.target ?? null,
-        outcome: input.outcome,
-        details: canonicalJson(redactSecrets(input.details ?? {})),
-        correlationId: input.correlationId ?? null,
-        prevHash,
-      };
-      const hash = hashEvent(event);
-      this.insert.run(
-        event.seq,
-        event.ts,
-        event.actorId,
-        event.actorName,
-        event.action,
-        event.target,
-        event.outcome,
-        event.details,
-        event.correlationId,
-        event.prevHash,
-        hash,
-      );
-      return { ...event, hash };
-    });
-    return this.db.inTransaction ? write() : write.immediate();
+    return this.db.inTransaction ? this.insertNext(input) : this.write.immediate(input);
+  }
+
+  /** Reads the head and inserts the next event; runs inside the append transaction. */
+  private insertNext(input: AuditEventInput): AuditEvent {
+    const last = this.head.get() as [number, string] | undefined;
+    const seq = last ? last[0] + 1 : 1;
+    const prevHash = last ? last[1] : GENESIS_HASH;
+    const event: Omit<AuditEvent, 'hash'> = {
+      seq,
+      ts: this.clock().toISOString(),
+      actorId: input.actor.id ?? null,
+      actorName: input.actor.name ?? null,
+      action: input.action,
+      target: input.target ?? null,
+      outcome: input.outcome,
+      details: canonicalJson(redactSecrets(input.details ?? {})),
+      correlationId: input.correlationId ?? null,
+      prevHash,
+    };
+    const hash = hashEvent(event);
+    this.insert.run(
+      event.seq,
+      event.ts,
+      event.actorId,
+      event.actorName,
+      event.action,
+      event.target,
+      event.outcome,
+      event.details,
+      event.correlationId,
+      event.prevHash,
+      hash,
+    );
+    return { ...event, hash };
   }
 
   /**
@@ -149,32 +153,38 @@ export class AuditTrail {
    * verify and kept elsewhere, to prove the trail still contains it.
    */
   verify(anchor?: { seq: number; hash: string }): VerifyResult {
-    const stmt = this.db.prepare(`SELECT ${COLUMNS} FROM audit_events ORDER BY seq`).raw();
+    // Pages by sequence number: faster than a row iterator, and memory stays bounded.
+    const pageStmt = this.db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 5000`).raw();
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
     let count = 0;
-    for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
-      const e = fromRow(row);
-      if (e.seq !== expectedSeq) {
-        return { ok: false, count, firstBadSeq: Math.min(e.seq, expectedSeq), reason: `sequence ${expectedSeq} is missing (next event is ${e.seq})` };
+    for (let page = pageStmt.all(0) as unknown[][]; page.length > 0; page = pageStmt.all(expectedSeq - 1) as unknown[][]) {
+      for (const row of page) {
+        const problem = this.checkRow(row, expectedSeq, prevHash, anchor);
+        if (problem) return { ok: false, count, ...problem };
+        prevHash = row[10] as string;
+        expectedSeq += 1;
+        count += 1;
       }
-      if (e.prevHash !== prevHash) {
-        return { ok: false, count, firstBadSeq: e.seq, reason: `event ${e.seq} does not follow event ${e.seq - 1} (prev_hash differs)` };
-      }
-      if (hashEvent(e) !== e.hash) {
-        return { ok: false, count, firstBadSeq: e.seq, reason: `event ${e.seq} was altered (its hash does not match its content)` };
-      }
-      if (anchor && e.seq === anchor.seq && e.hash !== anchor.hash) {
-        return { ok: false, count, firstBadSeq: e.seq, reason: `event ${e.seq} no longer has the recorded hash ${anchor.hash}: the chain was rewritten` };
-      }
-      prevHash = e.hash;
-      expectedSeq += 1;
-      count += 1;
     }
     if (anchor && anchor.seq > count) {
       return { ok: false, count, firstBadSeq: count + 1, reason: `the trail ends at event ${count}, before the recorded event ${anchor.seq}: events were removed from its end` };
     }
     return { ok: true, count, headSeq: count, headHash: prevHash };
+  }
+
+  /** The first problem with one stored row, given what the chain expects at this point. */
+  private checkRow(row: unknown[], expectedSeq: number, prevHash: string, anchor?: { seq: number; hash: string }): { firstBadSeq: number; reason: string } | null {
+    const seq = row[0] as number;
+    const rowHash = row[10] as string;
+    if (seq !== expectedSeq) return { firstBadSeq: Math.min(seq, expectedSeq), reason: `sequence ${expectedSeq} is missing (next event is ${seq})` };
+    if (row[9] !== prevHash) return { firstBadSeq: seq, reason: `event ${seq} does not follow event ${seq - 1} (prev_hash differs)` };
+    // The row's first ten columns are the canonical encoding's fields, in order.
+    if (sha256Hex(JSON.stringify(row.slice(0, 10))) !== rowHash) return { firstBadSeq: seq, reason: `event ${seq} was altered (its hash does not match its content)` };
+    if (anchor && seq === anchor.seq && rowHash !== anchor.hash) {
+      return { firstBadSeq: seq, reason: `event ${seq} no longer has the recorded hash ${anchor.hash}: the chain was rewritten` };
+    }
+    return null;
   }
 
   /** The last `n` events, oldest first. */
@@ -271,7 +281,7 @@ function buildWhere(f: AuditFilter): { where: string; params: unknown[] } {
  * order, `prev_hash` last. The details are already canonical JSON text.
  */
 export function hashEvent(e: Omit<AuditEvent, 'hash'>): string {
-  const canonical = JSON.stringify([
+  return sha256Hex(JSON.stringify([
     e.seq,
     e.ts,
     e.actorId,
@@ -282,8 +292,11 @@ export function hashEvent(e: Omit<AuditEvent, 'hash'>): string {
     e.details,
     e.correlationId,
     e.prevHash,
-  ]);
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  ]));
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** JSON with object keys sorted at every depth, so equal values always encode the same way. */
