@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createRequire } from 'node:module';
 import AdmZip from 'adm-zip';
 import type AjvClass from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -36,9 +35,8 @@ function schemaVersionOf(manifest: Record<string, unknown>): string {
 
 /**
  * Compiles the schema with the Ajv class for its draft. The Teams schemas are draft-04, which
- * Ajv 8 handles only through ajv-draft-04 (the validator @microsoft/app-manifest itself uses,
- * so it is resolved from that package). Other schema files it references by URL are loaded
- * from the same folder.
+ * Ajv 8 handles only through ajv-draft-04 (the validator @microsoft/app-manifest itself uses).
+ * Other schema files it references by URL are loaded from the same folder.
  */
 function compileTeamsSchema(version: string): { validate: ValidateFunction; schema: Record<string, unknown> } {
   const dir = path.join(SCHEMAS_DIR, version);
@@ -47,7 +45,7 @@ function compileTeamsSchema(version: string): { validate: ValidateFunction; sche
   const draft = String(schema.$schema);
   let Ajv: typeof AjvClass;
   if (draft.includes('draft-04')) {
-    Ajv = createRequire(path.join(MANIFEST_PKG_DIR, 'package.json'))('ajv-draft-04') as typeof AjvClass;
+    Ajv = require('ajv-draft-04') as typeof AjvClass;
   } else if (draft.includes('2020-12')) {
     Ajv = (require('ajv/dist/2020') as { default: typeof AjvClass }).default;
   } else {

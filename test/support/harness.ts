@@ -55,7 +55,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
     dir,
     logs,
     user(keyOrId) {
-      const id = (tenant.personas as Record<string, string>)[keyOrId] ?? keyOrId;
+      const id = (tenant.personas as unknown as Record<string, string>)[keyOrId] ?? keyOrId;
       const u = tenant.users.find((x) => x.id === id);
       if (!u) throw new Error(`no demo user ${keyOrId}`);
       return { id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName };

@@ -125,7 +125,7 @@ describe('who may use the bot', () => {
   it('refuses an activity without an aadObjectId, or with a malformed one', async () => {
     const employee = h.user('employee');
     for (const aad of [undefined, "x' OR '1'='1", 'a'.repeat(5000)]) {
-      const activity = { ...h.client.base(employee), type: 'message', text: 'help' };
+      const activity: Record<string, any> = { ...h.client.base(employee), type: 'message', text: 'help' };
       activity.from = { id: 'someone', name: 'Who', aadObjectId: aad };
       const res = await h.client.post(activity);
       expect(res.status).toBe(200);
