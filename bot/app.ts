@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { ActivityTypes, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
+import { ActivityTypes, CallerIdConstants, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
 import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
 import { isGuid } from '../directory/directory';
 import { renderNoticeCard } from '../adaptive-cards/notice';
@@ -56,9 +56,23 @@ function createAdapter(config: AppConfig): TeamsAdapter {
     MicrosoftAppPassword: config.bot.password ?? undefined,
     CertificateThumbprint: config.bot.certificateThumbprint ?? undefined,
     CertificatePrivateKey: config.bot.certificateKeyPath ? readKey(config.bot.certificateKeyPath) : undefined,
-    ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl ?? undefined,
+    // Setting any one endpoint makes the SDK use only the endpoints given, leaving the others
+    // undefined: no token issuer would be accepted and replies would have no login URL. So an
+    // overridden metadata URL comes with the public cloud's other endpoints.
+    ...(config.bot.openIdMetadataUrl ? { ...PUBLIC_CLOUD, ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl } : {}),
   });
 }
+
+/** The Bot Framework public cloud's endpoints: what the SDK uses when none is configured. */
+const PUBLIC_CLOUD = {
+  ToBotFromChannelTokenIssuer: 'https://api.botframework.com',
+  ToChannelFromBotLoginUrl: 'https://login.microsoftonline.com/botframework.com',
+  ToChannelFromBotOAuthScope: 'https://api.botframework.com',
+  OAuthUrl: 'https://api.botframework.com',
+  ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
+  CallerId: CallerIdConstants.PublicAzureChannel,
+  ValidateAuthority: true,
+} as const;
 
 function readKey(file: string): string {
   return fs.readFileSync(file, 'utf8');
