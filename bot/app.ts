@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { ActivityTypes, CallerIdConstants, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
 import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
+import { AuthenticationError, type AuthenticateRequestResult } from 'botframework-connector';
 import { isGuid } from '../directory/directory';
 import { renderNoticeCard } from '../adaptive-cards/notice';
 import type { AppConfig } from './config';
@@ -47,9 +48,34 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   return { app, adapter };
 }
 
+/** Errors of the JWT library the SDK validates tokens with: all of them mean a bad token. */
+const TOKEN_ERRORS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
+
+/**
+ * The SDK rethrows the JWT library's own errors (bad signature, unsigned token under a known
+ * key id, not valid yet) as they are, which the adapter answers with 500 and the error text.
+ * Every bad token is the caller's fault: answer 401, like the SDK's own refusals.
+ */
+class HelpdeskAdapter extends TeamsAdapter {
+  protected override processActivity(authHeader: string, activity: Activity, logic: (context: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined>;
+  protected override processActivity(result: AuthenticateRequestResult, activity: Activity, logic: (context: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined>;
+  protected override async processActivity(
+    auth: string | AuthenticateRequestResult,
+    activity: Activity,
+    logic: (context: TurnContext) => Promise<void>,
+  ): Promise<InvokeResponse | undefined> {
+    try {
+      return typeof auth === 'string' ? await super.processActivity(auth, activity, logic) : await super.processActivity(auth, activity, logic);
+    } catch (err) {
+      if (err instanceof Error && TOKEN_ERRORS.has(err.name)) throw new AuthenticationError('Unauthorized: invalid token', StatusCodes.UNAUTHORIZED);
+      throw err;
+    }
+  }
+}
+
 function createAdapter(config: AppConfig): TeamsAdapter {
   if (config.mode === 'local') return new TeamsAdapter({});
-  return new TeamsAdapter({
+  return new HelpdeskAdapter({
     MicrosoftAppId: config.bot.appId,
     MicrosoftAppType: config.bot.appType,
     MicrosoftAppTenantId: config.bot.tenantId ?? undefined,

@@ -133,12 +133,11 @@ const bearer = (token: string) => new TeamsClient(bot.url, connector.url, tenant
 const channelClaims = (extra: Partial<ChannelTokenClaims> = {}): ChannelTokenClaims => ({ aud: APP_ID, serviceurl: connector.url, ...extra });
 
 /**
- * What the SDK answers when the token fails jsonwebtoken's own checks (bad signature, no
- * signature under a published key id, not valid yet): it rethrows jsonwebtoken's error, which
- * is not an AuthenticationError, so CloudAdapter answers 500 instead of 401. Still refused:
- * no turn runs.
+ * Tokens that fail the JWT library's own checks (bad signature, no signature under a
+ * published key id, not valid yet): the SDK rethrows the library's error; the bot's adapter
+ * turns it into 401 like every other refusal (the SDK alone would answer 500).
  */
-const REFUSED_BY_JWT_LIBRARY = 500;
+const REFUSED_BY_JWT_LIBRARY = 401;
 
 /** Sends one request and checks it was refused before any turn ran. */
 async function expectRefused(send: () => Promise<PostResult>, status = 401, target: ProductionBot = bot): Promise<void> {
