@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pino from 'pino';
 import { loadDemoTenant } from '../directory/demo-tenant';
 import { ConfigError, loadDotEnv } from './config';
 import { startBot } from './main';
@@ -10,11 +11,15 @@ import { startPlaygrounds } from './playground';
  */
 async function run(): Promise<void> {
   loadDotEnv();
-  const bot = await startBot();
+  // The console is for the person at the keyboard: structured logs go to a file beside the
+  // database (LOG_FILE=- keeps them on standard output).
+  const logFile = process.env.LOG_FILE === '-' ? null : path.resolve(process.env.LOG_FILE || path.join(path.dirname(process.env.DATABASE_PATH || './data/helpdesk.db'), 'helpdesk.log'));
+  const bot = await startBot(process.env, logFile ? { logDestination: pino.destination({ dest: logFile, mkdir: true, sync: true }) } : {});
   const { config } = bot;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`Northwind IAM Helpdesk ${config.mode} mode: bot at ${bot.url}/api/messages (health: ${bot.url}/healthz)`);
   out(`Database: ${config.databasePath}`);
+  if (logFile) out(`Logs: ${logFile}`);
   if (config.directory.kind === 'local') out(`Demo directory: ${config.directory.path} (npm run demo:reset restores it)`);
 
   let stopPlaygrounds: (() => Promise<void>) | null = null;
