@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Browser tests start real processes on fixed ports: keep files from running them twice at once.
+    // Every test picks free ports and temporary files, so test files run in parallel.
     fileParallelism: true,
   },
 });

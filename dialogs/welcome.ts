@@ -76,13 +76,16 @@ export function registerWelcome(app: HelpdeskApp, deps: BotDeps, menu: MenuRegis
   });
 }
 
+/** The answer to text nothing understood (also used by the understanding dialog for `none`). */
+export const NOT_UNDERSTOOD_TEXT = 'Sorry, I did not understand that. Type **help** to see what I can do for you.';
+
 /** Registered last: any text no capability claimed, and any card verb nobody serves. */
 export function registerFallback(app: HelpdeskApp, _deps: BotDeps, _menu: MenuRegistry): void {
   app.activity(ActivityTypes.Message, async (context) => {
     const text = (context.activity.text ?? '').trim();
     // The text is not echoed back: in a channel, echoed markdown would be the bot's voice.
     const reply = text
-      ? 'Sorry, I did not understand that. Type **help** to see what I can do for you.'
+      ? NOT_UNDERSTOOD_TEXT
       : 'I can only read text messages. Type **help** to see what I can do for you.';
     await context.sendActivity(reply);
   });
@@ -102,7 +105,7 @@ export function welcomeCardFor(context: TurnContext, menu: MenuRegistry): Adapti
     title: SECTION_TITLES[a],
     items: menu.forAudience(a).map((i) => ({
       key: i.key,
-      say: conversationKind === 'channel' ? `@${APP_NAME.split(' ')[0]} ${i.say}` : i.say,
+      say: i.say,
       description: i.description,
       button: i.button,
     })),
@@ -118,11 +121,22 @@ export function welcomeCardFor(context: TurnContext, menu: MenuRegistry): Adapti
   });
 }
 
+/** Recent welcomes by conversation, claimed synchronously: the paired install events race. */
+const recentWelcomes = new Map<string, number>();
+
 async function welcomeOnce(context: TurnContext, state: TurnState, menu: MenuRegistry, deps: BotDeps): Promise<void> {
+  const conversationId = context.activity.conversation?.id ?? '';
   const conversation = state.conversation as Record<string, unknown>;
-  const last = typeof conversation.welcomeShownAt === 'number' ? conversation.welcomeShownAt : 0;
   const now = deps.clock().getTime();
+  const stored = typeof conversation.welcomeShownAt === 'number' ? conversation.welcomeShownAt : 0;
+  const last = Math.max(stored, recentWelcomes.get(conversationId) ?? 0);
   if (now - last < WELCOME_REPEAT_MS && now >= last) return;
+  // Check and claim with no await in between, so the second of a pair sees the first's claim;
+  // the conversation state keeps the claim across restarts.
+  recentWelcomes.set(conversationId, now);
+  if (recentWelcomes.size > 10_000) {
+    for (const [id, at] of recentWelcomes) if (now - at >= WELCOME_REPEAT_MS) recentWelcomes.delete(id);
+  }
   conversation.welcomeShownAt = now;
   await sendCard(context, welcomeCardFor(context, menu));
 }

@@ -303,3 +303,12 @@ describe('plumbing', () => {
     await h.restart();
   });
 });
+
+describe('install events as the playground sends them', () => {
+  it('welcomes once when installationUpdate and conversationUpdate arrive at the same moment', async () => {
+    const employee = h.user('employee');
+    const conv = 'a:concurrent-install';
+    await Promise.all([h.client.installationUpdate(employee, 'add', { conversationId: conv }), h.client.botAdded(employee, { conversationId: conv })]);
+    expect(h.connector.sentTo(conv)).toHaveLength(1);
+  });
+});

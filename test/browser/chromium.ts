@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+
+/**
+ * Browser tests drive the Debian `chromium` package through playwright-core (no browser
+ * download). CI installs it; on a workstation: `apt-get install -y chromium`.
+ */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+export interface ChromiumSession {
+  context: BrowserContext;
+  /** A new tab. */
+  newPage(): Promise<Page>;
+  /** Closes the browser and removes its profile directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts headless Chromium with a fresh profile (removed again by `close()`). Requests that
+ * leave the machine (the playground asks a CDN for fonts) are refused at once, so pages
+ * load offline without waiting on timeouts.
+ *
+ * Throws, never skips, when Chromium is missing: a browser test that silently does not
+ * run is worse than a red one.
+ */
+export async function launchChromium(options: { viewport?: { width: number; height: number } } = {}): Promise<ChromiumSession> {
+  if (!fs.existsSync(CHROMIUM_PATH)) {
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM_PATH}, and the browser tests need it. ` +
+        'Install it with `apt-get install -y chromium` (or point CHROMIUM_PATH at a Chromium binary).',
+    );
+  }
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-chromium-'));
+  let context: BrowserContext;
+  try {
+    // A persistent context is how Playwright takes a user-data-dir.
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: options.viewport ?? { width: 1400, height: 1000 },
+    });
+  } catch (err) {
+    fs.rmSync(profile, { recursive: true, force: true });
+    throw err;
+  }
+  await context.route(/^https?:\/\/(?!(localhost|127\.0\.0\.1|\[::1\])[:/])/, (route) => route.abort('internetdisconnected'));
+  let closed: Promise<void> | null = null;
+  return {
+    context,
+    async newPage() {
+      // The persistent context opens with one blank tab: use it first.
+      const blank = context.pages().find((p) => p.url() === 'about:blank');
+      return blank ?? context.newPage();
+    },
+    close: () =>
+      (closed ??= (async () => {
+        try {
+          await context.close();
+        } finally {
+          fs.rmSync(profile, { recursive: true, force: true });
+        }
+      })()),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Driving the Microsoft 365 Agents Playground web UI (its markup has few stable hooks:
+// these are the ones that are there: roles, aria-labels, the Adaptive Cards renderer's
+// `ac-*` classes, and card element ids, which the renderer keeps as DOM ids).
+
+/** Every rendered Adaptive Card within `scope`. */
+export function adaptiveCards(scope: Page | Locator): Locator {
+  return scope.locator('.ac-adaptiveCard');
+}
+
+/** Rendered Adaptive Cards whose element with card id `elementId` contains `text`. */
+export function cardsWith(scope: Page | Locator, elementId: string, text: string | RegExp): Locator {
+  const page = 'page' in scope ? scope.page() : scope;
+  return adaptiveCards(scope).filter({ has: page.locator(`[id="${elementId}"]`, { hasText: text }) });
+}
+
+/** Opens a persona's playground and waits until the chat can be typed into. */
+export async function openPlayground(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('[role=textbox][data-lexical-editor=true]').first().waitFor({ timeout: 60_000 });
+}
+
+/** Selects a conversation in the left rail: "Personal Chat", or "<team> - <channel>". */
+export async function selectConversation(page: Page, label: string): Promise<void> {
+  await page.locator(`[role=treeitem][aria-label="${label}"]`).click();
+}
+
+/** Sends `text` in a chat (personal or group): the composer at the bottom, then Enter. */
+export async function sendChatMessage(page: Page, text: string): Promise<void> {
+  const box = page.locator('[role=textbox][data-lexical-editor=true]');
+  await box.last().click();
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+/** Channel threads (posts one can reply to), newest first. */
+export function channelThreads(page: Page): Locator {
+  return page.getByRole('group').filter({ has: page.getByRole('button', { name: 'Send Message' }) });
+}
+
+/**
+ * Starts a new post in the open channel that @mentions the bot (a channel bot only hears
+ * messages that mention it) and returns the new thread, where the bot's reply appears.
+ */
+export async function postMentioningBot(page: Page, botName: string, text: string): Promise<Locator> {
+  const threads = channelThreads(page);
+  const before = await threads.count();
+  const composer = page.getByRole('group').filter({ has: page.getByRole('button', { name: 'Post', exact: true }) });
+  await composer.getByRole('textbox').click();
+  // Typing "@" and part of the name opens the mention picker; picking makes a real mention.
+  await page.keyboard.type(`@${botName.split(/\s+/)[0]}`);
+  await page.getByRole('menuitem', { name: botName }).click();
+  await page.keyboard.type(` ${text}`);
+  await composer.getByRole('button', { name: 'Post', exact: true }).click();
+  await waitForCount(threads, (n) => n > before, 15_000);
+  return threads.first();
+}
+
+/** Waits until `locator` has not changed its count for `quietMs`, and returns that count. */
+export async function settledCount(locator: Locator, quietMs = 1_500, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let count = await locator.count();
+  let since = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await locator.count();
+    if (now !== count) {
+      count = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) {
+      return count;
+    }
+  }
+  throw new Error(`${locator} kept changing for ${timeoutMs} ms`);
+}
+
+/** Waits until the number of matches satisfies `ok`. */
+export async function waitForCount(locator: Locator, ok: (n: number) => boolean, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await locator.count();
+    if (ok(n)) return n;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting on the count of ${locator} (now ${n})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
