@@ -4,25 +4,18 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { openStore } from '../store/store';
+import { turnBenchmarks, type Row } from './turns';
 
 /**
  * `npm run bench [-- name...]`: benchmarks measured as ratios against a baseline run in the
  * same process, so a shared, noisy machine still gives comparable numbers.
  */
 
-interface Row {
-  name: string;
-  metric: string;
-  value: number;
-  baseline?: number;
-  ratio?: number;
-  target?: string;
-  pass?: boolean;
-}
-
-type Bench = (work: string) => Row[];
+type Bench = (work: string) => Row[] | Promise<Row[]>;
 
 const benches: Record<string, Bench> = {
+  turns: (work) => turnBenchmarks(work),
+
   'audit-append': (work) => {
     const n = 20_000;
     const store = openStore(path.join(work, 'audit.db'));
@@ -88,7 +81,7 @@ const benches: Record<string, Bench> = {
   },
 };
 
-function main(): void {
+async function main(): Promise<void> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const unknown = names.filter((n) => !benches[n]);
   if (unknown.length) {
@@ -98,7 +91,7 @@ function main(): void {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-bench-'));
   const rows: Row[] = [];
   try {
-    for (const name of names.length ? names : Object.keys(benches)) rows.push(...benches[name]!(work));
+    for (const name of names.length ? names : Object.keys(benches)) rows.push(...(await benches[name]!(work)));
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -120,4 +113,7 @@ function main(): void {
   process.stdout.write(`\nResults written to ${path.relative(process.cwd(), file)}\n`);
 }
 
-main();
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

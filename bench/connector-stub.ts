@@ -1,0 +1,18 @@
+import http from 'node:http';
+
+/**
+ * A fast Bot Framework connector stub for the turn benchmarks: accepts every reply and
+ * update the bots send and answers at once. Prints `LISTENING <port>` when ready.
+ */
+let n = 0;
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    n += 1;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"id":"activity-${n}"}`);
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(`LISTENING ${(server.address() as { port: number }).port}\n`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
