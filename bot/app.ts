@@ -13,6 +13,11 @@ import { setTurnInfo, type TurnInfo } from './turn-info';
 import { registerWelcome, registerFallback } from '../dialogs/welcome';
 import { registerMyTeam } from '../dialogs/my-team';
 import { registerAuditCommands } from '../dialogs/audit-commands';
+import { registerUnderstanding } from '../dialogs/understanding';
+import { IntentRegistry } from './intents';
+import { registerAccessRequests } from '../dialogs/access-requests';
+import { createAccessCapability } from './access';
+import type { Scheduler } from './scheduler';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
 const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, ActivityTypes.ConversationUpdate, ActivityTypes.InstallationUpdate]);
@@ -21,7 +26,7 @@ const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, Ac
  * Builds the adapter and the teams-ai Application and registers every capability. The
  * order matters: routes are first-match, so the catch-all fallback is registered last.
  */
-export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsAdapter } {
+export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsAdapter; scheduler: Scheduler } {
   const adapter = createAdapter(deps.config);
   const app = new Application<TurnState>({
     adapter,
@@ -41,11 +46,16 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   });
 
   const menu = new MenuRegistry();
+  const intents = new IntentRegistry();
   registerWelcome(app, deps, menu);
   registerMyTeam(app, deps, menu);
   registerAuditCommands(app, deps, menu);
+  const access = createAccessCapability(deps, adapter);
+  registerAccessRequests(app, deps, menu, access.service);
+  // Free text no exact command claimed: recognized, then handed to the flow of its intent.
+  registerUnderstanding(app, deps, menu, intents);
   registerFallback(app, deps, menu);
-  return { app, adapter };
+  return { app, adapter, scheduler: access.scheduler };
 }
 
 /** Errors of the JWT library the SDK validates tokens with: all of them mean a bad token. */

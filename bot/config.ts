@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { recoveryConfigFrom, recoveryEnvShape, type RecoveryConfig } from './recovery-config';
 
 /**
  * The bot's whole configuration, read once from the environment by {@link loadConfig}.
@@ -9,7 +10,8 @@ import { z } from 'zod';
  * - `local`: no `BOT_ID`. No Bot Framework authentication, listens on 127.0.0.1 only,
  *   uses the demo directory and starts the playground personas.
  * - `production`: `BOT_ID` set. Bot Framework JWTs are validated on `/api/messages`;
- *   credentials and the tenant are required.
+ *   credentials and the tenant are required, and the directory is Microsoft Entra ID
+ *   through Microsoft Graph (`DIRECTORY=graph`, the default there).
  */
 export interface AppConfig {
   mode: 'local' | 'production';
@@ -17,7 +19,7 @@ export interface AppConfig {
   port: number;
   databasePath: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  directory: { kind: 'local'; path: string } | { kind: 'graph' };
+  directory: { kind: 'local'; path: string } | GraphDirectoryConfig;
   /** Group whose members are identity technicians; local mode defaults to the demo tenant's. */
   technicianGroupId: string | null;
   bot: {
@@ -33,6 +35,46 @@ export interface AppConfig {
   playground: { enabled: boolean; basePort: number };
   /** Seconds to wait for in-flight turns on shutdown. */
   shutdownGraceSeconds: number;
+  /** Access requests: catalog and approval timing. */
+  access: {
+    /** The catalog file; the bundled `directory/catalog.json` by default. */
+    catalogPath: string | null;
+    /** Approvers of last resort (no manager up the chain); the technicians group by default. */
+    fallbackGroupId: string | null;
+    remindAfterHours: number;
+    escalateAfterHours: number;
+    requestExpiryDays: number;
+    /** How long before time-bound access ends the holder is reminded. */
+    expiryNoticeHours: number;
+  };
+  /** Durable jobs: retries with exponential backoff, and how often due jobs are looked for. */
+  jobs: { maxAttempts: number; retryBaseSeconds: number; retryMaxSeconds: number; pollSeconds: number };
+  /** Proactive messages: where to create a chat with someone who never talked to the bot, and the technicians' team. */
+  proactive: { serviceUrl: string | null; techniciansTeamId: string | null };
+  /** Self-service sign-in recovery: verification policy, time limits, abuse limits, step-up sign-in. */
+  recovery: RecoveryConfig;
+}
+
+/** Microsoft Entra ID through Microsoft Graph: the production directory. */
+export interface GraphDirectoryConfig {
+  kind: 'graph';
+  /** `GRAPH_TENANT_ID`, else `BOT_TENANT_ID`. */
+  tenantId: string;
+  /** `GRAPH_CLIENT_ID`, else `BOT_ID` (the bot's own app registration). */
+  clientId: string;
+  /** The Graph app's own credential, else the bot's when it is the same app. */
+  credential:
+    | { kind: 'secret'; secret: string }
+    | { kind: 'certificate'; thumbprint: string; keyPath: string; certificatePath: string | null };
+  /** Entra ID sign-in host (origin), e.g. https://login.microsoftonline.com. */
+  authorityHost: string;
+  /** Graph root (origin), e.g. https://graph.microsoft.com. */
+  baseUrl: string;
+  /** Extra CA certificates (PEM file) to trust for both, e.g. a TLS-inspecting proxy's. */
+  caFile: string | null;
+  requestTimeoutMs: number;
+  /** The most one Graph call may take, retries after throttling included. */
+  retryBudgetMs: number;
 }
 
 /** A configuration that cannot run; the message names the variable at fault. */
@@ -61,6 +103,39 @@ const port = (fallback: number) =>
       .max(65535, 'must be between 0 and 65535')
       .default(fallback),
   );
+const wholeNumber = (fallback: number, min: number, max: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ invalid_type_error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be between ${min} and ${max}`)
+      .max(max, `must be between ${min} and ${max}`)
+      .default(fallback),
+  );
+/** An https origin (scheme, host, port); `allowedPath` is the one path also accepted and dropped. */
+const httpsOrigin = (fallback: string, example: string, allowedPath?: RegExp) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .trim()
+      .url('must be a URL')
+      .default(fallback)
+      .superRefine((v, ctx) => {
+        if (!URL.canParse(v)) return; // already reported by .url()
+        const u = new URL(v);
+        if (u.protocol !== 'https:') ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an https URL' });
+        else if (u.search || u.hash || (u.pathname !== '/' && !allowedPath?.test(u.pathname))) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be the root URL only, such as ${example}` });
+        }
+      })
+      .transform((v) => (URL.canParse(v) ? new URL(v).origin : v)),
+  );
+const thumbprint = z.preprocess(
+  emptyToUndefined,
+  z.string().trim().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/i, 'must be a SHA-1 or SHA-256 thumbprint in hex').optional(),
+);
 const bool = (fallback: boolean) =>
   z.preprocess(
     emptyToUndefined,
@@ -101,7 +176,33 @@ export const envSchema = z.object({
     emptyToUndefined,
     z.coerce.number({ invalid_type_error: 'must be a number' }).int().min(0).max(600).default(10),
   ),
+  ACCESS_CATALOG_PATH: optionalString,
+  ACCESS_FALLBACK_GROUP_ID: optionalGuid,
+  ACCESS_REMIND_AFTER_HOURS: wholeNumber(24, 1, 24 * 30),
+  ACCESS_ESCALATE_AFTER_HOURS: wholeNumber(72, 1, 24 * 60),
+  ACCESS_REQUEST_EXPIRY_DAYS: wholeNumber(14, 1, 365),
+  ACCESS_EXPIRY_NOTICE_HOURS: wholeNumber(24, 1, 24 * 30),
+  JOB_MAX_ATTEMPTS: wholeNumber(5, 1, 50),
+  JOB_RETRY_BASE_SECONDS: wholeNumber(30, 1, 3600),
+  JOB_RETRY_MAX_SECONDS: wholeNumber(3600, 1, 86400),
+  SCHEDULER_POLL_SECONDS: wholeNumber(30, 1, 3600),
+  BOT_SERVICE_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
+  TECHNICIANS_TEAM_ID: optionalString,
+  ...recoveryEnvShape,
+  GRAPH_TENANT_ID: optionalGuid,
+  GRAPH_CLIENT_ID: optionalGuid,
+  GRAPH_CLIENT_SECRET: optionalString,
+  GRAPH_CERTIFICATE_THUMBPRINT: thumbprint,
+  GRAPH_CERTIFICATE_KEY_PATH: optionalString,
+  GRAPH_CERTIFICATE_PATH: optionalString,
+  GRAPH_AUTHORITY_HOST: httpsOrigin('https://login.microsoftonline.com', 'https://login.microsoftonline.com'),
+  GRAPH_BASE_URL: httpsOrigin('https://graph.microsoft.com', 'https://graph.microsoft.com', /^\/v1\.0\/?$/),
+  GRAPH_CA_FILE: optionalString,
+  GRAPH_REQUEST_TIMEOUT_SECONDS: wholeNumber(10, 1, 120),
+  GRAPH_RETRY_MAX_SECONDS: wholeNumber(10, 0, 600),
 });
+
+type Env = z.infer<typeof envSchema>;
 
 /**
  * Reads and validates the configuration. Throws {@link ConfigError} naming the first
@@ -115,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const e = parsed.data;
   const mode = e.BOT_ID ? 'production' : 'local';
+  let directory: AppConfig['directory'] = { kind: 'local', path: path.resolve(e.LOCAL_DIRECTORY_PATH) };
 
   if (mode === 'production') {
     const missing: string[] = [];
@@ -125,17 +227,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (e.BOT_CERTIFICATE_THUMBPRINT && !e.BOT_CERTIFICATE_KEY_PATH) missing.push('BOT_CERTIFICATE_KEY_PATH (the private key of BOT_CERTIFICATE_THUMBPRINT)');
     if (!e.TECHNICIANS_GROUP_ID) missing.push('TECHNICIANS_GROUP_ID (the Entra group of identity technicians)');
     if (e.DIRECTORY === 'local') missing.push('DIRECTORY=graph (the demo directory is for local mode only)');
+    const graph = graphDirectorySettings(e, missing);
     if (missing.length) throw new ConfigError(`Production mode (BOT_ID is set) needs: ${missing.join('; ')}`);
-    // The Microsoft Graph directory is the only production backend. It is not part of
-    // this release yet, so production mode stops here rather than run without one.
+    directory = graph!;
+  } else if (e.DIRECTORY === 'graph') {
     throw new ConfigError(
-      'Production mode (BOT_ID is set) needs DIRECTORY=graph, the Microsoft Graph directory, which this version does not include yet. ' +
-        'Unset BOT_ID to run in local mode with the demo directory.',
+      'DIRECTORY=graph needs production mode (BOT_ID): without Bot Framework authentication anyone on this machine could act on the real directory; use DIRECTORY=local',
     );
   }
-
-  if (e.DIRECTORY === 'graph') throw new ConfigError('DIRECTORY=graph needs production mode (BOT_ID) and is not included in this version; use DIRECTORY=local');
-  if (e.HOST && !isLoopback(e.HOST)) {
+  if (mode === 'local' && e.HOST && !isLoopback(e.HOST)) {
     throw new ConfigError(`HOST=${e.HOST} is not allowed in local mode: without BOT_ID there is no authentication, so the bot listens on 127.0.0.1 only`);
   }
 
@@ -145,7 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: e.PORT,
     databasePath: path.resolve(e.DATABASE_PATH),
     logLevel: e.LOG_LEVEL,
-    directory: { kind: 'local', path: path.resolve(e.LOCAL_DIRECTORY_PATH) },
+    directory,
     technicianGroupId: e.TECHNICIANS_GROUP_ID ?? null,
     bot: {
       appId: e.BOT_ID ?? '',
@@ -158,6 +258,75 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     playground: { enabled: e.PLAYGROUND, basePort: e.PLAYGROUND_BASE_PORT },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+    access: {
+      catalogPath: e.ACCESS_CATALOG_PATH ? path.resolve(e.ACCESS_CATALOG_PATH) : null,
+      fallbackGroupId: e.ACCESS_FALLBACK_GROUP_ID ?? null,
+      remindAfterHours: e.ACCESS_REMIND_AFTER_HOURS,
+      escalateAfterHours: e.ACCESS_ESCALATE_AFTER_HOURS,
+      requestExpiryDays: e.ACCESS_REQUEST_EXPIRY_DAYS,
+      expiryNoticeHours: e.ACCESS_EXPIRY_NOTICE_HOURS,
+    },
+    jobs: {
+      maxAttempts: e.JOB_MAX_ATTEMPTS,
+      retryBaseSeconds: e.JOB_RETRY_BASE_SECONDS,
+      retryMaxSeconds: e.JOB_RETRY_MAX_SECONDS,
+      pollSeconds: e.SCHEDULER_POLL_SECONDS,
+    },
+    proactive: { serviceUrl: e.BOT_SERVICE_URL ?? null, techniciansTeamId: e.TECHNICIANS_TEAM_ID ?? null },
+    recovery: recoveryConfigFrom(e, { appId: e.BOT_ID ?? '', tenantId: e.BOT_TENANT_ID ?? null }),
+  };
+}
+
+/**
+ * The Graph directory's settings; what is missing goes to `missing`. The Graph app defaults
+ * to the bot's own registration (`BOT_ID`, `BOT_TENANT_ID`) and, when it is that same app,
+ * to the bot's credential.
+ */
+function graphDirectorySettings(e: Env, missing: string[]): GraphDirectoryConfig | null {
+  const tenantId = e.GRAPH_TENANT_ID ?? e.BOT_TENANT_ID;
+  if (!tenantId) missing.push('GRAPH_TENANT_ID (the Entra tenant of the directory; BOT_TENANT_ID is used when set)');
+  const clientId = e.GRAPH_CLIENT_ID ?? e.BOT_ID!;
+  const botApp = clientId.toLowerCase() === e.BOT_ID!.toLowerCase();
+  const file = (variable: string, value: string | undefined): string | null => {
+    if (!value) return null;
+    const full = path.resolve(value);
+    if (!fs.existsSync(full)) missing.push(`${variable} to name a file that exists (${full} does not)`);
+    return full;
+  };
+  let credential: GraphDirectoryConfig['credential'] | null = null;
+  if (e.GRAPH_CLIENT_SECRET && e.GRAPH_CERTIFICATE_THUMBPRINT) {
+    missing.push('either GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_THUMBPRINT, not both');
+  } else if (e.GRAPH_CLIENT_SECRET) {
+    credential = { kind: 'secret', secret: e.GRAPH_CLIENT_SECRET };
+  } else if (e.GRAPH_CERTIFICATE_THUMBPRINT) {
+    if (!e.GRAPH_CERTIFICATE_KEY_PATH) missing.push('GRAPH_CERTIFICATE_KEY_PATH (the private key of GRAPH_CERTIFICATE_THUMBPRINT)');
+    const keyPath = file('GRAPH_CERTIFICATE_KEY_PATH', e.GRAPH_CERTIFICATE_KEY_PATH);
+    const certificatePath = file('GRAPH_CERTIFICATE_PATH', e.GRAPH_CERTIFICATE_PATH);
+    if (keyPath) credential = { kind: 'certificate', thumbprint: e.GRAPH_CERTIFICATE_THUMBPRINT.toLowerCase(), keyPath, certificatePath };
+  } else if (botApp && e.BOT_PASSWORD) {
+    credential = { kind: 'secret', secret: e.BOT_PASSWORD };
+  } else if (botApp && e.BOT_CERTIFICATE_THUMBPRINT && e.BOT_CERTIFICATE_KEY_PATH) {
+    credential = {
+      kind: 'certificate',
+      thumbprint: e.BOT_CERTIFICATE_THUMBPRINT.toLowerCase(),
+      keyPath: path.resolve(e.BOT_CERTIFICATE_KEY_PATH),
+      certificatePath: null,
+    };
+  } else if (!botApp || e.BOT_APP_TYPE === 'UserAssignedMSI') {
+    missing.push('GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_THUMBPRINT with GRAPH_CERTIFICATE_KEY_PATH (the credential of the Graph app registration)');
+  }
+  const caFile = file('GRAPH_CA_FILE', e.GRAPH_CA_FILE);
+  if (!tenantId || !credential) return null;
+  return {
+    kind: 'graph',
+    tenantId,
+    clientId,
+    credential,
+    authorityHost: e.GRAPH_AUTHORITY_HOST,
+    baseUrl: e.GRAPH_BASE_URL,
+    caFile,
+    requestTimeoutMs: e.GRAPH_REQUEST_TIMEOUT_SECONDS * 1000,
+    retryBudgetMs: e.GRAPH_RETRY_MAX_SECONDS * 1000,
   };
 }
 

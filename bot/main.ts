@@ -1,13 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
-import { loadDemoTenant } from '../directory/demo-tenant';
 import type { Directory } from '../directory/directory';
-import { LocalDirectory } from '../directory/local-directory';
 import { openStore, type Store } from '../store/store';
 import { createBotApp } from './app';
 import { loadConfig, type AppConfig } from './config';
 import type { BotDeps } from './deps';
+import { openDirectory, type OpenedDirectory } from './directory-setup';
 import { createLogger, type Logger } from './logger';
+import type { Scheduler } from './scheduler';
 import { createServer } from './server';
 import { packageVersion } from './version';
 
@@ -19,6 +19,8 @@ export interface RunningBot {
   store: Store;
   directory: Directory;
   logger: Logger;
+  /** Runs durable jobs (provisioning, expiry, reminders); started once the server listens. */
+  scheduler: Scheduler;
   /** Stops taking turns, lets those in flight finish (within the grace period), closes the databases. */
   close(): Promise<void>;
 }
@@ -39,19 +41,19 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
   const clock = options.clock ?? (() => new Date());
   const logger = createLogger(config.logLevel, options.logDestination);
   const store = openStore(config.databasePath, clock);
-  let directory: LocalDirectory | null = null;
+  let opened: OpenedDirectory | null = null;
   try {
-    const tenant = loadDemoTenant();
-    directory = LocalDirectory.open(config.directory.kind === 'local' ? config.directory.path : '', tenant);
+    opened = openDirectory(config, logger);
+    const directory = opened.directory;
     const deps: BotDeps = {
       config,
       store,
       directory,
       logger,
-      technicianGroupId: config.technicianGroupId ?? tenant.technicianGroupId,
+      technicianGroupId: opened.technicianGroupId,
       clock,
     };
-    const { app, adapter } = createBotApp(deps);
+    const { app, adapter, scheduler } = createBotApp(deps);
     const http = createServer(deps, app, adapter, packageVersion());
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
@@ -60,16 +62,19 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
     const port = (http.server.address() as AddressInfo).port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     logger.info({ mode: config.mode, url, database: config.databasePath, directory: directory.kind }, 'helpdesk bot listening');
+    // Jobs that fell due while the bot was down (or were cut short by a stop) run now.
+    scheduler.start();
 
     let closing: Promise<void> | null = null;
-    const dir = directory;
+    const dir = opened;
     return {
       url,
       port,
       config,
       store,
-      directory: dir,
+      directory,
       logger,
+      scheduler,
       close: () =>
         (closing ??= (async () => {
           const closed = new Promise<void>((resolve) => http.server.close(() => resolve()));
@@ -78,13 +83,14 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
           // Keep-alive connections would hold server.close() open; the turns are done.
           (http.server.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
           await closed;
+          await scheduler.stop(config.shutdownGraceSeconds * 1000);
           dir.close();
           store.close();
           logger.info('helpdesk bot stopped');
         })()),
     };
   } catch (err) {
-    directory?.close();
+    opened?.close();
     store.close();
     throw err;
   }

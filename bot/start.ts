@@ -21,6 +21,7 @@ async function run(): Promise<void> {
   out(`Database: ${config.databasePath}`);
   if (logFile) out(`Logs: ${logFile}`);
   if (config.directory.kind === 'local') out(`Demo directory: ${config.directory.path} (npm run demo:reset restores it)`);
+  else out(`Directory: Microsoft Entra ID through ${config.directory.baseUrl} (npm run doctor checks the app's permissions)`);
 
   let stopPlaygrounds: (() => Promise<void>) | null = null;
   if (config.mode === 'local' && config.playground.enabled) {

@@ -1,7 +1,7 @@
 /**
  * The identity backend port. Every capability talks to users and groups only through this
- * interface; `local` (a demo tenant in SQLite) and, later, `graph` (Microsoft Entra ID)
- * implement it and pass the same contract suite (`test/directory/contract.ts`).
+ * interface; `local` (a demo tenant in SQLite) and `graph` (Microsoft Entra ID through
+ * Microsoft Graph) implement it and pass the same contract suite (`test/directory/contract.ts`).
  */
 
 /** A person in the directory. `id` is the Entra object id (Teams `aadObjectId`). */
@@ -66,6 +66,22 @@ export interface TemporaryAccessPass {
   isUsableOnce: boolean;
 }
 
+/** One change of a bulk membership request. */
+export interface MembershipChange {
+  action: 'add' | 'remove';
+  groupId: string;
+  userId: string;
+}
+
+export type MembershipChangeOutcome = 'added' | 'already-member' | 'removed' | 'not-member';
+
+/**
+ * What became of one change (ids in canonical lowercase form): its outcome, or the typed
+ * error that stopped it.
+ */
+export type MembershipChangeResult = MembershipChange &
+  ({ ok: true; outcome: MembershipChangeOutcome } | { ok: false; error: DirectoryError });
+
 /** What the backend knows about a user's ability to sign in. */
 export interface SignInState {
   /** Whether the backend has a lockout flag at all (on-premises AD and the demo do). */
@@ -106,6 +122,14 @@ export interface Directory {
   addGroupMember(groupId: string, userId: string): Promise<'added' | 'already-member'>;
   /** Idempotent: a missing membership is success (`not-member`). */
   removeGroupMember(groupId: string, userId: string): Promise<'removed' | 'not-member'>;
+  /**
+   * Applies many membership changes at once (granting an access package, removing a leaver
+   * from every group) and reports each, in the order given. Changes take effect in that
+   * order and are independent: one that fails (unknown group or user, throttling) does not
+   * stop the others. Every id is validated first: one bad id rejects the whole call with
+   * {@link InvalidInputError} and nothing changes. At most 1000 changes per call.
+   */
+  batchMembershipChanges(changes: readonly MembershipChange[]): Promise<MembershipChangeResult[]>;
 
   setAccountEnabled(userId: string, enabled: boolean): Promise<void>;
   getSignInState(userId: string): Promise<SignInState>;

@@ -5,18 +5,33 @@ import { loadDemoTenant, type DemoTenant } from './demo-tenant';
 import {
   AUTH_METHOD_KINDS,
   ConflictError,
+  DirectoryError,
   InvalidInputError,
   NotFoundError,
   UnsupportedError,
-  isGuid,
   type AuthMethod,
   type AuthMethodKind,
   type Directory,
   type DirectoryGroup,
   type DirectoryUser,
+  type MembershipChange,
+  type MembershipChangeResult,
   type SignInState,
   type TemporaryAccessPass,
 } from './directory';
+import {
+  DEFAULT_LIMIT,
+  MAX_CHECK_GROUPS,
+  NOT_DEFAULT_CAPABLE,
+  guidArg,
+  limitArg,
+  lookupArg,
+  membershipChangesArg,
+  passwordWeakness,
+  queryWords,
+  tapHint,
+  tapOptionsArg,
+} from './rules';
 
 /**
  * Schema of the local demo directory (its own SQLite file, separate from the helpdesk
@@ -96,20 +111,9 @@ export const localDirectoryMigrations: readonly Migration[] = [
   },
 ];
 
-/** Graph's `$top` ceiling; also the most a search here returns. */
-const MAX_LIMIT = 999;
-const DEFAULT_LIMIT = 25;
-/** Graph `checkMemberGroups` accepts at most 20 group ids per call. */
-const MAX_CHECK_GROUPS = 20;
-/** Words of a query beyond this are ignored. */
-const MAX_QUERY_WORDS = 8;
-const TAP_MIN_MINUTES = 10;
-const TAP_MAX_MINUTES = 43_200;
 const TAP_LENGTH = 16;
 /** No 0/O, 1/l/I: a pass is read aloud or typed from a phone screen. */
 const TAP_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-/** Methods that cannot act as the default sign-in method. */
-const NOT_DEFAULT_CAPABLE: readonly AuthMethodKind[] = ['password', 'temporaryAccessPass', 'email'];
 
 interface UserRow {
   id: string;
@@ -352,19 +356,39 @@ export class LocalDirectory implements Directory {
   }
 
   async addGroupMember(groupId: string, userId: string): Promise<'added' | 'already-member'> {
-    const g = guidArg(groupId, 'group id');
-    const u = guidArg(userId, 'user id');
-    this.requireGroup(g);
-    this.requireUser(u);
-    return this.stmt.insertMember.run(g, u).changes === 1 ? 'added' : 'already-member';
+    return this.addMember(guidArg(groupId, 'group id'), guidArg(userId, 'user id'));
   }
 
   async removeGroupMember(groupId: string, userId: string): Promise<'removed' | 'not-member'> {
-    const g = guidArg(groupId, 'group id');
-    const u = guidArg(userId, 'user id');
-    this.requireGroup(g);
-    this.requireUser(u);
-    return this.stmt.deleteMember.run(g, u).changes === 1 ? 'removed' : 'not-member';
+    return this.removeMember(guidArg(groupId, 'group id'), guidArg(userId, 'user id'));
+  }
+
+  /** Every change in order, in one transaction; a change that fails is reported, not thrown. */
+  async batchMembershipChanges(changes: readonly MembershipChange[]): Promise<MembershipChangeResult[]> {
+    const valid = membershipChangesArg(changes);
+    return this.db.transaction(() =>
+      valid.map((c): MembershipChangeResult => {
+        try {
+          const outcome = c.action === 'add' ? this.addMember(c.groupId, c.userId) : this.removeMember(c.groupId, c.userId);
+          return { ...c, ok: true, outcome };
+        } catch (e) {
+          if (e instanceof DirectoryError) return { ...c, ok: false, error: e };
+          throw e;
+        }
+      }),
+    )();
+  }
+
+  private addMember(groupId: string, userId: string): 'added' | 'already-member' {
+    this.requireGroup(groupId);
+    this.requireUser(userId);
+    return this.stmt.insertMember.run(groupId, userId).changes === 1 ? 'added' : 'already-member';
+  }
+
+  private removeMember(groupId: string, userId: string): 'removed' | 'not-member' {
+    this.requireGroup(groupId);
+    this.requireUser(userId);
+    return this.stmt.deleteMember.run(groupId, userId).changes === 1 ? 'removed' : 'not-member';
   }
 
   // ---- sign-in -----------------------------------------------------------------------
@@ -468,18 +492,11 @@ export class LocalDirectory implements Directory {
     userId: string,
     options: { lifetimeInMinutes: number; isUsableOnce: boolean },
   ): Promise<TemporaryAccessPass> {
-    const lifetime = options?.lifetimeInMinutes;
-    if (!Number.isInteger(lifetime) || lifetime < TAP_MIN_MINUTES || lifetime > TAP_MAX_MINUTES) {
-      throw new InvalidInputError(
-        `lifetimeInMinutes must be a whole number from ${TAP_MIN_MINUTES} to ${TAP_MAX_MINUTES}, got ${String(lifetime)}`,
-      );
-    }
-    if (typeof options.isUsableOnce !== 'boolean') throw new InvalidInputError('isUsableOnce must be true or false');
+    const { lifetimeInMinutes: lifetime, isUsableOnce } = tapOptionsArg(options);
     const uid = this.requireUser(userId);
     const start = this.now();
-    const expires = new Date(start.getTime() + lifetime * 60_000);
     const id = crypto.randomUUID();
-    const hint = `${options.isUsableOnce ? 'one-time, ' : ''}expires ${formatExpiry(start, expires)}`;
+    const hint = tapHint(start, lifetime, isUsableOnce);
     this.db.transaction(() => {
       this.stmt.deleteMethodsOfKind.run(uid, 'temporaryAccessPass');
       this.stmt.insertMethod.run(id, uid, 'temporaryAccessPass', hint, 0, start.toISOString());
@@ -489,7 +506,7 @@ export class LocalDirectory implements Directory {
       pass: generatePass(),
       startDateTime: start.toISOString(),
       lifetimeInMinutes: lifetime,
-      isUsableOnce: options.isUsableOnce,
+      isUsableOnce,
     };
   }
 
@@ -595,37 +612,6 @@ function toMethod(r: MethodRow): AuthMethod {
   return { id: r.id, kind: r.kind, hint: r.hint, isDefault: r.is_default === 1 };
 }
 
-/** Validates a GUID argument and returns it in the stored (lowercase) form. */
-function guidArg(value: unknown, what: string): string {
-  if (!isGuid(value)) throw new InvalidInputError(`The ${what} must be a GUID, got ${describe(value)}`);
-  return value.toLowerCase();
-}
-
-/** Validates a UPN or mail argument and returns its lookup key. */
-function lookupArg(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > 320) {
-    throw new InvalidInputError(`The ${what} must be a non-empty string of at most 320 characters`);
-  }
-  return value.trim().toLowerCase();
-}
-
-function limitArg(limit: unknown): number {
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new InvalidInputError(`limit must be a whole number from 1 to ${MAX_LIMIT}, got ${describe(limit)}`);
-  }
-  return limit;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
-  return String(value);
-}
-
-function queryWords(query: unknown): string[] {
-  if (typeof query !== 'string') throw new InvalidInputError('The search query must be a string');
-  return query.toLowerCase().split(/\s+/).filter(Boolean).slice(0, MAX_QUERY_WORDS);
-}
-
 /** `LIKE` pattern for "a word starts with `word`", with LIKE's wildcards escaped. */
 function wordPattern(word: string): string {
   return `% ${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -648,27 +634,9 @@ function searchWords(names: readonly (string | null)[], addresses: readonly (str
   return ` ${[...words].join(' ')} `;
 }
 
-/** Why a password fails the Entra password policy, or null when it passes. */
-function passwordWeakness(pw: string): string | null {
-  if (pw.length < 8) return 'it must be at least 8 characters long';
-  if (pw.length > 256) return 'it must be at most 256 characters long';
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((re) => re.test(pw)).length;
-  if (classes < 3) return 'it must contain three of: lowercase letters, uppercase letters, digits, symbols';
-  return null;
-}
-
 /** A pass from a cryptographic source, uniformly over an unambiguous alphabet. */
 function generatePass(): string {
   let pass = '';
   for (let i = 0; i < TAP_LENGTH; i++) pass += TAP_ALPHABET[crypto.randomInt(TAP_ALPHABET.length)];
   return pass;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** "14:05 UTC" when the pass ends the day it starts, else "27 Nov 14:05 UTC". */
-function formatExpiry(start: Date, expires: Date): string {
-  const hm = `${String(expires.getUTCHours()).padStart(2, '0')}:${String(expires.getUTCMinutes()).padStart(2, '0')} UTC`;
-  const sameDay = start.toISOString().slice(0, 10) === expires.toISOString().slice(0, 10);
-  return sameDay ? hm : `${expires.getUTCDate()} ${MONTHS[expires.getUTCMonth()]} ${hm}`;
 }

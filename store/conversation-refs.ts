@@ -21,6 +21,7 @@ export class ConversationRefs {
   private readonly upsert;
   private readonly byUser;
   private readonly byChannel;
+  private readonly latestStmt;
 
   constructor(
     db: Db,
@@ -40,6 +41,10 @@ export class ConversationRefs {
     this.byChannel = db.prepare(
       `SELECT conversation_id, conversation_type, user_id, team_id, channel_id, reference, updated_at
        FROM conversation_refs WHERE conversation_type = 'channel' AND (? IS NULL OR team_id = ?) ORDER BY updated_at DESC LIMIT 1`,
+    );
+    this.latestStmt = db.prepare(
+      `SELECT conversation_id, conversation_type, user_id, team_id, channel_id, reference, updated_at
+       FROM conversation_refs ORDER BY updated_at DESC LIMIT 1`,
     );
   }
 
@@ -66,6 +71,11 @@ export class ConversationRefs {
   /** The user's 1:1 chat with the bot, if they ever talked to it. */
   findPersonal(userId: string): StoredConversation | null {
     return toStored(this.byUser.get(userId));
+  }
+
+  /** The most recently saved reference of any conversation: its service URL, tenant and bot account serve to create new chats. */
+  latest(): StoredConversation | null {
+    return toStored(this.latestStmt.get());
   }
 
   /** The most recently used channel, optionally of one team. */

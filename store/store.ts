@@ -1,8 +1,12 @@
+import { AccessRequests } from './access-requests';
 import { AuditTrail } from './audit-trail';
 import { SqliteStorage } from './bot-storage';
+import { CardRefs } from './card-refs';
 import { ConversationRefs } from './conversation-refs';
 import { openDatabase, type Db } from './db';
+import { JobStore } from './jobs';
 import { migrations } from './migrations';
+import { RecoveryStore } from './recovery';
 
 /** The helpdesk's own database: audit trail, bot state, conversation references. */
 export interface Store {
@@ -11,6 +15,14 @@ export interface Store {
   readonly audit: AuditTrail;
   readonly botStorage: SqliteStorage;
   readonly conversations: ConversationRefs;
+  /** Access requests, their approvers and decisions. */
+  readonly requests: AccessRequests;
+  /** Durable jobs the scheduler runs. */
+  readonly jobs: JobStore;
+  /** Where every copy of a request's card was sent. */
+  readonly cards: CardRefs;
+  /** Self-service sign-in recoveries, their verifications and the throttling memory. */
+  readonly recovery: RecoveryStore;
   /** Runs `fn` in one transaction: a state change and its audit event commit together. */
   transaction<T>(fn: () => T): T;
   /** A cheap query that proves the file is readable. */
@@ -27,6 +39,10 @@ export function openStore(file: string, clock: () => Date = () => new Date()): S
     audit: new AuditTrail(db, clock),
     botStorage: new SqliteStorage(db, clock),
     conversations: new ConversationRefs(db, clock),
+    requests: new AccessRequests(db, clock),
+    jobs: new JobStore(db, clock),
+    cards: new CardRefs(db, clock),
+    recovery: new RecoveryStore(db, clock),
     transaction: <T>(fn: () => T) => db.transaction(fn).immediate(),
     health: () => {
       try {

@@ -1,9 +1,12 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../bot/config';
 
 const GUID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
 const TENANT = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const OTHER = '7d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a';
 
 describe('loadConfig: local mode', () => {
   it('defaults to local mode on 127.0.0.1:3978 with files under ./data', () => {
@@ -40,7 +43,15 @@ describe('loadConfig: local mode', () => {
     [{ TECHNICIANS_GROUP_ID: 'technicians' }, /TECHNICIANS_GROUP_ID must be a GUID/],
     [{ BOT_ID: 'my-bot' }, /BOT_ID must be a GUID/],
     [{ DIRECTORY: 'ldap' }, /DIRECTORY must be local or graph/],
-    [{ DIRECTORY: 'graph' }, /DIRECTORY=graph needs production mode/],
+    [{ DIRECTORY: 'graph' }, /DIRECTORY=graph needs production mode \(BOT_ID\): without Bot Framework authentication/],
+    [{ GRAPH_BASE_URL: 'http://graph.microsoft.com' }, /GRAPH_BASE_URL must be an https URL/],
+    [{ GRAPH_BASE_URL: 'https://graph.microsoft.com/beta' }, /GRAPH_BASE_URL must be the root URL only, such as https:\/\/graph\.microsoft\.com/],
+    [{ GRAPH_AUTHORITY_HOST: 'login.microsoftonline.com' }, /GRAPH_AUTHORITY_HOST must be a URL/],
+    [{ GRAPH_AUTHORITY_HOST: 'https://login.microsoftonline.com/common' }, /GRAPH_AUTHORITY_HOST must be the root URL only/],
+    [{ GRAPH_CLIENT_ID: 'helpdesk' }, /GRAPH_CLIENT_ID must be a GUID/],
+    [{ GRAPH_CERTIFICATE_THUMBPRINT: 'abc' }, /GRAPH_CERTIFICATE_THUMBPRINT must be a SHA-1 or SHA-256 thumbprint/],
+    [{ GRAPH_REQUEST_TIMEOUT_SECONDS: '0' }, /GRAPH_REQUEST_TIMEOUT_SECONDS must be between 1 and 120/],
+    [{ GRAPH_RETRY_MAX_SECONDS: 'soon' }, /GRAPH_RETRY_MAX_SECONDS must be a number/],
     [{ SHUTDOWN_GRACE_SECONDS: '-1' }, /SHUTDOWN_GRACE_SECONDS/],
   ])('refuses %o naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -63,21 +74,99 @@ describe('loadConfig: production mode', () => {
     expect(() => loadConfig({ ...full, BOT_APP_TYPE: 'Anything' })).toThrow(/BOT_APP_TYPE/);
   });
 
-  it('with everything set, refuses to start until the Microsoft Graph directory exists, saying what is missing', () => {
-    expect(() => loadConfig(full)).toThrow(ConfigError);
-    expect(() => loadConfig(full)).toThrow(/needs DIRECTORY=graph, the Microsoft Graph directory, which this version does not include/);
+  it('with everything set, starts with the Microsoft Graph directory of the bot\'s own app registration', () => {
+    const c = loadConfig(full);
+    expect(c.mode).toBe('production');
+    expect(c.directory).toEqual({
+      kind: 'graph',
+      tenantId: TENANT,
+      clientId: GUID,
+      credential: { kind: 'secret', secret: 'not-logged' },
+      authorityHost: 'https://login.microsoftonline.com',
+      baseUrl: 'https://graph.microsoft.com',
+      caFile: null,
+      requestTimeoutMs: 10_000,
+      retryBudgetMs: 10_000,
+    });
+    expect(c.technicianGroupId).toBe(GUID);
+    // DIRECTORY defaults to graph in production mode.
+    expect(loadConfig({ ...full, DIRECTORY: undefined }).directory.kind).toBe('graph');
   });
 
-  it('never puts the secret in an error message', () => {
+  it('takes a separate Graph app registration, national cloud endpoints and timeouts', () => {
+    const c = loadConfig({
+      ...full,
+      GRAPH_TENANT_ID: OTHER,
+      GRAPH_CLIENT_ID: OTHER,
+      GRAPH_CLIENT_SECRET: 'graph-secret',
+      GRAPH_AUTHORITY_HOST: 'https://login.microsoftonline.us/',
+      GRAPH_BASE_URL: 'https://graph.microsoft.us/v1.0',
+      GRAPH_REQUEST_TIMEOUT_SECONDS: '20',
+      GRAPH_RETRY_MAX_SECONDS: '0',
+    });
+    expect(c.directory).toMatchObject({
+      kind: 'graph',
+      tenantId: OTHER,
+      clientId: OTHER,
+      credential: { kind: 'secret', secret: 'graph-secret' },
+      authorityHost: 'https://login.microsoftonline.us',
+      baseUrl: 'https://graph.microsoft.us',
+      requestTimeoutMs: 20_000,
+      retryBudgetMs: 0,
+    });
+  });
+
+  it('takes a certificate for Graph, and defaults to the bot\'s certificate for the same app', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-'));
+    const key = path.join(dir, 'key.pem');
+    const ca = path.join(dir, 'ca.pem');
+    fs.writeFileSync(key, 'key');
+    fs.writeFileSync(ca, 'ca');
     try {
-      loadConfig({ ...full, PORT: 'bad' });
-    } catch (e) {
-      expect(String((e as Error).message)).not.toContain('not-logged');
+      const sha256 = 'AB'.repeat(32);
+      const c = loadConfig({ ...full, GRAPH_CERTIFICATE_THUMBPRINT: sha256, GRAPH_CERTIFICATE_KEY_PATH: key, GRAPH_CA_FILE: ca });
+      expect(c.directory).toMatchObject({
+        credential: { kind: 'certificate', thumbprint: sha256.toLowerCase(), keyPath: key, certificatePath: null },
+        caFile: ca,
+      });
+      const fromBot = loadConfig({ ...full, BOT_PASSWORD: undefined, BOT_CERTIFICATE_THUMBPRINT: 'cd'.repeat(20), BOT_CERTIFICATE_KEY_PATH: key });
+      expect(fromBot.directory).toMatchObject({ credential: { kind: 'certificate', thumbprint: 'cd'.repeat(20), keyPath: key } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    try {
-      loadConfig(full);
-    } catch (e) {
-      expect(String((e as Error).message)).not.toContain('not-logged');
+  });
+
+  it('names what the Graph directory is missing', () => {
+    const noTenant = { ...full, BOT_APP_TYPE: 'MultiTenant', BOT_TENANT_ID: undefined };
+    expect(() => loadConfig(noTenant)).toThrow(/GRAPH_TENANT_ID \(the Entra tenant of the directory/);
+    expect(loadConfig({ ...noTenant, GRAPH_TENANT_ID: OTHER }).directory).toMatchObject({ tenantId: OTHER });
+    expect(() => loadConfig({ ...full, GRAPH_CLIENT_ID: OTHER })).toThrow(
+      /GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_THUMBPRINT with GRAPH_CERTIFICATE_KEY_PATH \(the credential of the Graph app registration\)/,
+    );
+    expect(() => loadConfig({ ...full, GRAPH_CLIENT_SECRET: 'x', GRAPH_CERTIFICATE_THUMBPRINT: 'ab'.repeat(20) })).toThrow(/either GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_THUMBPRINT, not both/);
+    expect(() => loadConfig({ ...full, GRAPH_CERTIFICATE_THUMBPRINT: 'ab'.repeat(20) })).toThrow(/GRAPH_CERTIFICATE_KEY_PATH \(the private key/);
+    expect(() => loadConfig({ ...full, GRAPH_CA_FILE: '/nonexistent/ca.pem' })).toThrow(/GRAPH_CA_FILE to name a file that exists \(\/nonexistent\/ca\.pem does not\)/);
+    expect(() => loadConfig({ ...full, BOT_APP_TYPE: 'UserAssignedMSI', BOT_PASSWORD: undefined })).toThrow(/GRAPH_CLIENT_SECRET or GRAPH_CERTIFICATE_THUMBPRINT/);
+    // Every other production requirement still holds.
+    expect(() => loadConfig({ ...full, TECHNICIANS_GROUP_ID: undefined })).toThrow(/TECHNICIANS_GROUP_ID/);
+  });
+
+  it('never puts a secret in an error message', () => {
+    const failing = [
+      { ...full, PORT: 'bad' },
+      { ...full, TECHNICIANS_GROUP_ID: undefined },
+      { ...full, GRAPH_CLIENT_SECRET: 'graph-not-logged', GRAPH_CERTIFICATE_THUMBPRINT: 'ab'.repeat(20) },
+      { ...full, GRAPH_CLIENT_SECRET: 'graph-not-logged', GRAPH_BASE_URL: 'ftp://graph' },
+    ];
+    for (const env of failing) {
+      let message = '';
+      try {
+        loadConfig(env);
+      } catch (e) {
+        message = String((e as Error).message);
+      }
+      expect(message, JSON.stringify(Object.keys(env))).toMatch(/\S/);
+      expect(message).not.toContain('not-logged');
     }
   });
 });

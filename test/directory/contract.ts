@@ -10,6 +10,7 @@ import {
   type AuthMethodKind,
   type Directory,
   type DirectoryUser,
+  type MembershipChange,
 } from '../../directory/directory';
 
 /**
@@ -376,6 +377,90 @@ export function directoryContract(name: string, setup: () => Promise<ContractSub
         await expect(d.removeGroupMember(f.groupId, UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
         await expect(d.addGroupMember('nope', f.userId)).rejects.toBeInstanceOf(InvalidInputError);
         await expect(d.removeGroupMember(f.groupId, 'nope')).rejects.toBeInstanceOf(InvalidInputError);
+      });
+    });
+
+    describe('bulk membership changes', () => {
+      /** At least `n` distinct users, found by searching a few common first letters. */
+      async function someUsers(n: number): Promise<string[]> {
+        const found = new Set<string>();
+        for (const letter of 'aeijklmnorst') {
+          for (const u of await d.searchUsers(letter, 999)) found.add(u.id);
+          if (found.size >= n) break;
+        }
+        expect(found.size, 'the seed has enough users for a bulk test').toBeGreaterThanOrEqual(n);
+        return [...found].slice(0, n);
+      }
+
+      it('reports each change in order: added, already a member, removed, not a member, not found', async () => {
+        const results = await d.batchMembershipChanges([
+          { action: 'add', groupId: f.otherGroupId, userId: f.userId },
+          { action: 'add', groupId: f.groupId, userId: f.userId },
+          { action: 'add', groupId: UNKNOWN_ID, userId: f.userId },
+          { action: 'add', groupId: f.groupId, userId: UNKNOWN_ID },
+          { action: 'remove', groupId: f.otherGroupId, userId: f.userId },
+          { action: 'remove', groupId: f.otherGroupId, userId: f.userId },
+          { action: 'remove', groupId: UNKNOWN_ID, userId: f.userId },
+        ]);
+        expect(results.map((r) => (r.ok ? r.outcome : r.error.name))).toEqual([
+          'added',
+          'already-member',
+          'NotFoundError',
+          'NotFoundError',
+          'removed',
+          'not-member',
+          'NotFoundError',
+        ]);
+        expect(results[2]!.ok === false && results[2]!.error).toBeInstanceOf(NotFoundError);
+        expect(results.map((r) => [r.action, r.groupId, r.userId])).toEqual([
+          ['add', f.otherGroupId, f.userId],
+          ['add', f.groupId, f.userId],
+          ['add', UNKNOWN_ID, f.userId],
+          ['add', f.groupId, UNKNOWN_ID],
+          ['remove', f.otherGroupId, f.userId],
+          ['remove', f.otherGroupId, f.userId],
+          ['remove', UNKNOWN_ID, f.userId],
+        ]);
+        expect(await d.checkMemberGroups(f.userId, [f.groupId, f.otherGroupId])).toEqual([f.groupId]);
+      });
+
+      it('applies more than 20 changes and leaves each visible in the directory', async () => {
+        const users = await someUsers(25);
+        const before = new Set(ids(await d.listGroupMembers(f.otherGroupId)));
+        const added = await d.batchMembershipChanges(users.map((userId) => ({ action: 'add', groupId: f.otherGroupId, userId })));
+        expect(added.map((r) => (r.ok ? r.outcome : r.error.message))).toEqual(
+          users.map((u) => (before.has(u) ? 'already-member' : 'added')),
+        );
+        const members = new Set(ids(await d.listGroupMembers(f.otherGroupId)));
+        for (const u of users) expect(members.has(u), u).toBe(true);
+
+        const fresh = users.filter((u) => !before.has(u));
+        const removed = await d.batchMembershipChanges(fresh.map((userId) => ({ action: 'remove', groupId: f.otherGroupId, userId })));
+        expect(removed.every((r) => r.ok && r.outcome === 'removed')).toBe(true);
+        expect(new Set(ids(await d.listGroupMembers(f.otherGroupId)))).toEqual(before);
+      });
+
+      it('returns canonical ids and takes an empty list', async () => {
+        const [r] = await d.batchMembershipChanges([
+          { action: 'add', groupId: f.otherGroupId.toUpperCase(), userId: f.userId.toUpperCase() },
+        ]);
+        expect(r).toMatchObject({ ok: true, outcome: 'added', groupId: f.otherGroupId, userId: f.userId });
+        expect(await d.batchMembershipChanges([])).toEqual([]);
+      });
+
+      it('rejects the whole call for one bad id or action, changing nothing', async () => {
+        const bad: unknown[] = [
+          [{ action: 'add', groupId: f.otherGroupId, userId: f.userId }, { action: 'add', groupId: 'nope', userId: f.userId }],
+          [{ action: 'add', groupId: f.otherGroupId, userId: f.userId }, { action: 'promote', groupId: f.groupId, userId: f.userId }],
+          [{ action: 'add', groupId: f.otherGroupId, userId: f.userId }, null],
+          'not a list',
+        ];
+        for (const changes of bad) {
+          await expect(d.batchMembershipChanges(changes as MembershipChange[])).rejects.toBeInstanceOf(InvalidInputError);
+        }
+        const tooMany = Array.from({ length: 1001 }, () => ({ action: 'add' as const, groupId: f.otherGroupId, userId: f.userId }));
+        await expect(d.batchMembershipChanges(tooMany)).rejects.toBeInstanceOf(InvalidInputError);
+        expect(await d.checkMemberGroups(f.userId, [f.otherGroupId])).toEqual([]);
       });
     });
 

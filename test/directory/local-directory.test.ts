@@ -5,49 +5,17 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main as demoReset } from '../../directory/cli/demo-reset';
-import { loadDemoTenant, type DemoTenant, type DemoUser } from '../../directory/demo-tenant';
+import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
 import { LocalDirectory, localDirectoryMigrations } from '../../directory/local-directory';
 import { SchemaTooNewError } from '../../store/db';
-import { directoryContract, type ContractFixtures } from './contract';
+import { directoryContract } from './contract';
+import { fixturesFrom } from './fixtures';
 
 const tenant = loadDemoTenant();
 
 function tempFile(): { file: string; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-directory-'));
   return { dir, file: path.join(dir, 'directory.db') };
-}
-
-function only<T>(items: T[], what: string): T {
-  const item = items[0];
-  if (!item) throw new Error(`the demo tenant has no ${what}`);
-  return item;
-}
-
-/** Contract fixtures picked from the demo tenant by their properties, not hard-coded ids. */
-function fixturesFrom(t: DemoTenant): ContractFixtures {
-  const byId = new Map(t.users.map((u) => [u.id, u]));
-  const cloud = (u: DemoUser): boolean => !u.onPremisesSyncEnabled;
-  const mfaKinds = (u: DemoUser) => u.authMethods.filter((m) => m.kind !== 'password');
-  const employee = byId.get(t.personas.employee)!;
-  const memberOf = (g: { members: string[] }): boolean => g.members.includes(employee.id);
-  return {
-    userId: employee.id,
-    managerId: employee.managerId!,
-    topUserId: only(t.users.filter((u) => u.managerId === null), 'top executive').id,
-    disabledUserId: only(t.users.filter((u) => !u.accountEnabled && cloud(u)), 'disabled cloud user').id,
-    syncedUserId: only(t.users.filter((u) => u.onPremisesSyncEnabled && u.accountEnabled), 'enabled synced user').id,
-    noMfaUserId: only(t.users.filter((u) => cloud(u) && u.accountEnabled && mfaKinds(u).length === 0), 'user without MFA').id,
-    lockedUserId: only(t.users.filter((u) => u.locked && cloud(u)), 'locked cloud user').id,
-    mailAliasUserId: only(
-      t.users.filter((u) => u.mail !== null && u.mail.toLowerCase() !== u.userPrincipalName.toLowerCase()),
-      'mail alias',
-    ).id,
-    groupId: only(t.groups.filter((g) => memberOf(g) && g.owners.length > 0), 'group of the employee').id,
-    otherGroupId: only(
-      t.groups.filter((g) => !memberOf(g) && g.members.length > 0),
-      'group the employee is not in',
-    ).id,
-  };
 }
 
 const opened: { dir: string; directory: LocalDirectory }[] = [];

@@ -44,6 +44,10 @@ describe('store migrations', () => {
     1: { adds: ['audit_events', 'audit_events_no_delete', 'audit_events_no_update'] },
     2: { adds: ['bot_state'] },
     3: { adds: ['conversation_refs'] },
+    4: { adds: ['sequences', 'access_requests', 'access_request_approvers', 'access_decisions'] },
+    5: { adds: ['jobs'] },
+    6: { adds: ['card_refs'] },
+    7: { adds: ['recovery_sessions', 'recovery_verifications', 'recovery_events', 'recovery_lockouts', 'totp_steps'] },
   };
 
   for (const m of migrations) {
@@ -80,7 +84,7 @@ describe('store migrations', () => {
     raw.pragma(`user_version = ${migrations.length + 1}`);
     raw.close();
     expect(() => openDatabase(file, { migrations })).toThrow(SchemaTooNewError);
-    expect(() => openDatabase(file, { migrations })).toThrow(/schema version 4.*only knows up to 3/);
+    expect(() => openDatabase(file, { migrations })).toThrow(new RegExp(`schema version ${migrations.length + 1}.*only knows up to ${migrations.length}`));
   });
 
   it('rolls a failing step back entirely', () => {

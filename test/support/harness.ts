@@ -22,11 +22,32 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** The bot's clock (scheduler, audit, store); survives `restart()`. See {@link TestClock}. */
+  clock?: () => Date;
+}
+
+/** A clock tests move by hand: `clock.advance(25 * HOUR)`, then `h.bot.scheduler.runDue()`. */
+export class TestClock {
+  private t: number;
+  constructor(start: string | Date = '2026-03-02T09:00:00.000Z') {
+    this.t = new Date(start).getTime();
+  }
+  readonly now = (): Date => new Date(this.t);
+  advance(ms: number): Date {
+    this.t += ms;
+    return this.now();
+  }
+  set(at: string | Date): void {
+    this.t = new Date(at).getTime();
+  }
+}
+
 /**
  * The real bot on port 0 with a temporary database and demo directory, a fake connector,
  * and a client that talks to the bot over HTTP.
  */
-export async function startHarness(extraEnv: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(extraEnv: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-test-'));
   const connector = await new FakeConnector().start();
   const tenant = loadDemoTenant();
@@ -46,7 +67,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}): Promi
     SHUTDOWN_GRACE_SECONDS: '5',
     ...extraEnv,
   };
-  const boot = () => startBot(env, { logDestination: sink });
+  const boot = () => startBot(env, { logDestination: sink, clock: options.clock });
   const h: Harness = {
     bot: await boot(),
     connector,

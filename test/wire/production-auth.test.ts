@@ -18,10 +18,11 @@ import { FakeBotFrameworkIssuer, type ChannelTokenClaims } from '../support/fake
 import { TeamsClient, cardOf, findById, type PostResult, type TestUser } from '../support/teams-client';
 
 /**
- * Production mode validates Bot Framework JWTs on /api/messages. Production start-up is
- * refused until the Graph directory exists, so this composes the production app by hand
- * around the demo directory, with BOT_OPENID_METADATA_URL pointing at a fake Bot Framework
- * token issuer on 127.0.0.1 that publishes its signing key and signs channel tokens.
+ * Production mode validates Bot Framework JWTs on /api/messages. To test just that, this
+ * composes the production app by hand around the demo directory (production-graph.test.ts
+ * starts the whole bot on a fake Microsoft Graph), with BOT_OPENID_METADATA_URL pointing at
+ * a fake Bot Framework token issuer on 127.0.0.1 that publishes its signing key and signs
+ * channel tokens.
  *
  * Replies: in production the adapter signs its calls to the connector with a token for
  * https://api.botframework.com that MSAL gets from Entra ID (login.microsoftonline.com).

@@ -1,0 +1,48 @@
+import type { TeamsAdapter } from '@microsoft/teams-ai';
+import { DEFAULT_CATALOG_FILE, loadCatalog } from '../directory/catalog';
+import { AccessService } from '../dialogs/access-service';
+import type { BotDeps } from './deps';
+import { BotNotifier, type Notifier } from './notifier';
+import { Scheduler } from './scheduler';
+import { ChannelTechnicianNotices } from './technician-notices';
+
+export interface AccessCapability {
+  service: AccessService;
+  scheduler: Scheduler;
+  notifier: Notifier;
+}
+
+/**
+ * Puts access requests together: the catalog (validated; a bad file stops the start with
+ * the problems listed), proactive messaging through the adapter, technician notices, and
+ * the scheduler with the access jobs registered. The caller starts the scheduler once the
+ * server listens and stops it before the store closes.
+ */
+export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): AccessCapability {
+  const catalog = loadCatalog(deps.config.access.catalogPath ?? DEFAULT_CATALOG_FILE);
+  const notifier = new BotNotifier(adapter, deps.config, deps.store, deps.logger);
+  const technicians = new ChannelTechnicianNotices(notifier, deps.logger);
+  const scheduler = new Scheduler({
+    jobs: deps.store.jobs,
+    clock: deps.clock,
+    logger: deps.logger.child({ component: 'scheduler' }),
+    technicians,
+    retryBaseMs: deps.config.jobs.retryBaseSeconds * 1000,
+    retryMaxMs: deps.config.jobs.retryMaxSeconds * 1000,
+    pollMs: deps.config.jobs.pollSeconds * 1000,
+  });
+  const service = new AccessService({
+    config: deps.config,
+    store: deps.store,
+    directory: deps.directory,
+    logger: deps.logger,
+    clock: deps.clock,
+    catalog,
+    notifier,
+    scheduler,
+    technicians,
+    fallbackGroupId: deps.config.access.fallbackGroupId ?? deps.technicianGroupId,
+  });
+  service.registerJobs(scheduler);
+  return { service, scheduler, notifier };
+}

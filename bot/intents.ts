@@ -1,0 +1,43 @@
+import type { TurnContext } from 'botbuilder';
+import type { TurnState } from '@microsoft/teams-ai';
+import type { Entities, Intent } from './nlu/types';
+
+/** What the recognizer understood, handed to the flow that serves the intent. */
+export interface Understood {
+  intent: Intent;
+  confidence: number;
+  /** Resources, duration, request ids and people found in the message, to pre-fill the flow. */
+  entities: Entities;
+  /** `text`: recognized from a message; `choice`: picked by the user on a clarifying card. */
+  source: 'text' | 'choice';
+}
+
+/**
+ * Starts the flow of one intent. Runs in the user's turn (a message, or the click on a
+ * clarifying card); it sends its own cards. The entities are suggestions from free text:
+ * the flow still shows them for confirmation and decides everything on the server.
+ */
+export type IntentHandler = (context: TurnContext, state: TurnState, understood: Understood) => Promise<void>;
+
+/**
+ * Which flow serves which intent. Capabilities register their handler in their
+ * `registerX(app, deps, menu, intents)`; intents without one get an honest "not available in
+ * chat yet" from the understanding dialog. Handlers are looked up at turn time, so the order
+ * of registration does not matter.
+ */
+export class IntentRegistry {
+  private readonly handlers = new Map<Intent, IntentHandler>();
+
+  handle(intent: Intent, handler: IntentHandler): void {
+    if (this.handlers.has(intent)) throw new Error(`intent ${intent} has a handler already`);
+    this.handlers.set(intent, handler);
+  }
+
+  get(intent: Intent): IntentHandler | undefined {
+    return this.handlers.get(intent);
+  }
+
+  has(intent: Intent): boolean {
+    return this.handlers.has(intent);
+  }
+}

@@ -1,0 +1,171 @@
+import { TurnContext, type Activity, type CloudAdapterBase, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { AuthenticationConstants } from 'botframework-connector';
+import type { Store } from '../store/store';
+import type { AppConfig } from './config';
+import type { Logger } from './logger';
+
+/** Where a proactive message landed: enough to update it in place later. */
+export interface Delivered {
+  conversationId: string;
+  activityId: string;
+  reference: Partial<ConversationReference>;
+}
+
+/**
+ * Proactive messages: to a person's 1:1 chat with the bot (created when they never talked
+ * to it), to the technicians' channel, and updates of messages already sent. Works outside
+ * any turn (the scheduler uses it).
+ */
+export interface Notifier {
+  sendToUser(userId: string, activity: Partial<Activity>): Promise<Delivered>;
+  /** Replaces a message the bot sent earlier (a card after a decision). */
+  update(reference: Partial<ConversationReference>, activityId: string, activity: Partial<Activity>): Promise<void>;
+  /** Posts to the technicians' team channel; null when the bot knows no channel yet. */
+  sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null>;
+  /** The id Teams knows a user by in this bot's conversations (for `refresh.userIds`). */
+  teamsUserId(userId: string): string;
+}
+
+/** A proactive send failed; `statusCode` is the connector's HTTP status when there was one. */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+/**
+ * The Bot Framework implementation: `continueConversationAsync` with a saved conversation
+ * reference, or `createConversationAsync` (`POST {serviceUrl}/v3/conversations` with the
+ * member's Entra object id and the tenant) for someone the bot has no chat with yet. The
+ * service URL, tenant and bot account for a new chat come from `BOT_SERVICE_URL` and the
+ * configured tenant when set, else from the most recently saved reference.
+ */
+export class BotNotifier implements Notifier {
+  constructor(
+    private readonly adapter: CloudAdapterBase,
+    private readonly config: AppConfig,
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {}
+
+  async sendToUser(userId: string, activity: Partial<Activity>): Promise<Delivered> {
+    const saved = this.store.conversations.findPersonal(userId);
+    if (saved) {
+      try {
+        return await this.sendTo(saved.reference, activity);
+      } catch (err) {
+        // A chat that no longer exists (app uninstalled and reinstalled): start a new one.
+        const status = statusOf(err);
+        if (status !== 403 && status !== 404) throw toDeliveryError(err);
+        this.logger.warn({ userId, status }, 'saved 1:1 chat refused the message; creating a new one');
+      }
+    }
+    return this.createChat(userId, activity);
+  }
+
+  async update(reference: Partial<ConversationReference>, activityId: string, activity: Partial<Activity>): Promise<void> {
+    try {
+      await this.adapter.continueConversationAsync(this.config.bot.appId, reference, async (ctx) => {
+        await ctx.updateActivity({ ...activity, id: activityId, type: activity.type ?? 'message', conversation: reference.conversation as Activity['conversation'] });
+      });
+    } catch (err) {
+      throw toDeliveryError(err);
+    }
+  }
+
+  async sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null> {
+    const channel = this.store.conversations.findChannel(this.config.proactive.techniciansTeamId);
+    if (!channel) return null;
+    // A new thread in the channel, not a reply in whatever thread was last active.
+    const root = channel.conversationId.split(';')[0]!;
+    const reference = { ...channel.reference, conversation: { ...(channel.reference.conversation as object), id: root } } as Partial<ConversationReference>;
+    return this.sendTo(reference, activity);
+  }
+
+  teamsUserId(userId: string): string {
+    const saved = this.store.conversations.findPersonal(userId);
+    const known = saved?.reference.user?.id;
+    // The Teams id (`29:...`) from their chat with the bot, else their org MRI.
+    return known?.startsWith('29:') && saved?.reference.user?.aadObjectId === userId ? known : `8:orgid:${userId}`;
+  }
+
+  private async sendTo(saved: Partial<ConversationReference>, activity: Partial<Activity>): Promise<Delivered> {
+    // Not tied to whatever the person last said.
+    const { activityId: _last, ...reference } = saved;
+    let activityId: string | undefined;
+    try {
+      await this.adapter.continueConversationAsync(this.config.bot.appId, reference, async (ctx) => {
+        activityId = (await ctx.sendActivity(activity))?.id;
+      });
+    } catch (err) {
+      throw toDeliveryError(err);
+    }
+    if (!activityId) throw new DeliveryError('the connector returned no activity id');
+    return { conversationId: reference.conversation!.id, activityId, reference };
+  }
+
+  private async createChat(userId: string, activity: Partial<Activity>): Promise<Delivered> {
+    const latest = this.store.conversations.latest();
+    const serviceUrl = this.config.proactive.serviceUrl ?? latest?.reference.serviceUrl;
+    const tenantId = this.config.bot.tenantId ?? latest?.reference.conversation?.tenantId;
+    if (!serviceUrl || !tenantId) {
+      throw new DeliveryError('no chat with this person yet, and no service URL and tenant to create one (set BOT_SERVICE_URL and BOT_TENANT_ID)');
+    }
+    const bot = latest?.reference.bot ?? { id: `28:${this.config.bot.appId}`, name: 'bot' };
+    const member = { id: userId, aadObjectId: userId, name: '' };
+    const parameters = {
+      isGroup: false,
+      bot,
+      members: [member],
+      tenantId,
+      channelData: { tenant: { id: tenantId } },
+    } as unknown as ConversationParameters;
+    let conversationId: string | undefined;
+    try {
+      await this.adapter.createConversationAsync(
+        this.config.bot.appId,
+        'msteams',
+        serviceUrl,
+        AuthenticationConstants.ToChannelFromBotOAuthScope,
+        parameters,
+        async (ctx) => {
+          conversationId = ctx.activity.conversation.id;
+        },
+      );
+    } catch (err) {
+      throw toDeliveryError(err);
+    }
+    if (!conversationId) throw new DeliveryError('the connector created no conversation');
+    const reference: Partial<ConversationReference> = {
+      channelId: 'msteams',
+      serviceUrl,
+      bot,
+      user: member,
+      conversation: { id: conversationId, conversationType: 'personal', tenantId, isGroup: false, name: '' },
+    };
+    // Remembered like a chat the person started, so the next message reuses it.
+    this.store.conversations.save(reference, { kind: 'personal', userId });
+    const delivered = await this.sendTo(reference, activity);
+    this.logger.info({ userId }, 'created a 1:1 chat for a proactive message');
+    return delivered;
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as { statusCode?: number; response?: { status?: number } };
+  return e?.statusCode ?? e?.response?.status;
+}
+
+function toDeliveryError(err: unknown): DeliveryError {
+  if (err instanceof DeliveryError) return err;
+  return new DeliveryError(`message not delivered: ${(err as Error)?.message ?? String(err)}`, statusOf(err));
+}
+
+/** The same reference shape `admitTurn` saves, for a context inside a turn. */
+export function referenceOf(context: TurnContext): Partial<ConversationReference> {
+  return TurnContext.getConversationReference(context.activity);
+}

@@ -1,0 +1,199 @@
+import type { Job, JobStore } from '../store/jobs';
+import type { Logger } from './logger';
+
+/** A job failure that retrying cannot fix (the group was deleted, the request is gone). */
+export class PermanentJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentJobError';
+  }
+}
+
+/** What runs one kind of job. */
+export interface JobHandler {
+  /** Does the work. Throwing retries it with backoff, up to the job's `maxAttempts`. */
+  run(job: Job): Promise<void>;
+  /**
+   * After the last attempt failed (the job is already marked failed): record the outcome and
+   * tell whoever must know. A returned notice goes to the technicians instead of the generic one.
+   */
+  onGiveUp?(job: Job, error: Error): Promise<TechnicianNotice | void>;
+}
+
+/** A problem only a person can fix. Posted to the technicians; a ticket queue can take the same notice later. */
+export interface TechnicianNotice {
+  title: string;
+  text: string;
+  facts?: Array<{ title: string; value: string }>;
+  requestId?: string | null;
+}
+
+/** Where technician notices go (today the technicians' channel). */
+export interface TechnicianNotices {
+  raise(notice: TechnicianNotice): Promise<void>;
+}
+
+export interface SchedulerOptions {
+  jobs: JobStore;
+  clock: () => Date;
+  logger: Logger;
+  technicians: TechnicianNotices;
+  /** First retry delay; doubles per attempt up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How often due jobs are looked for (they are also run as soon as they are scheduled, via `kick`). */
+  pollMs: number;
+}
+
+/**
+ * Runs durable jobs from the store when they are due: one at a time, in due order. A failed
+ * attempt is retried with exponential backoff (or the directory's `Retry-After`); after the
+ * last attempt the job is marked failed, its handler's `onGiveUp` runs and the technicians
+ * get a notice. On start, jobs a stopped process left running are made due again and every
+ * job that became due while the bot was down runs.
+ *
+ * The clock is injectable: tests move it forward and call {@link runDue}.
+ */
+export class Scheduler {
+  private readonly handlers = new Map<string, JobHandler>();
+  private loop: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: SchedulerOptions) {}
+
+  register(kind: string, handler: JobHandler): void {
+    if (this.handlers.has(kind)) throw new Error(`job kind ${kind} registered twice`);
+    this.handlers.set(kind, handler);
+  }
+
+  /** Recovers interrupted jobs, runs the due ones (in the background) and starts polling. */
+  start(): void {
+    const recovered = this.o.jobs.recoverInterrupted();
+    if (recovered) this.o.logger.warn({ recovered }, 'jobs interrupted by a stop run again');
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.o.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Runs due jobs soon, without waiting (call after scheduling one that is due now). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.loop) {
+      this.again = true;
+      return;
+    }
+    // Started on a later tick: a job that kicks from its synchronous part sees this loop.
+    this.loop = Promise.resolve()
+      .then(() => this.drain())
+      .catch((err) => this.o.logger.error({ err: { message: (err as Error).message } }, 'scheduler loop failed'))
+      .finally(() => {
+        this.loop = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Resolves when no job is running and none is due. */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  /** Runs every job due now and waits for them (tests move the clock, then call this). */
+  async runDue(): Promise<void> {
+    await this.idle();
+    this.kick();
+    await this.idle();
+  }
+
+  /** Stops polling; waits up to `graceMs` for a running job. A job cut short runs again at the next start. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (!this.loop) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((resolve) => (t = setTimeout(resolve, graceMs)))]);
+    clearTimeout(t);
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.stopped) {
+      const job = this.o.jobs.claimNext(this.o.clock());
+      if (!job) return;
+      await this.execute(job);
+    }
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const log = this.o.logger.child({ jobId: job.id, kind: job.kind, correlationId: job.requestId ?? undefined, attempt: job.attempts });
+    const handler = this.handlers.get(job.kind);
+    if (!handler) {
+      log.error('no handler for this job kind');
+      this.o.jobs.fail(job.id, `no handler for ${job.kind}`);
+      return;
+    }
+    try {
+      await handler.run(job);
+      if (!this.isOpen()) return;
+      this.o.jobs.complete(job.id);
+      log.debug('job done');
+    } catch (err) {
+      if (!this.isOpen()) return;
+      const error = err instanceof Error ? err : new Error(String(err));
+      const permanent = error instanceof PermanentJobError;
+      if (!permanent && job.attempts < job.maxAttempts) {
+        const delay = this.backoffMs(job.attempts, error);
+        const at = new Date(this.o.clock().getTime() + delay);
+        this.o.jobs.retryAt(job.id, at, error.message);
+        log.warn({ err: { name: error.name, message: error.message }, retryAt: at.toISOString() }, 'job failed; will retry');
+        return;
+      }
+      this.o.jobs.fail(job.id, error.message);
+      log.error({ err: { name: error.name, message: error.message } }, 'job failed for good');
+      await this.giveUp(job, handler, error, log);
+    }
+  }
+
+  private async giveUp(job: Job, handler: JobHandler, error: Error, log: Logger): Promise<void> {
+    let notice: TechnicianNotice | void = undefined;
+    try {
+      notice = await handler.onGiveUp?.(job, error);
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'handling a failed job failed');
+    }
+    try {
+      await this.o.technicians.raise(
+        notice ?? {
+          title: `A helpdesk job failed: ${job.kind}`,
+          text: `It failed ${job.attempts} time(s) and will not be retried. Last error: ${error.message}`,
+          facts: [...(job.requestId ? [{ title: 'Request', value: job.requestId }] : []), { title: 'Job', value: `#${job.id} ${job.kind}` }],
+          requestId: job.requestId,
+        },
+      );
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'technician notice failed');
+    }
+  }
+
+  /** Exponential backoff from the base, capped; a throttled directory's `Retry-After` wins when longer. */
+  backoffMs(attempt: number, error?: Error): number {
+    const exp = Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.max(0, attempt - 1));
+    const retryAfter = (error as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    return typeof retryAfter === 'number' && retryAfter * 1000 > exp ? Math.min(retryAfter * 1000, this.o.retryMaxMs) : exp;
+  }
+
+  /** False once the store was closed under a job that outlived the shutdown grace. */
+  private isOpen(): boolean {
+    try {
+      this.o.jobs.nextRunAt();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

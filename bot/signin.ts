@@ -1,0 +1,64 @@
+import { DemoAuthenticatorCodes } from '../directory/demo-authenticator';
+import { LocalDirectory } from '../directory/local-directory';
+import { RecoveryService } from '../dialogs/signin/recovery-service';
+import type { AccessCapability } from './access';
+import type { BotDeps } from './deps';
+import { HelpdeskVerifier } from './signin-verifier';
+import { StepUpValidator } from './step-up';
+import { ChannelTechnicianNotices } from './technician-notices';
+
+export interface SigninCapability {
+  service: RecoveryService;
+  /** The bot's OAuth connection for step-up sign-in, when configured. */
+  stepUpConnection: string | null;
+}
+
+/**
+ * Puts sign-in recovery together on the pieces access requests already built (notifier,
+ * scheduler): the verifier (the demo phones' codes in local mode; step-up sign-in when an
+ * OAuth connection is configured; people through the notifier), technician notices in the
+ * technicians' channel, and the recovery jobs registered with the scheduler.
+ */
+export function createSigninCapability(deps: BotDeps, access: AccessCapability): SigninCapability {
+  const { config } = deps;
+  const local = deps.directory instanceof LocalDirectory ? deps.directory : null;
+  const techniciansReachable = () => deps.technicianGroupId !== null && deps.store.conversations.findChannel(config.proactive.techniciansTeamId) !== null;
+  const s = config.recovery.stepUp;
+  const tenantId = config.bot.tenantId;
+  const stepUp =
+    s.connectionName && s.metadataUrl && tenantId && s.audiences.length
+      ? new StepUpValidator({ tenantId, audiences: s.audiences, metadataUrl: s.metadataUrl, maxAgeMinutes: s.maxAgeMinutes, acrs: s.acrs, clock: deps.clock })
+      : null;
+  const verifier = new HelpdeskVerifier({
+    directory: deps.directory,
+    notifier: access.notifier,
+    clock: deps.clock,
+    // Only the demo tenant's phones have known secrets; a real tenant's never leave the phone.
+    codes: local ? new DemoAuthenticatorCodes(local.tenant) : null,
+    stepUp,
+    techniciansReachable,
+  });
+  // Local mode: the demo tenant names its privileged groups. Production without a list:
+  // null, and every account gets the privileged policy (fail closed).
+  const privilegedGroupIds = config.recovery.privilegedGroupIds ?? (local ? local.tenant.privilegedGroupIds : null);
+  if (privilegedGroupIds === null) {
+    deps.logger.warn({ action: 'signin.config' }, 'RECOVERY_PRIVILEGED_GROUP_IDS is not set: every account gets the privileged verification policy');
+  }
+  const service = new RecoveryService({
+    recovery: config.recovery,
+    maxJobAttempts: config.jobs.maxAttempts,
+    store: deps.store,
+    directory: deps.directory,
+    logger: deps.logger.child({ component: 'signin' }),
+    clock: deps.clock,
+    verifier,
+    notifier: access.notifier,
+    scheduler: access.scheduler,
+    technicians: new ChannelTechnicianNotices(access.notifier, deps.logger),
+    privilegedGroupIds,
+    catalog: access.service.catalog,
+    techniciansReachable,
+  });
+  service.registerJobs(access.scheduler);
+  return { service, stepUpConnection: stepUp ? s.connectionName : null };
+}

@@ -1,0 +1,63 @@
+/**
+ * Durations as people say them ("two weeks", "3 days", "a month", "permanently") and as
+ * the helpdesk shows them. A duration is a whole number of hours; `null` means permanent.
+ */
+
+const NUMBER_WORDS: Record<string, number> = {
+  a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
+  eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, twenty: 20, thirty: 30, couple: 2, few: 3,
+};
+
+const UNIT_HOURS: Record<string, number> = { hour: 1, day: 24, week: 24 * 7, fortnight: 24 * 14, month: 24 * 30, year: 24 * 365 };
+
+/** Parsed: hours, `'permanent'`, or `null` when the text is not a duration. */
+export function parseDuration(text: string): number | 'permanent' | null {
+  const t = text
+    .toLowerCase()
+    .trim()
+    .replace(/[.!?]+$/, '')
+    .replace(/^(?:for\s+)?(?:the\s+next\s+|the\s+)?/, '')
+    .trim();
+  if (/^(?:permanent|permanently|forever|ever|good|always|indefinitely|no end( date)?)$/.test(t)) return 'permanent';
+  if (t === 'today' || t === 'the day') return 24;
+  const m = /^(\d{1,4}|[a-z]+)(?:\s+of)?\s*(?:-\s*)?(hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/.exec(t);
+  const bare = /^(hours?|days?|weeks?|fortnight|months?|years?)$/.exec(t);
+  let n: number | undefined;
+  let unit: string | undefined;
+  if (m) {
+    n = /^\d+$/.test(m[1]!) ? Number(m[1]) : NUMBER_WORDS[m[1]!];
+    unit = m[2]!;
+  } else if (bare) {
+    n = 1;
+    unit = bare[1]!;
+  }
+  if (!n || !unit || n < 1) return null;
+  const key = unit.startsWith('h') ? 'hour' : unit.startsWith('d') ? 'day' : unit.startsWith('w') ? 'week' : unit.startsWith('f') ? 'fortnight' : unit.startsWith('m') ? 'month' : 'year';
+  const hours = n * UNIT_HOURS[key]!;
+  return hours > 24 * 365 * 10 ? null : hours;
+}
+
+/** "8 hours", "1 day", "2 weeks", "30 days", "permanent". */
+export function formatDuration(hours: number | null): string {
+  if (hours === null) return 'permanent (no end date)';
+  if (hours % (24 * 7) === 0 && hours / (24 * 7) <= 8) return plural(hours / (24 * 7), 'week');
+  if (hours % 24 === 0) return plural(hours / 24, 'day');
+  return plural(hours, 'hour');
+}
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** "Tue 14 Jul 2026, 09:00 UTC": unambiguous in any locale. */
+export function formatTime(iso: string | Date): string {
+  const d = typeof iso === 'string' ? new Date(iso) : iso;
+  const day = d.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).replace(/,/g, '');
+  const time = d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: 'UTC' });
+  return `${day}, ${time} UTC`;
+}
+
+/** Adds hours to an instant. */
+export function addHours(from: Date | string, hours: number): Date {
+  return new Date(new Date(from).getTime() + hours * 3_600_000);
+}

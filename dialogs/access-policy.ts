@@ -1,0 +1,193 @@
+import { areIncompatible, findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
+import type { Directory, DirectoryUser } from '../directory/directory';
+import { OPEN_STATES, type AccessRequest, type ApproverSource, type PolicySnapshot, type StageSnapshot } from '../store/access-requests';
+import type { Store } from '../store/store';
+import { formatDuration } from './access-duration';
+
+/**
+ * The access policy: who approves each stage, and whether a request may be made at all.
+ * Everything here is decided from the catalog, the store and the directory, never from
+ * anything a card or a message claims.
+ */
+
+/** Most approvers one stage may have: each needs a card, and `refresh.userIds` takes 60 at most. */
+export const MAX_STAGE_APPROVERS = 25;
+
+export interface ResolvedApprover {
+  user: DirectoryUser;
+  source: ApproverSource;
+}
+
+/** The catalog entry frozen into a request. */
+export function snapshotPolicy(resource: CatalogResource, groupNames: Map<string, string>): PolicySnapshot {
+  return {
+    resourceId: resource.id,
+    name: resource.name,
+    description: resource.description,
+    risk: resource.risk,
+    groupId: resource.groupId,
+    stages: resource.stages.map((s): StageSnapshot => {
+      if (s.approver === 'manager') return { approver: 'manager', title: s.label ?? "The requester's manager" };
+      if (s.approver === 'owners') return { approver: 'owners', title: s.label ?? `Owners of ${resource.name}` };
+      return { approver: 'group', groupId: s.groupId, title: s.label ?? groupNames.get(s.groupId) ?? 'Named approvers' };
+    }),
+  };
+}
+
+/**
+ * The approvers of one stage for `requester`. The requester is never their own approver:
+ * when the stage names only them (or nobody who can sign in), the next manager up decides,
+ * and failing that the fallback group.
+ */
+export async function resolveStageApprovers(
+  directory: Directory,
+  requester: DirectoryUser,
+  stage: StageSnapshot,
+  policy: PolicySnapshot,
+  fallbackGroupId: string | null,
+): Promise<ResolvedApprover[]> {
+  let candidates: DirectoryUser[] = [];
+  let skippedSelf = false;
+  if (stage.approver === 'manager') {
+    const manager = await directory.getManager(requester.id);
+    if (manager) candidates = [manager];
+  } else if (stage.approver === 'owners') {
+    candidates = await directory.listGroupOwners(policy.groupId);
+  } else if (stage.groupId) {
+    candidates = await directory.listGroupMembers(stage.groupId);
+  }
+  skippedSelf = candidates.some((c) => c.id === requester.id);
+  const eligible = candidates.filter((c) => c.accountEnabled && c.id !== requester.id);
+  if (eligible.length) return sortByName(eligible).slice(0, MAX_STAGE_APPROVERS).map((user) => ({ user, source: 'policy' as const }));
+
+  // Fallback: the next manager up from whoever was skipped (the requester themself, or a
+  // manager who cannot sign in), then the configured group.
+  const from = stage.approver === 'manager' && candidates[0] && !skippedSelf ? candidates[0] : requester;
+  const up = await nextEnabledManager(directory, from, requester.id);
+  if (up) return [{ user: up, source: 'fallback' }];
+  return fallbackGroupApprovers(directory, fallbackGroupId, requester.id);
+}
+
+/** Members of the fallback group who can sign in, except the requester. */
+export async function fallbackGroupApprovers(directory: Directory, groupId: string | null, requesterId: string): Promise<ResolvedApprover[]> {
+  if (!groupId) return [];
+  const members = await directory.listGroupMembers(groupId);
+  return sortByName(members.filter((m) => m.accountEnabled && m.id !== requesterId))
+    .slice(0, MAX_STAGE_APPROVERS)
+    .map((user) => ({ user, source: 'fallback' as const }));
+}
+
+/** The first manager above `user` who can sign in and is not `excludeId` (at most 10 levels). */
+export async function nextEnabledManager(directory: Directory, user: DirectoryUser, excludeId: string): Promise<DirectoryUser | null> {
+  let current = user;
+  for (let i = 0; i < 10; i++) {
+    const m = await directory.getManager(current.id);
+    if (!m) return null;
+    if (m.accountEnabled && m.id !== excludeId) return m;
+    current = m;
+  }
+  return null;
+}
+
+function sortByName(users: DirectoryUser[]): DirectoryUser[] {
+  return [...users].sort((a, b) => a.displayName.localeCompare(b.displayName));
+}
+
+/**
+ * Whether `userId` may decide `request` now: listed for its current stage in the store, and
+ * for approvers named by the policy, still what the policy names in the directory (still the
+ * requester's manager, still an owner, still in the group). Never the requester.
+ */
+export async function mayDecide(directory: Directory, store: Store, request: AccessRequest, userId: string): Promise<boolean> {
+  if (userId === request.requesterId) return false;
+  const row = store.requests.approver(request.id, request.stage, userId);
+  if (!row) return false;
+  if (row.source !== 'policy') return true;
+  const stage = request.policy.stages[request.stage - 1];
+  if (!stage) return false;
+  if (stage.approver === 'manager') return (await directory.getManager(request.requesterId))?.id === userId;
+  if (stage.approver === 'owners') return (await directory.listGroupOwners(request.groupId)).some((o) => o.id === userId);
+  return stage.groupId ? (await directory.checkMemberGroups(userId, [stage.groupId])).includes(stage.groupId) : false;
+}
+
+/** Catalog resources whose group `userId` is a member of. */
+export async function heldResources(directory: Directory, catalog: Catalog, userId: string): Promise<CatalogResource[]> {
+  const ids = [...new Set(catalog.resources.map((r) => r.groupId))];
+  const held = new Set<string>();
+  // Graph's checkMemberGroups takes at most 20 ids per call.
+  for (let i = 0; i < ids.length; i += 20) {
+    for (const g of await directory.checkMemberGroups(userId, ids.slice(i, i + 20))) held.add(g);
+  }
+  return catalog.resources.filter((r) => held.has(r.groupId));
+}
+
+export type Refusal =
+  | { kind: 'already-member'; message: string }
+  | { kind: 'duplicate'; message: string; requestId: string }
+  | { kind: 'conflict'; message: string; conflictWith: string }
+  | { kind: 'too-long'; message: string; maxHours: number }
+  | { kind: 'permanent-not-allowed'; message: string; maxHours: number }
+  | { kind: 'justification-required'; message: string };
+
+/**
+ * Why `requester` may not ask for `resource` for `hours` now, or null. The checks, in order:
+ * a pending duplicate, already a member (unless it is an extension of a time-bound grant),
+ * separation of duties against access held or requested, then the duration within the
+ * policy and the justification (the ones the requester can fix).
+ */
+export async function checkRequest(
+  deps: { directory: Directory; store: Store; catalog: Catalog },
+  requester: DirectoryUser,
+  resource: CatalogResource,
+  hours: number | null,
+  justification: string | null,
+): Promise<Refusal | null> {
+  const open = deps.store.requests.openForRequester(requester.id);
+  const duplicate = open.find((r) => r.resourceId === resource.id);
+  if (duplicate) {
+    const waiting = duplicate.state === 'pending' ? 'is waiting for approval' : 'is approved and being granted';
+    return { kind: 'duplicate', message: `You already asked for ${resource.name}: ${duplicate.id} ${waiting}.`, requestId: duplicate.id };
+  }
+  const held = await heldResources(deps.directory, deps.catalog, requester.id);
+  if (held.some((r) => r.id === resource.id)) {
+    const timeBound = deps.store.requests.grantedFor(requester.id, resource.id).some((g) => g.expiresAt !== null);
+    if (!timeBound) return { kind: 'already-member', message: `You already have ${resource.name} (you are a member of its group).` };
+  }
+  for (const other of held) {
+    if (other.id !== resource.id && areIncompatible(resource, other)) {
+      return {
+        kind: 'conflict',
+        message: `${resource.name} cannot be combined with ${other.name}, which you have (separation of duties). Ask your manager which one you need.`,
+        conflictWith: other.id,
+      };
+    }
+  }
+  for (const r of open) {
+    const other = findResourceById(deps.catalog, r.resourceId);
+    if (other && OPEN_STATES.includes(r.state) && areIncompatible(resource, other)) {
+      return {
+        kind: 'conflict',
+        message: `${resource.name} cannot be combined with ${other.name}, which you have requested (${r.id}) (separation of duties). Cancel that request first if you need this one instead.`,
+        conflictWith: other.id,
+      };
+    }
+  }
+  if (hours === null && !resource.permanentAllowed) {
+    return {
+      kind: 'permanent-not-allowed',
+      message: `${resource.name} is only granted for a limited time: at most ${formatDuration(resource.maxHours)}.`,
+      maxHours: resource.maxHours,
+    };
+  }
+  if (hours !== null && hours > resource.maxHours) {
+    return {
+      kind: 'too-long',
+      message: `You asked for ${formatDuration(hours)}, but ${resource.name} is granted for at most ${formatDuration(resource.maxHours)}.`,
+      maxHours: resource.maxHours,
+    };
+  }
+  if (resource.justificationRequired && !justification?.trim()) {
+    return { kind: 'justification-required', message: `${resource.name} needs a justification: say why you need it.` };
+  }
+  return null;
+}

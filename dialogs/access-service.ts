@@ -1,0 +1,932 @@
+import { CardFactory, MessageFactory } from 'botbuilder';
+import { renderAccessNotice, renderRequestCard, type Fact, type Tone } from '../adaptive-cards/access';
+import type { AdaptiveCardJson } from '../adaptive-cards/render';
+import type { AppConfig } from '../bot/config';
+import { APP_NAME } from '../bot/deps';
+import type { Logger } from '../bot/logger';
+import type { Notifier } from '../bot/notifier';
+import { PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../bot/scheduler';
+import { findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
+import { NotFoundError, type Directory, type DirectoryUser } from '../directory/directory';
+import type { AccessRequest, ApproverSource, RequestState } from '../store/access-requests';
+import type { AuditActor } from '../store/audit-trail';
+import type { Job } from '../store/jobs';
+import type { Store } from '../store/store';
+import { addHours, formatDuration, formatTime } from './access-duration';
+import {
+  checkRequest,
+  fallbackGroupApprovers,
+  heldResources,
+  mayDecide,
+  nextEnabledManager,
+  resolveStageApprovers,
+  snapshotPolicy,
+  type Refusal,
+  type ResolvedApprover,
+} from './access-policy';
+
+/** What the access-request capability needs; `bot/` builds it. */
+export interface AccessDeps {
+  config: AppConfig;
+  store: Store;
+  directory: Directory;
+  logger: Logger;
+  clock: () => Date;
+  catalog: Catalog;
+  notifier: Notifier;
+  scheduler: Scheduler;
+  technicians: TechnicianNotices;
+  /** Approvers of last resort. */
+  fallbackGroupId: string | null;
+}
+
+/** Durable job kinds of access requests. */
+export const ACCESS_JOBS = {
+  notifyApprover: 'access.notify-approver',
+  updateCards: 'access.update-cards',
+  tellRequester: 'access.tell-requester',
+  provision: 'access.provision',
+  remind: 'access.approval-reminder',
+  escalate: 'access.approval-escalation',
+  expireRequest: 'access.request-expiry',
+  expiryNotice: 'access.expiry-notice',
+  revoke: 'access.revoke',
+} as const;
+
+/** The bot itself, as an audit actor (jobs, expiry). */
+export const SYSTEM_ACTOR: AuditActor = { id: 'system', name: APP_NAME };
+
+const RISK_LABEL = { low: 'Low', medium: 'Medium', high: 'High' } as const;
+const REQUEST_ID = /^REQ-\d{1,9}$/;
+
+/** Is this a well-formed request id (`REQ-1042`)? Card data and typed text are checked with it. */
+export function isRequestId(value: unknown): value is string {
+  return typeof value === 'string' && REQUEST_ID.test(value);
+}
+
+export type SubmitResult = { ok: true; request: AccessRequest } | { ok: false; refusal: Refusal | { kind: 'no-approver'; message: string } };
+
+export type ActionOutcome = 'done' | 'already' | 'stale' | 'refused' | 'invalid' | 'not-found';
+
+export interface ActionResult {
+  outcome: ActionOutcome;
+  /** The request after the action (null when it does not exist). */
+  request: AccessRequest | null;
+  /** A sentence for the person who acted. */
+  message: string;
+}
+
+type RequesterEvent = 'granted' | 'denied' | 'failed' | 'expired' | 'revoked' | 'escalated';
+
+/**
+ * Access requests end to end: the policy checks and creation, one-time decisions, cancel and
+ * forward, the card every participant sees, and the durable jobs (notifications, card
+ * updates, provisioning, reminders, escalation, expiry). Every state change is one audit
+ * event with the request id as correlation id, in the same transaction as the change; the
+ * jobs it makes necessary are scheduled in that transaction too.
+ */
+export class AccessService {
+  constructor(private readonly d: AccessDeps) {}
+
+  get catalog(): Catalog {
+    return this.d.catalog;
+  }
+
+  private now(): Date {
+    return this.d.clock();
+  }
+
+  private get maxAttempts(): number {
+    return this.d.config.jobs.maxAttempts;
+  }
+
+  // ---- creating a request --------------------------------------------------------------
+
+  /** The policy's verdict without creating anything (for the confirmation card). */
+  check(requester: DirectoryUser, resource: CatalogResource, hours: number | null, justification: string | null): Promise<Refusal | null> {
+    return checkRequest({ directory: this.d.directory, store: this.d.store, catalog: this.d.catalog }, requester, resource, hours, justification);
+  }
+
+  /** Who decides each stage for this requester, as a sentence per stage (for the confirmation card). */
+  async describeApproval(requester: DirectoryUser, resource: CatalogResource): Promise<string> {
+    const policy = snapshotPolicy(resource, await this.groupNames(resource));
+    const first = await resolveStageApprovers(this.d.directory, requester, policy.stages[0]!, policy, this.d.fallbackGroupId);
+    // Not "1. ...": Teams would render a Markdown list inside the fact.
+    return policy.stages
+      .map((s, i) => `${s.title}${i === 0 && first.length ? ` (${names(first.map((a) => a.user.displayName))})` : ''}`)
+      .join(' → ');
+  }
+
+  /**
+   * Checks the request against the policy again (things may have changed since the
+   * confirmation card), resolves the first stage's approvers and creates the request with
+   * its audit event and jobs in one transaction.
+   */
+  async submit(
+    requester: DirectoryUser,
+    input: { resource: CatalogResource; hours: number | null; justification: string | null; extendsRequestId?: string | null },
+    turnCorrelationId: string,
+  ): Promise<SubmitResult> {
+    const { resource } = input;
+    const justification = input.justification?.trim() || null;
+    const refusal = await this.check(requester, resource, input.hours, justification);
+    if (refusal) return { ok: false, refusal };
+
+    const [manager, held, groupNames] = await Promise.all([
+      this.d.directory.getManager(requester.id),
+      heldResources(this.d.directory, this.d.catalog, requester.id),
+      this.groupNames(resource),
+    ]);
+    const policy = snapshotPolicy(resource, groupNames);
+    const approvers = await resolveStageApprovers(this.d.directory, requester, policy.stages[0]!, policy, this.d.fallbackGroupId);
+    if (!approvers.length) {
+      return { ok: false, refusal: { kind: 'no-approver', message: `Nobody can approve ${resource.name} for you at the moment. Please contact the IT service desk.` } };
+    }
+    const extendsRequestId =
+      input.extendsRequestId ?? this.d.store.requests.grantedFor(requester.id, resource.id).find((g) => g.expiresAt !== null)?.id ?? null;
+
+    const request = this.d.store.transaction(() => {
+      const r = this.d.store.requests.create({
+        requesterId: requester.id,
+        requesterName: requester.displayName,
+        resourceId: resource.id,
+        groupId: resource.groupId,
+        durationHours: input.hours,
+        justification,
+        policy,
+        context: {
+          userPrincipalName: requester.userPrincipalName,
+          department: requester.department,
+          jobTitle: requester.jobTitle,
+          managerId: manager?.id ?? null,
+          managerName: manager?.displayName ?? null,
+          memberships: held.map((h) => h.name),
+        },
+        extendsRequestId,
+      });
+      this.addApprovers(r, 1, approvers, null);
+      this.d.store.audit.append({
+        actor: { id: requester.id, name: requester.displayName },
+        action: 'access.requested',
+        target: r.id,
+        outcome: 'success',
+        correlationId: r.id,
+        details: {
+          resource: resource.id,
+          groupId: resource.groupId,
+          risk: resource.risk,
+          durationHours: input.hours,
+          justification,
+          stages: policy.stages.map((s) => s.title),
+          approvers: approvers.map((a) => ({ id: a.user.id, name: a.user.displayName, source: a.source })),
+          extendsRequestId,
+          turn: turnCorrelationId,
+        },
+      });
+      this.scheduleStage(r, 1, approvers, 'new');
+      this.schedule(ACCESS_JOBS.expireRequest, r.id, addHours(r.createdAt, this.d.config.access.requestExpiryDays * 24), {}, `expire:${r.id}`);
+      return r;
+    });
+    this.d.scheduler.kick();
+    return { ok: true, request };
+  }
+
+  private async groupNames(resource: CatalogResource): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const s of resource.stages) {
+      if (s.approver === 'group') {
+        const g = await this.d.directory.getGroup(s.groupId);
+        if (g) out.set(s.groupId, g.displayName);
+      }
+    }
+    return out;
+  }
+
+  /** Inside a transaction: the approver rows of a stage. */
+  private addApprovers(r: AccessRequest, stage: number, approvers: ResolvedApprover[], addedById: string | null, source?: ApproverSource): void {
+    for (const a of approvers) {
+      this.d.store.requests.addApprover({ requestId: r.id, stage, approverId: a.user.id, approverName: a.user.displayName, source: source ?? a.source, addedById });
+    }
+  }
+
+  /** Inside a transaction: cards to a stage's approvers, and its reminder and escalation. */
+  private scheduleStage(r: AccessRequest, stage: number, approvers: ResolvedApprover[], reason: 'new'): void {
+    for (const a of approvers) this.scheduleNotify(r.id, stage, a.user.id, reason);
+    const startedAt = this.now();
+    this.schedule(ACCESS_JOBS.remind, r.id, addHours(startedAt, this.d.config.access.remindAfterHours), { stage }, `remind:${r.id}:${stage}`);
+    this.schedule(ACCESS_JOBS.escalate, r.id, addHours(startedAt, this.d.config.access.escalateAfterHours), { stage }, `escalate:${r.id}:${stage}`);
+  }
+
+  private scheduleNotify(requestId: string, stage: number, userId: string, reason: 'new' | 'reminder' | 'escalation' | 'delegate', byName?: string): void {
+    this.schedule(ACCESS_JOBS.notifyApprover, requestId, this.now(), { stage, userId, reason, byName: byName ?? null }, `notify:${requestId}:${stage}:${userId}:${reason}`);
+  }
+
+  private schedule(kind: string, requestId: string, runAt: Date, payload: Record<string, unknown> = {}, dedupeKey: string | null = null): void {
+    this.d.store.jobs.schedule({ kind, requestId, runAt, payload, dedupeKey, maxAttempts: this.maxAttempts });
+  }
+
+  private scheduleUpdateCards(requestId: string): void {
+    this.schedule(ACCESS_JOBS.updateCards, requestId, this.now());
+  }
+
+  /** Once per request and event (and stage, for escalations). */
+  private scheduleTell(requestId: string, event: RequesterEvent, stage?: number): void {
+    this.schedule(ACCESS_JOBS.tellRequester, requestId, this.now(), { event }, `tell:${requestId}:${event}${stage ? `:${stage}` : ''}`);
+  }
+
+  // ---- deciding ------------------------------------------------------------------------
+
+  /**
+   * Approve or deny the stage a card was sent for. Whether `actor` may decide is checked
+   * here, now, against the store and the directory. The decision itself is one guarded
+   * UPDATE: of two approvers clicking at once exactly one wins; the other is told who decided.
+   */
+  async decide(
+    actor: DirectoryUser,
+    requestId: string,
+    cardStage: number,
+    decision: 'approve' | 'deny',
+    rawComment: unknown,
+    turnCorrelationId: string,
+  ): Promise<ActionResult> {
+    const comment = typeof rawComment === 'string' ? rawComment.trim().slice(0, 500) || null : null;
+    const request = this.d.store.requests.get(requestId);
+    if (!request) return { outcome: 'not-found', request: null, message: `There is no request ${requestId}.` };
+    const settled = this.settledMessage(request, cardStage);
+    if (settled) return { outcome: 'already', request, message: settled };
+    if (cardStage !== request.stage) {
+      this.refuse(actor, request, decision, 'stale-card', turnCorrelationId, cardStage);
+      return { outcome: 'stale', request, message: `This card was for stage ${cardStage}; the request is now at stage ${request.stage} of ${request.stageCount}.` };
+    }
+    if (actor.id === request.requesterId) {
+      this.refuse(actor, request, decision, 'self-approval', turnCorrelationId, cardStage);
+      return { outcome: 'refused', request, message: 'You cannot decide on your own request.' };
+    }
+    if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id))) {
+      this.refuse(actor, request, decision, 'not-an-approver', turnCorrelationId, cardStage);
+      return { outcome: 'refused', request, message: `You are not an approver of ${request.id} at this stage, so nothing was changed.` };
+    }
+    if (decision === 'deny' && !comment) {
+      return { outcome: 'invalid', request, message: 'Add a comment to deny: the requester will see it.' };
+    }
+
+    const isFinal = decision === 'deny' || request.stage === request.stageCount;
+    let next: ResolvedApprover[] = [];
+    if (!isFinal) {
+      const requester = await this.requesterUser(request);
+      next = await resolveStageApprovers(this.d.directory, requester, request.policy.stages[request.stage]!, request.policy, this.d.fallbackGroupId);
+    }
+    const by = { id: actor.id, name: actor.displayName };
+    const won = this.d.store.transaction(() => {
+      const claimed = isFinal
+        ? this.d.store.requests.closePending(request.id, decision === 'approve' ? 'approved' : 'denied', by, { stage: request.stage, comment })
+        : this.d.store.requests.advanceStage(request.id, request.stage);
+      if (!claimed) return false;
+      this.d.store.requests.recordDecision({ requestId: request.id, stage: request.stage, decision: decision === 'approve' ? 'approved' : 'denied', by, comment });
+      this.d.store.jobs.cancelForRequest(request.id, ACCESS_JOBS.remind);
+      this.d.store.jobs.cancelForRequest(request.id, ACCESS_JOBS.escalate);
+      this.d.store.audit.append({
+        actor: by,
+        action: decision === 'approve' ? 'access.approved' : 'access.denied',
+        target: request.id,
+        outcome: 'success',
+        correlationId: request.id,
+        details: {
+          stage: request.stage,
+          stages: request.stageCount,
+          final: isFinal,
+          comment,
+          nextApprovers: isFinal ? undefined : next.map((a) => ({ id: a.user.id, name: a.user.displayName, source: a.source })),
+          turn: turnCorrelationId,
+        },
+      });
+      if (!isFinal) {
+        const advanced = this.d.store.requests.get(request.id)!;
+        if (next.length) {
+          this.addApprovers(advanced, advanced.stage, next, null);
+          this.scheduleStage(advanced, advanced.stage, next, 'new');
+        }
+      } else {
+        this.d.store.jobs.cancelForRequest(request.id, ACCESS_JOBS.expireRequest);
+        this.d.store.jobs.cancelForRequest(request.id, ACCESS_JOBS.notifyApprover);
+        if (decision === 'approve') this.schedule(ACCESS_JOBS.provision, request.id, this.now(), {}, `provision:${request.id}`);
+        else this.scheduleTell(request.id, 'denied');
+      }
+      this.scheduleUpdateCards(request.id);
+      return true;
+    });
+    const after = this.d.store.requests.get(request.id)!;
+    if (!won) return { outcome: 'already', request: after, message: this.settledMessage(after, cardStage) ?? 'Someone else acted on this request first.' };
+    if (!isFinal && !next.length) {
+      await this.d.technicians.raise({
+        title: `${request.id} has no approver for stage ${after.stage}`,
+        text: `Stage ${after.stage} (${after.policy.stages[after.stage - 1]?.title}) of ${request.id} resolved to nobody who can sign in, and the fallback group is empty. Add an approver or decide it by hand.`,
+        requestId: request.id,
+      });
+    }
+    this.d.scheduler.kick();
+    const message =
+      decision === 'deny'
+        ? `You denied ${request.id}. ${request.requesterName} will be told, with your comment.`
+        : isFinal
+          ? `You approved ${request.id}. Access is being granted; ${request.requesterName} will be told.`
+          : `You approved stage ${request.stage} of ${request.id}. It now waits for stage ${after.stage}: ${after.policy.stages[after.stage - 1]?.title}.`;
+    return { outcome: 'done', request: after, message };
+  }
+
+  /** Why a card's stage can no longer be acted on because it was decided or closed; null while it can. */
+  private settledMessage(request: AccessRequest, cardStage: number): string | null {
+    const decided = this.d.store.requests.decisions(request.id).find((d) => d.stage === cardStage);
+    if (request.state === 'cancelled') return `${request.id} was cancelled by ${request.closedByName ?? 'the requester'} at ${formatTime(request.closedAt!)}.`;
+    if (request.state === 'expired') return `${request.id} expired at ${formatTime(request.closedAt!)} without a decision.`;
+    if (decided) {
+      return `Already ${decided.decision} by ${decided.decidedByName} at ${formatTime(decided.decidedAt)}${decided.comment ? `: "${decided.comment}"` : ''}.`;
+    }
+    return null;
+  }
+
+  private refuse(actor: DirectoryUser, request: AccessRequest, verb: string, reason: string, turn: string, cardStage: number): void {
+    this.d.store.audit.append({
+      actor: { id: actor.id, name: actor.displayName },
+      action: 'access.decision-refused',
+      target: request.id,
+      outcome: 'refused',
+      correlationId: request.id,
+      details: { verb, reason, cardStage, stage: request.stage, state: request.state, turn },
+    });
+    this.d.logger.warn({ correlationId: request.id, actor: actor.id, action: 'access.decision-refused', reason }, 'decision refused');
+  }
+
+  private async requesterUser(request: AccessRequest): Promise<DirectoryUser> {
+    const u = await this.d.directory.getUser(request.requesterId);
+    if (u) return u;
+    // Left the directory: still resolve approvers for what is left of the request.
+    return {
+      id: request.requesterId,
+      userPrincipalName: request.context.userPrincipalName,
+      displayName: request.requesterName,
+      mail: null,
+      givenName: null,
+      surname: null,
+      department: request.context.department,
+      jobTitle: request.context.jobTitle,
+      accountEnabled: false,
+      onPremisesSyncEnabled: false,
+    };
+  }
+
+  // ---- cancel and forward ----------------------------------------------------------------
+
+  /** The requester withdraws a pending request. */
+  cancel(actor: DirectoryUser, requestId: string, turnCorrelationId: string): ActionResult {
+    const request = this.d.store.requests.get(requestId);
+    if (!request || request.requesterId !== actor.id) {
+      if (request) {
+        this.d.store.audit.append({
+          actor: { id: actor.id, name: actor.displayName },
+          action: 'access.cancel-refused',
+          target: request.id,
+          outcome: 'refused',
+          correlationId: request.id,
+          details: { reason: 'not-the-requester', turn: turnCorrelationId },
+        });
+      }
+      return { outcome: request ? 'refused' : 'not-found', request: null, message: `You have no request ${requestId}. Type **my requests** to see yours.` };
+    }
+    const by = { id: actor.id, name: actor.displayName };
+    const done = this.d.store.transaction(() => {
+      if (!this.d.store.requests.closePending(request.id, 'cancelled', by, { requesterId: actor.id })) return false;
+      this.d.store.jobs.cancelForRequest(request.id);
+      this.d.store.audit.append({ actor: by, action: 'access.cancelled', target: request.id, outcome: 'success', correlationId: request.id, details: { stage: request.stage, turn: turnCorrelationId } });
+      this.scheduleUpdateCards(request.id);
+      return true;
+    });
+    const after = this.d.store.requests.get(request.id)!;
+    if (!done) return { outcome: 'already', request: after, message: `${request.id} cannot be cancelled any more: it is ${describeState(after).toLowerCase()}.` };
+    this.d.scheduler.kick();
+    return { outcome: 'done', request: after, message: `${request.id} is cancelled. The approvers' cards now say so.` };
+  }
+
+  /**
+   * A current approver asks a named colleague to decide instead (they stay an approver too).
+   * The delegate is found in the directory by UPN, mail or name; never the requester.
+   */
+  async forward(actor: DirectoryUser, requestId: string, cardStage: number, query: unknown, turnCorrelationId: string): Promise<ActionResult> {
+    const request = this.d.store.requests.get(requestId);
+    if (!request) return { outcome: 'not-found', request: null, message: `There is no request ${requestId}.` };
+    const settled = this.settledMessage(request, cardStage) ?? (request.state !== 'pending' ? `${request.id} is ${describeState(request).toLowerCase()}.` : null);
+    if (settled) return { outcome: 'already', request, message: settled };
+    if (cardStage !== request.stage) return { outcome: 'stale', request, message: `This card was for stage ${cardStage}; the request is now at stage ${request.stage}.` };
+    if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id))) {
+      this.refuse(actor, request, 'forward', 'not-an-approver', turnCorrelationId, cardStage);
+      return { outcome: 'refused', request, message: `You are not an approver of ${request.id} at this stage, so you cannot forward it.` };
+    }
+    const found = await this.findDelegate(typeof query === 'string' ? query : '');
+    if (typeof found === 'string') return { outcome: 'invalid', request, message: found };
+    if (found.id === request.requesterId) return { outcome: 'invalid', request, message: `${found.displayName} is the requester and cannot approve their own request.` };
+    if (found.id === actor.id) return { outcome: 'invalid', request, message: 'Name someone other than yourself.' };
+    if (this.d.store.requests.approver(request.id, request.stage, found.id)) {
+      return { outcome: 'invalid', request, message: `${found.displayName} is already an approver of this stage.` };
+    }
+    const by = { id: actor.id, name: actor.displayName };
+    const ok = this.d.store.transaction(() => {
+      const current = this.d.store.requests.get(request.id)!;
+      if (current.state !== 'pending' || current.stage !== request.stage) return false;
+      this.d.store.requests.addApprover({ requestId: request.id, stage: request.stage, approverId: found.id, approverName: found.displayName, source: 'delegate', addedById: actor.id });
+      this.d.store.audit.append({
+        actor: by,
+        action: 'access.forwarded',
+        target: request.id,
+        outcome: 'success',
+        correlationId: request.id,
+        details: { stage: request.stage, to: { id: found.id, name: found.displayName }, turn: turnCorrelationId },
+      });
+      this.scheduleNotify(request.id, request.stage, found.id, 'delegate', actor.displayName);
+      this.scheduleUpdateCards(request.id);
+      return true;
+    });
+    const after = this.d.store.requests.get(request.id)!;
+    if (!ok) return { outcome: 'already', request: after, message: this.settledMessage(after, cardStage) ?? 'The request moved on before it could be forwarded.' };
+    this.d.scheduler.kick();
+    return { outcome: 'done', request: after, message: `Forwarded to ${found.displayName}: they got the card in their chat. You can still decide too.` };
+  }
+
+  private async findDelegate(query: string): Promise<DirectoryUser | string> {
+    const q = query.trim().slice(0, 200);
+    if (!q) return 'Type the name or email of the colleague to forward to.';
+    let matches: DirectoryUser[];
+    if (q.includes('@')) {
+      const u = (await this.d.directory.findUserByUpn(q)) ?? (await this.d.directory.findUserByMail(q));
+      matches = u ? [u] : [];
+    } else {
+      matches = await this.d.directory.searchUsers(q, 10);
+      const exact = matches.filter((m) => m.displayName.toLowerCase() === q.toLowerCase());
+      if (exact.length) matches = exact;
+    }
+    matches = matches.filter((m) => m.accountEnabled);
+    if (!matches.length) return `Nobody who can sign in matches "${q}". Try their full name or email.`;
+    if (matches.length > 1) return `"${q}" matches ${matches.length} people (${names(matches.slice(0, 5).map((m) => m.displayName))}). Type the full name or email.`;
+    return matches[0]!;
+  }
+
+  // ---- views -------------------------------------------------------------------------------
+
+  /** Whether `userId` is listed as an approver of the request's current stage (store only; clicks are checked again). */
+  isListedApprover(request: AccessRequest, userId: string): boolean {
+    return request.state === 'pending' && userId !== request.requesterId && this.d.store.requests.approver(request.id, request.stage, userId) !== null;
+  }
+
+  /**
+   * The request card as `viewerId` should see it: a current approver gets the buttons, the
+   * requester (while pending) a cancel button, anyone else the status. `refresh.userIds`
+   * names the current approvers and the requester, so in Teams each of them gets their own
+   * view of any copy.
+   */
+  cardFor(request: AccessRequest, viewerId: string | null, banner?: { text: string; tone?: Tone }): AdaptiveCardJson {
+    const approvers = this.d.store.requests.approvers(request.id, request.stage);
+    const pending = request.state === 'pending';
+    const facts: Fact[] = [
+      { title: 'Requested by', value: `${request.requesterName}${request.context.jobTitle ? `, ${request.context.jobTitle}` : ''}` },
+      { title: 'Department', value: request.context.department ?? 'not set' },
+      { title: 'Manager', value: request.context.managerName ?? 'none' },
+      { title: 'Access', value: `${request.policy.name}: ${request.policy.description}` },
+      { title: 'Risk', value: RISK_LABEL[request.policy.risk] },
+      { title: 'Duration', value: durationText(request) },
+      { title: 'Justification', value: request.justification ?? '(none given)' },
+      { title: 'Current access', value: request.context.memberships.length ? request.context.memberships.join(', ') : 'none of the requestable items' },
+      { title: 'Approval', value: request.policy.stages.map((s) => s.title).join(' → ') },
+    ];
+    if (pending) facts.push({ title: `Stage ${request.stage} approvers`, value: names(approvers.map((a) => a.approverName + (a.source === 'policy' ? '' : ` (${a.source})`))) });
+    if (request.extendsRequestId) facts.push({ title: 'Extends', value: request.extendsRequestId });
+    facts.push({ title: 'Requested', value: formatTime(request.createdAt) });
+
+    const history: Fact[] = this.d.store.requests.decisions(request.id).map((d) => ({
+      title: `Stage ${d.stage} ${d.decision}`,
+      value: `${d.decidedByName}, ${formatTime(d.decidedAt)}${d.comment ? `: "${d.comment}"` : ''}`,
+    }));
+    if (request.state === 'cancelled') history.push({ title: 'Cancelled', value: `${request.closedByName}, ${formatTime(request.closedAt!)}` });
+    if (request.state === 'expired') history.push({ title: 'Expired', value: `no decision by ${formatTime(request.closedAt!)}` });
+    if (request.grantedAt) history.push({ title: 'Granted', value: formatTime(request.grantedAt) });
+    if (request.state === 'failed') history.push({ title: 'Granting failed', value: `${formatTime(request.endedAt!)}; the identity technicians were told` });
+    if (request.state === 'revoked') history.push({ title: 'Access removed', value: formatTime(request.endedAt!) });
+
+    const refreshUserIds = pending ? [...new Set([...approvers.map((a) => a.approverId), request.requesterId])].map((id) => this.d.notifier.teamsUserId(id)) : [];
+    return renderRequestCard({
+      requestId: request.id,
+      stage: request.stage,
+      title: `${request.id} · ${request.policy.name} for ${request.requesterName}`,
+      status: describeState(request),
+      statusTone: stateTone(request.state),
+      banner: banner?.text ?? null,
+      bannerTone: banner?.tone ?? 'warning',
+      facts,
+      history,
+      showDecide: viewerId !== null && this.isListedApprover(request, viewerId),
+      showCancel: pending && viewerId === request.requesterId,
+      refreshUserIds,
+    });
+  }
+
+  // ---- jobs --------------------------------------------------------------------------------
+
+  /** Registers the handlers of every access-request job with the scheduler. */
+  registerJobs(scheduler: Scheduler): void {
+    scheduler.register(ACCESS_JOBS.notifyApprover, { run: (job) => this.runNotifyApprover(job) });
+    scheduler.register(ACCESS_JOBS.updateCards, { run: (job) => this.runUpdateCards(job) });
+    scheduler.register(ACCESS_JOBS.tellRequester, { run: (job) => this.runTellRequester(job) });
+    scheduler.register(ACCESS_JOBS.provision, { run: (job) => this.runProvision(job), onGiveUp: (job, err) => this.provisionGaveUp(job, err) });
+    scheduler.register(ACCESS_JOBS.remind, { run: (job) => this.runRemind(job) });
+    scheduler.register(ACCESS_JOBS.escalate, { run: (job) => this.runEscalate(job) });
+    scheduler.register(ACCESS_JOBS.expireRequest, { run: (job) => this.runExpireRequest(job) });
+    scheduler.register(ACCESS_JOBS.expiryNotice, { run: (job) => this.runExpiryNotice(job) });
+    scheduler.register(ACCESS_JOBS.revoke, { run: (job) => this.runRevoke(job), onGiveUp: (job, err) => this.revokeGaveUp(job, err) });
+  }
+
+  private requestOf(job: Job): AccessRequest {
+    const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
+    if (!r) throw new PermanentJobError(`request ${job.requestId} not found`);
+    return r;
+  }
+
+  private async runNotifyApprover(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    const { stage, userId, reason, byName } = job.payload as { stage: number; userId: string; reason: string; byName: string | null };
+    // The request moved on or closed before the card went out: nothing to ask any more.
+    if (r.state !== 'pending' || r.stage !== stage || !this.isListedApprover(r, userId)) return;
+    const banner =
+      reason === 'reminder'
+        ? { text: `Reminder: this has been waiting for a decision since ${formatTime(r.stageStartedAt)}.`, tone: 'warning' as Tone }
+        : reason === 'escalation'
+          ? { text: `Escalated to you: nobody decided within ${this.d.config.access.escalateAfterHours} hours. The original approvers can still decide.`, tone: 'warning' as Tone }
+          : reason === 'delegate'
+            ? { text: `${byName ?? 'An approver'} forwarded this request to you to decide.`, tone: 'accent' as Tone }
+            : { text: `${r.requesterName} asks for ${r.policy.name}. Your decision is needed for stage ${stage} of ${r.stageCount}.`, tone: 'accent' as Tone };
+    const card = this.cardFor(r, userId, banner);
+    const delivered = await this.d.notifier.sendToUser(userId, messageWith(card, `${r.id}: ${r.requesterName} requests ${r.policy.name}`));
+    this.d.store.cards.add({ requestId: r.id, userId, role: 'approver', stage, activityId: delivered.activityId, reference: delivered.reference });
+  }
+
+  private async runUpdateCards(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    const failures: string[] = [];
+    for (const ref of this.d.store.cards.forRequest(r.id)) {
+      const card = this.cardFor(r, ref.userId);
+      try {
+        await this.d.notifier.update(ref.reference, ref.activityId, messageWith(card));
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        // A message someone deleted cannot be updated; the others still are.
+        if (status === 404) continue;
+        failures.push(`${ref.conversationId}: ${(err as Error).message}`);
+      }
+    }
+    if (failures.length) throw new Error(`${failures.length} card update(s) failed: ${failures[0]}`);
+  }
+
+  private async runTellRequester(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    const event = (job.payload as { event: RequesterEvent }).event;
+    const card = this.requesterMessage(r, event);
+    if (!card) return;
+    await this.d.notifier.sendToUser(r.requesterId, messageWith(card));
+  }
+
+  private requesterMessage(r: AccessRequest, event: RequesterEvent): AdaptiveCardJson | null {
+    const facts: Fact[] = [
+      { title: 'Request', value: r.id },
+      { title: 'Access', value: r.policy.name },
+    ];
+    switch (event) {
+      case 'granted':
+        return renderAccessNotice({
+          title: `Access granted: ${r.policy.name}`,
+          text: r.expiresAt
+            ? `${r.id} was approved and you now have ${r.policy.name} until ${formatTime(r.expiresAt)}. I will remind you before it ends, so you can ask for an extension.`
+            : `${r.id} was approved and you now have ${r.policy.name}, with no end date.`,
+          tone: 'good',
+          facts: [...facts, { title: 'Until', value: r.expiresAt ? formatTime(r.expiresAt) : 'no end date' }, { title: 'Approved by', value: r.closedByName ?? '' }],
+        });
+      case 'denied':
+        return renderAccessNotice({
+          title: `Request denied: ${r.policy.name}`,
+          text: `${r.closedByName} denied ${r.id}${r.closeComment ? `: "${r.closeComment}"` : '.'}`,
+          tone: 'attention',
+          facts,
+        });
+      case 'failed':
+        return renderAccessNotice({
+          title: `Access approved but not granted yet: ${r.policy.name}`,
+          text: `${r.id} was approved, but adding you to ${r.policy.name} failed several times. The identity technicians have been told and will finish it; you do not need to ask again.`,
+          tone: 'attention',
+          facts,
+        });
+      case 'expired':
+        return renderAccessNotice({
+          title: `Request expired: ${r.policy.name}`,
+          text: `Nobody decided on ${r.id} within ${this.d.config.access.requestExpiryDays} days, so it expired. Ask again if you still need it.`,
+          tone: 'warning',
+          facts,
+          actions: [{ id: 'access-ask-again', title: 'Ask again', verb: 'access.extend', data: { requestId: r.id } }],
+        });
+      case 'revoked':
+        return renderAccessNotice({
+          title: `Access ended: ${r.policy.name}`,
+          text: `Your time-bound access to ${r.policy.name} (${r.id}) ended at ${formatTime(r.endedAt ?? r.expiresAt!)} and was removed.`,
+          tone: 'default',
+          facts,
+          actions: [{ id: 'access-ask-again', title: 'Request it again', verb: 'access.extend', data: { requestId: r.id } }],
+        });
+      case 'escalated':
+        return renderAccessNotice({
+          title: `Your request moved up: ${r.id}`,
+          text: `Nobody decided on ${r.id} within ${this.d.config.access.escalateAfterHours} hours, so more approvers were asked: ${names(
+            this.d.store.requests.approvers(r.id, r.stage).filter((a) => a.source === 'escalation').map((a) => a.approverName),
+          )}.`,
+          tone: 'default',
+          facts,
+        });
+    }
+  }
+
+  private async runProvision(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    if (r.state !== 'approved') return;
+    let result: 'added' | 'already-member';
+    try {
+      // Idempotent: after a crash between this call and the commit below, the retry finds the membership.
+      result = await this.d.directory.addGroupMember(r.groupId, r.requesterId);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new PermanentJobError(`the group or the user no longer exists: ${err.message}`);
+      throw err;
+    }
+    const grantedAt = this.now();
+    const expiresAt = r.durationHours === null ? null : addHours(grantedAt, r.durationHours);
+    this.d.store.transaction(() => {
+      if (!this.d.store.requests.markGranted(r.id, grantedAt.toISOString(), expiresAt?.toISOString() ?? null)) return;
+      const superseded: string[] = [];
+      for (const old of this.d.store.requests.grantedFor(r.requesterId, r.resourceId)) {
+        if (old.id === r.id) continue;
+        if (this.d.store.requests.endGrant(old.id, 'superseded')) {
+          this.d.store.jobs.cancelForRequest(old.id);
+          superseded.push(old.id);
+          this.d.store.audit.append({ actor: SYSTEM_ACTOR, action: 'access.superseded', target: old.id, outcome: 'success', correlationId: old.id, details: { by: r.id } });
+          this.scheduleUpdateCards(old.id);
+        }
+      }
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.provisioned',
+        target: r.id,
+        outcome: 'success',
+        correlationId: r.id,
+        details: { groupId: r.groupId, userId: r.requesterId, result, expiresAt: expiresAt?.toISOString() ?? null, attempt: job.attempts, supersedes: superseded },
+      });
+      if (expiresAt) {
+        const noticeAt = addHours(expiresAt, -this.d.config.access.expiryNoticeHours);
+        if (noticeAt > this.now()) this.schedule(ACCESS_JOBS.expiryNotice, r.id, noticeAt, { expiresAt: expiresAt.toISOString() }, `expiry-notice:${r.id}`);
+        this.schedule(ACCESS_JOBS.revoke, r.id, expiresAt, { expiresAt: expiresAt.toISOString() }, `revoke:${r.id}`);
+      }
+      this.scheduleUpdateCards(r.id);
+      this.scheduleTell(r.id, 'granted');
+    });
+    this.d.scheduler.kick();
+  }
+
+  private async provisionGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
+    const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
+    if (!r || r.state !== 'approved') return;
+    this.d.store.transaction(() => {
+      if (!this.d.store.requests.markFailed(r.id)) return;
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.provisioning-failed',
+        target: r.id,
+        outcome: 'failure',
+        correlationId: r.id,
+        details: { groupId: r.groupId, userId: r.requesterId, attempts: job.attempts, error: err.message.slice(0, 300) },
+      });
+      this.scheduleUpdateCards(r.id);
+      this.scheduleTell(r.id, 'failed');
+    });
+    this.d.scheduler.kick();
+    return {
+      title: `Access approved but not granted: ${r.id}`,
+      text: `Adding ${r.requesterName} to ${r.policy.name} failed ${job.attempts} times (${err.message}). Add the membership by hand; the requester has been told.`,
+      facts: [
+        { title: 'Request', value: r.id },
+        { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
+        { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
+        { title: 'Duration', value: formatDuration(r.durationHours) },
+      ],
+      requestId: r.id,
+    };
+  }
+
+  private async runRemind(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    const { stage } = job.payload as { stage: number };
+    if (r.state !== 'pending' || r.stage !== stage) return;
+    const approvers = this.d.store.requests.approvers(r.id, stage);
+    this.d.store.transaction(() => {
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.reminded',
+        target: r.id,
+        outcome: 'success',
+        correlationId: r.id,
+        details: { stage, kind: 'approval', approvers: approvers.map((a) => a.approverId) },
+      });
+      for (const a of approvers) this.scheduleNotify(r.id, stage, a.approverId, 'reminder');
+    });
+    this.d.scheduler.kick();
+  }
+
+  private async runEscalate(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    const { stage } = job.payload as { stage: number };
+    if (r.state !== 'pending' || r.stage !== stage) return;
+    const current = this.d.store.requests.approvers(r.id, stage);
+    const known = new Set([...current.map((a) => a.approverId), r.requesterId]);
+    const added = new Map<string, DirectoryUser>();
+    for (const a of current) {
+      const approver = await this.d.directory.getUser(a.approverId);
+      if (!approver) continue;
+      const up = await nextEnabledManager(this.d.directory, approver, r.requesterId);
+      if (up && !known.has(up.id)) added.set(up.id, up);
+    }
+    if (!added.size) {
+      for (const f of await fallbackGroupApprovers(this.d.directory, this.d.fallbackGroupId, r.requesterId)) if (!known.has(f.user.id)) added.set(f.user.id, f.user);
+    }
+    const to = [...added.values()];
+    this.d.store.transaction(() => {
+      const now = this.d.store.requests.get(r.id)!;
+      if (now.state !== 'pending' || now.stage !== stage) return;
+      for (const u of to) this.d.store.requests.addApprover({ requestId: r.id, stage, approverId: u.id, approverName: u.displayName, source: 'escalation' });
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.escalated',
+        target: r.id,
+        outcome: to.length ? 'success' : 'failure',
+        correlationId: r.id,
+        details: { stage, afterHours: this.d.config.access.escalateAfterHours, to: to.map((u) => ({ id: u.id, name: u.displayName })) },
+      });
+      for (const u of to) this.scheduleNotify(r.id, stage, u.id, 'escalation');
+      if (to.length) {
+        this.scheduleUpdateCards(r.id);
+        this.scheduleTell(r.id, 'escalated', stage);
+      }
+    });
+    if (!to.length) {
+      await this.d.technicians.raise({
+        title: `${r.id} is stuck: nobody to escalate to`,
+        text: `Stage ${stage} of ${r.id} (${r.policy.name} for ${r.requesterName}) has waited ${this.d.config.access.escalateAfterHours} hours and there is no manager above its approvers nor anyone in the fallback group. Find an approver.`,
+        requestId: r.id,
+      });
+    }
+    this.d.scheduler.kick();
+  }
+
+  private async runExpireRequest(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    if (r.state !== 'pending') return;
+    const expired = this.d.store.transaction(() => {
+      if (!this.d.store.requests.closePending(r.id, 'expired', SYSTEM_ACTOR)) return false;
+      this.d.store.jobs.cancelForRequest(r.id);
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.expired',
+        target: r.id,
+        outcome: 'success',
+        correlationId: r.id,
+        details: { stage: r.stage, afterDays: this.d.config.access.requestExpiryDays },
+      });
+      this.scheduleUpdateCards(r.id);
+      this.scheduleTell(r.id, 'expired');
+      return true;
+    });
+    if (expired) this.d.scheduler.kick();
+  }
+
+  private async runExpiryNotice(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    if (r.state !== 'granted' || r.expiresAt !== (job.payload as { expiresAt: string }).expiresAt) return;
+    const card = renderAccessNotice({
+      title: `Your access to ${r.policy.name} ends soon`,
+      text: `Your access to ${r.policy.name} (${r.id}) ends on ${formatTime(r.expiresAt)}. Need more time? Request an extension: it goes through the same approval as before.`,
+      tone: 'warning',
+      facts: [
+        { title: 'Request', value: r.id },
+        { title: 'Ends', value: formatTime(r.expiresAt) },
+      ],
+      actions: [{ id: 'access-extend', title: 'Request an extension', verb: 'access.extend', data: { requestId: r.id } }],
+    });
+    await this.d.notifier.sendToUser(r.requesterId, messageWith(card));
+    this.d.store.audit.append({
+      actor: SYSTEM_ACTOR,
+      action: 'access.reminded',
+      target: r.id,
+      outcome: 'success',
+      correlationId: r.id,
+      details: { kind: 'expiry', expiresAt: r.expiresAt, to: r.requesterId },
+    });
+  }
+
+  private async runRevoke(job: Job): Promise<void> {
+    const r = this.requestOf(job);
+    if (r.state !== 'granted' || r.expiresAt !== (job.payload as { expiresAt: string }).expiresAt) return;
+    const result = await this.d.directory.removeGroupMember(r.groupId, r.requesterId);
+    const ended = this.d.store.transaction(() => {
+      if (!this.d.store.requests.endGrant(r.id, 'revoked')) return false;
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.revoked',
+        target: r.id,
+        outcome: 'success',
+        correlationId: r.id,
+        details: { groupId: r.groupId, userId: r.requesterId, result, reason: 'expired', expiresAt: r.expiresAt },
+      });
+      this.d.store.jobs.cancelForRequest(r.id, ACCESS_JOBS.expiryNotice);
+      this.scheduleUpdateCards(r.id);
+      this.scheduleTell(r.id, 'revoked');
+      return true;
+    });
+    if (ended) this.d.scheduler.kick();
+  }
+
+  private async revokeGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
+    const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
+    if (!r) return;
+    this.d.store.audit.append({
+      actor: SYSTEM_ACTOR,
+      action: 'access.revoke-failed',
+      target: r.id,
+      outcome: 'failure',
+      correlationId: r.id,
+      details: { groupId: r.groupId, userId: r.requesterId, attempts: job.attempts, error: err.message.slice(0, 300) },
+    });
+    return {
+      title: `Time-bound access not removed: ${r.id}`,
+      text: `${r.requesterName}'s access to ${r.policy.name} ended at ${formatTime(r.expiresAt!)}, but removing the membership failed ${job.attempts} times (${err.message}). Remove it by hand.`,
+      facts: [
+        { title: 'Request', value: r.id },
+        { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
+        { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
+      ],
+      requestId: r.id,
+    };
+  }
+
+  /** The catalog entry of a request (null when it was removed from the catalog since). */
+  resourceOf(request: AccessRequest): CatalogResource | null {
+    return findResourceById(this.d.catalog, request.resourceId) ?? null;
+  }
+}
+
+/** A message activity carrying one card, with a plain-text summary for notifications. */
+export function messageWith(card: AdaptiveCardJson, summary?: string) {
+  const activity = MessageFactory.attachment(CardFactory.adaptiveCard(card));
+  if (summary) activity.summary = summary;
+  return activity;
+}
+
+/** "Waiting for approval: stage 1 of 2 (The requester's manager)", "Granted until ..." */
+export function describeState(r: AccessRequest): string {
+  switch (r.state) {
+    case 'pending':
+      return `Waiting for approval: stage ${r.stage} of ${r.stageCount} (${r.policy.stages[r.stage - 1]?.title ?? 'approvers'})`;
+    case 'approved':
+      return `Approved by ${r.closedByName}: access is being granted`;
+    case 'granted':
+      return r.expiresAt ? `Granted until ${formatTime(r.expiresAt)}` : 'Granted, no end date';
+    case 'denied':
+      return `Denied by ${r.closedByName}`;
+    case 'cancelled':
+      return `Cancelled by ${r.closedByName}`;
+    case 'expired':
+      return 'Expired without a decision';
+    case 'failed':
+      return 'Approved, but granting failed: the identity technicians are on it';
+    case 'revoked':
+      return `Ended: access removed ${formatTime(r.endedAt!)}`;
+    case 'superseded':
+      return 'Replaced by an extension';
+  }
+}
+
+export function stateTone(state: RequestState): Tone {
+  if (state === 'pending') return 'warning';
+  if (state === 'approved' || state === 'granted') return 'good';
+  if (state === 'denied' || state === 'failed') return 'attention';
+  return 'default';
+}
+
+function durationText(r: AccessRequest): string {
+  const base = formatDuration(r.durationHours);
+  if (r.expiresAt) return `${base}, until ${formatTime(r.expiresAt)}`;
+  return r.durationHours === null ? base : `${base} from approval`;
+}
+
+function names(list: string[]): string {
+  if (!list.length) return 'nobody';
+  return list.join(', ');
+}

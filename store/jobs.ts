@@ -1,0 +1,159 @@
+import type { Db } from './db';
+
+export type JobState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** A unit of durable work, run by the scheduler when `nextRunAt` has come. */
+export interface Job {
+  id: number;
+  kind: string;
+  requestId: string | null;
+  dedupeKey: string | null;
+  payload: Record<string, unknown>;
+  state: JobState;
+  /** Attempts started so far (including one that is running). */
+  attempts: number;
+  maxAttempts: number;
+  nextRunAt: string;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewJob {
+  kind: string;
+  /** Correlates the job with an access request (and cancels it with the request). */
+  requestId?: string | null;
+  /** Scheduling a job with a key already used does nothing. */
+  dedupeKey?: string | null;
+  payload?: Record<string, unknown>;
+  runAt: Date | string;
+  maxAttempts: number;
+}
+
+const COLUMNS = 'id, kind, request_id, dedupe_key, payload, state, attempts, max_attempts, next_run_at, last_error, created_at, updated_at';
+
+/**
+ * The jobs table. Synchronous, so scheduling a job is part of the transaction that makes
+ * it necessary (an approval and its provisioning job commit together or not at all).
+ */
+export class JobStore {
+  private readonly s;
+  private readonly claimTx;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.s = {
+      insert: db.prepare(
+        `INSERT INTO jobs (kind, request_id, dedupe_key, payload, state, attempts, max_attempts, next_run_at, created_at, updated_at)
+         VALUES (@kind, @requestId, @dedupeKey, @payload, 'pending', 0, @maxAttempts, @runAt, @now, @now)
+         ON CONFLICT (dedupe_key) DO NOTHING`,
+      ),
+      get: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
+      nextDue: db.prepare(`SELECT id FROM jobs WHERE state = 'pending' AND next_run_at <= ? ORDER BY next_run_at, id LIMIT 1`),
+      claim: db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = @now WHERE id = @id AND state = 'pending'`),
+      done: db.prepare(`UPDATE jobs SET state = 'done', last_error = NULL, updated_at = @now WHERE id = @id AND state = 'running'`),
+      retry: db.prepare(`UPDATE jobs SET state = 'pending', next_run_at = @runAt, last_error = @error, updated_at = @now WHERE id = @id AND state = 'running'`),
+      fail: db.prepare(`UPDATE jobs SET state = 'failed', last_error = @error, updated_at = @now WHERE id = @id AND state = 'running'`),
+      cancelForRequest: db.prepare(
+        `UPDATE jobs SET state = 'cancelled', updated_at = @now WHERE request_id = @requestId AND state = 'pending' AND (@kind IS NULL OR kind = @kind)`,
+      ),
+      recover: db.prepare(`UPDATE jobs SET state = 'pending', next_run_at = @now, updated_at = @now WHERE state = 'running'`),
+      forRequest: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE request_id = ? ORDER BY id`),
+      byState: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE state = ? ORDER BY id`),
+      nextRunAt: db.prepare(`SELECT min(next_run_at) AS at FROM jobs WHERE state = 'pending'`),
+    };
+    this.claimTx = db.transaction((now: string): Job | null => {
+      const row = this.s.nextDue.get(now) as { id: number } | undefined;
+      if (!row) return null;
+      if (this.s.claim.run({ id: row.id, now }).changes !== 1) return null;
+      return this.get(row.id);
+    });
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  /** Schedules a job; returns its id, or null when the dedupe key was already used. */
+  schedule(job: NewJob): number | null {
+    const result = this.s.insert.run({
+      kind: job.kind,
+      requestId: job.requestId ?? null,
+      dedupeKey: job.dedupeKey ?? null,
+      payload: JSON.stringify(job.payload ?? {}),
+      maxAttempts: job.maxAttempts,
+      runAt: new Date(job.runAt).toISOString(),
+      now: this.now(),
+    });
+    return result.changes === 1 ? Number(result.lastInsertRowid) : null;
+  }
+
+  get(id: number): Job | null {
+    return toJob(this.s.get.get(id));
+  }
+
+  /** Marks the earliest due job running (one attempt more) and returns it; null when none is due. */
+  claimNext(now: Date = this.clock()): Job | null {
+    return this.db.inTransaction ? this.claimTx.default(now.toISOString()) : this.claimTx.immediate(now.toISOString());
+  }
+
+  complete(id: number): void {
+    this.s.done.run({ id, now: this.now() });
+  }
+
+  /** Back to pending, to run again at `runAt`. */
+  retryAt(id: number, runAt: Date, error: string): void {
+    this.s.retry.run({ id, runAt: runAt.toISOString(), error: error.slice(0, 1000), now: this.now() });
+  }
+
+  fail(id: number, error: string): void {
+    this.s.fail.run({ id, error: error.slice(0, 1000), now: this.now() });
+  }
+
+  /** Cancels a request's pending jobs (of one kind, or all). Returns how many. */
+  cancelForRequest(requestId: string, kind: string | null = null): number {
+    return this.s.cancelForRequest.run({ requestId, kind, now: this.now() }).changes;
+  }
+
+  /**
+   * Jobs left `running` by a process that stopped mid-job go back to pending, due now.
+   * One bot process owns the database, so at start nothing else can be running them.
+   */
+  recoverInterrupted(): number {
+    return this.s.recover.run({ now: this.now() }).changes;
+  }
+
+  forRequest(requestId: string): Job[] {
+    return this.s.forRequest.all(requestId).map((r) => toJob(r)!);
+  }
+
+  withState(state: JobState): Job[] {
+    return this.s.byState.all(state).map((r) => toJob(r)!);
+  }
+
+  /** When the next pending job is due, or null. */
+  nextRunAt(): string | null {
+    return (this.s.nextRunAt.get() as { at: string | null }).at;
+  }
+}
+
+function toJob(row: unknown): Job | null {
+  if (!row) return null;
+  const r = row as Record<string, unknown>;
+  return {
+    id: r.id as number,
+    kind: r.kind as string,
+    requestId: (r.request_id as string | null) ?? null,
+    dedupeKey: (r.dedupe_key as string | null) ?? null,
+    payload: JSON.parse(r.payload as string),
+    state: r.state as JobState,
+    attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
+    nextRunAt: r.next_run_at as string,
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, envSchema, loadConfig } from '../../bot/config';
+
+const GUID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
+
+describe('access request and job configuration', () => {
+  it('defaults: remind after 24 h, escalate after 72 h, expire after 14 days, notice a day before', () => {
+    const c = loadConfig({});
+    expect(c.access).toEqual({ catalogPath: null, fallbackGroupId: null, remindAfterHours: 24, escalateAfterHours: 72, requestExpiryDays: 14, expiryNoticeHours: 24 });
+    expect(c.jobs).toEqual({ maxAttempts: 5, retryBaseSeconds: 30, retryMaxSeconds: 3600, pollSeconds: 30 });
+    expect(c.proactive).toEqual({ serviceUrl: null, techniciansTeamId: null });
+  });
+
+  it('reads overrides', () => {
+    const c = loadConfig({
+      ACCESS_CATALOG_PATH: 'conf/catalog.json',
+      ACCESS_FALLBACK_GROUP_ID: GUID,
+      ACCESS_REMIND_AFTER_HOURS: '8',
+      ACCESS_ESCALATE_AFTER_HOURS: '48',
+      ACCESS_REQUEST_EXPIRY_DAYS: '7',
+      ACCESS_EXPIRY_NOTICE_HOURS: '48',
+      JOB_MAX_ATTEMPTS: '3',
+      JOB_RETRY_BASE_SECONDS: '10',
+      JOB_RETRY_MAX_SECONDS: '600',
+      SCHEDULER_POLL_SECONDS: '5',
+      BOT_SERVICE_URL: 'https://service.example/teams/',
+      TECHNICIANS_TEAM_ID: '19:abc@thread.tacv2',
+    });
+    expect(c.access).toEqual({ catalogPath: path.resolve('conf/catalog.json'), fallbackGroupId: GUID, remindAfterHours: 8, escalateAfterHours: 48, requestExpiryDays: 7, expiryNoticeHours: 48 });
+    expect(c.jobs).toEqual({ maxAttempts: 3, retryBaseSeconds: 10, retryMaxSeconds: 600, pollSeconds: 5 });
+    expect(c.proactive).toEqual({ serviceUrl: 'https://service.example/teams/', techniciansTeamId: '19:abc@thread.tacv2' });
+  });
+
+  it.each([
+    [{ ACCESS_REMIND_AFTER_HOURS: '0' }, /ACCESS_REMIND_AFTER_HOURS must be between 1 and/],
+    [{ ACCESS_ESCALATE_AFTER_HOURS: 'soon' }, /ACCESS_ESCALATE_AFTER_HOURS must be a number/],
+    [{ ACCESS_REQUEST_EXPIRY_DAYS: '1.5' }, /ACCESS_REQUEST_EXPIRY_DAYS must be a whole number/],
+    [{ ACCESS_FALLBACK_GROUP_ID: 'technicians' }, /ACCESS_FALLBACK_GROUP_ID must be a GUID/],
+    [{ JOB_MAX_ATTEMPTS: '100' }, /JOB_MAX_ATTEMPTS must be between 1 and 50/],
+    [{ BOT_SERVICE_URL: 'not a url' }, /BOT_SERVICE_URL must be a URL/],
+  ])('refuses %o naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe('documentation of these variables', () => {
+  const mine = Object.keys(envSchema.shape).filter((k) => /^(ACCESS_|JOB_|SCHEDULER_)/.test(k) || k === 'BOT_SERVICE_URL' || k === 'TECHNICIANS_TEAM_ID');
+  const envExample = fs.readFileSync(path.resolve(__dirname, '../../.env.example'), 'utf8');
+  const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+
+  it('lists every one in .env.example and the README', () => {
+    expect(mine.length).toBe(12);
+    for (const k of mine) {
+      expect(envExample, k).toMatch(new RegExp(`^${k}=`, 'm'));
+      expect(readme, k).toContain(`\`${k}\``);
+    }
+  });
+});

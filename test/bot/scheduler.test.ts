@@ -1,0 +1,198 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PermanentJobError, Scheduler, type TechnicianNotice } from '../../bot/scheduler';
+import { ThrottledError } from '../../directory/directory';
+import { openStore, type Store } from '../../store/store';
+import { TestClock } from '../support/harness';
+
+let dir: string;
+let store: Store;
+let clock: TestClock;
+let notices: TechnicianNotice[];
+let scheduler: Scheduler;
+
+function makeScheduler(): Scheduler {
+  return new Scheduler({
+    jobs: store.jobs,
+    clock: clock.now,
+    logger: pino({ level: 'silent' }),
+    technicians: { raise: async (n) => void notices.push(n) },
+    retryBaseMs: 1_000,
+    retryMaxMs: 10_000,
+    pollMs: 60_000,
+  });
+}
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-sched-'));
+  clock = new TestClock('2026-05-01T00:00:00.000Z');
+  store = openStore(path.join(dir, 'h.db'), clock.now);
+  notices = [];
+  scheduler = makeScheduler();
+});
+afterEach(async () => {
+  await scheduler.stop(0);
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const at = (ms: number) => new Date(clock.now().getTime() + ms);
+
+describe('Scheduler', () => {
+  it('runs due jobs in due order, and none before they are due', async () => {
+    const ran: string[] = [];
+    scheduler.register('t', { run: async (job) => void ran.push(job.payload.name as string) });
+    store.jobs.schedule({ kind: 't', payload: { name: 'later' }, runAt: at(2_000), maxAttempts: 1 });
+    store.jobs.schedule({ kind: 't', payload: { name: 'first' }, runAt: at(-1_000), maxAttempts: 1 });
+    store.jobs.schedule({ kind: 't', payload: { name: 'now' }, runAt: at(0), maxAttempts: 1 });
+    await scheduler.runDue();
+    expect(ran).toEqual(['first', 'now']);
+    clock.advance(2_000);
+    await scheduler.runDue();
+    expect(ran).toEqual(['first', 'now', 'later']);
+    expect(store.jobs.withState('done')).toHaveLength(3);
+  });
+
+  it('schedules a job with a used dedupe key only once', () => {
+    expect(store.jobs.schedule({ kind: 't', dedupeKey: 'k', runAt: at(0), maxAttempts: 1 })).toBeTypeOf('number');
+    expect(store.jobs.schedule({ kind: 't', dedupeKey: 'k', runAt: at(0), maxAttempts: 1 })).toBeNull();
+    expect(store.jobs.withState('pending')).toHaveLength(1);
+  });
+
+  it('retries with exponential backoff, honours Retry-After, and gives up after the last attempt', async () => {
+    const attempts: number[] = [];
+    let gaveUp: string | null = null;
+    scheduler.register('flaky', {
+      run: async (job) => {
+        attempts.push(job.attempts);
+        if (job.attempts === 3) throw new ThrottledError('slow down', 7);
+        throw new Error(`fault ${job.attempts}`);
+      },
+      onGiveUp: async (_job, err) => {
+        gaveUp = err.message;
+      },
+    });
+    const id = store.jobs.schedule({ kind: 'flaky', requestId: 'REQ-7', runAt: at(0), maxAttempts: 4 })!;
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await scheduler.runDue();
+      const job = store.jobs.get(id)!;
+      if (job.state !== 'pending') break;
+      const delay = new Date(job.nextRunAt).getTime() - clock.now().getTime();
+      delays.push(delay);
+      clock.advance(delay - 1);
+      await scheduler.runDue();
+      expect(store.jobs.get(id)!.attempts).toBe(i + 1);
+      clock.advance(1);
+    }
+    // 1 s, 2 s, then the directory's 7 s (longer than 4 s).
+    expect(delays).toEqual([1_000, 2_000, 7_000]);
+    expect(attempts).toEqual([1, 2, 3, 4]);
+    expect(store.jobs.get(id)).toMatchObject({ state: 'failed', attempts: 4, lastError: 'fault 4' });
+    expect(gaveUp).toBe('fault 4');
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({ title: 'A helpdesk job failed: flaky', requestId: 'REQ-7' });
+  });
+
+  it('caps the backoff', () => {
+    expect(scheduler.backoffMs(1)).toBe(1_000);
+    expect(scheduler.backoffMs(4)).toBe(8_000);
+    expect(scheduler.backoffMs(20)).toBe(10_000);
+    expect(scheduler.backoffMs(1, new ThrottledError('x', 3600))).toBe(10_000);
+  });
+
+  it('does not retry a permanent failure; the handler can word the technician notice', async () => {
+    let runs = 0;
+    scheduler.register('doomed', {
+      run: async () => {
+        runs += 1;
+        throw new PermanentJobError('group deleted');
+      },
+      onGiveUp: async () => ({ title: 'Custom', text: 'Do this by hand' }),
+    });
+    const id = store.jobs.schedule({ kind: 'doomed', runAt: at(0), maxAttempts: 5 })!;
+    await scheduler.runDue();
+    expect(runs).toBe(1);
+    expect(store.jobs.get(id)).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(notices).toEqual([{ title: 'Custom', text: 'Do this by hand' }]);
+  });
+
+  it('at start, runs jobs that fell due while stopped and those a stop cut short', async () => {
+    const ran: number[] = [];
+    scheduler.register('t', { run: async (job) => void ran.push(job.id) });
+    const due = store.jobs.schedule({ kind: 't', runAt: at(-3_600_000), maxAttempts: 3 })!;
+    const interrupted = store.jobs.schedule({ kind: 't', runAt: at(-60_000), maxAttempts: 3 })!;
+    // A previous process claimed this one and died.
+    expect(store.jobs.claimNext(clock.now())!.id).toBe(due);
+    expect(store.jobs.get(due)!.state).toBe('running');
+    scheduler.start();
+    await scheduler.idle();
+    expect(ran.sort()).toEqual([due, interrupted].sort());
+    expect(store.jobs.get(due)).toMatchObject({ state: 'done', attempts: 2 });
+  });
+
+  it('a job scheduled by a running job runs in the same pass', async () => {
+    const ran: string[] = [];
+    scheduler.register('parent', {
+      run: async () => {
+        ran.push('parent');
+        store.jobs.schedule({ kind: 'child', runAt: clock.now(), maxAttempts: 1 });
+        scheduler.kick();
+      },
+    });
+    scheduler.register('child', {
+      run: async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        ran.push('child');
+      },
+    });
+    store.jobs.schedule({ kind: 'parent', runAt: at(0), maxAttempts: 1 });
+    await scheduler.runDue();
+    expect(ran).toEqual(['parent', 'child']);
+  });
+
+  it('runs one job at a time', async () => {
+    let running = 0;
+    let most = 0;
+    scheduler.register('t', {
+      run: async () => {
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 2));
+        running -= 1;
+      },
+    });
+    for (let i = 0; i < 5; i++) store.jobs.schedule({ kind: 't', runAt: at(0), maxAttempts: 1 });
+    scheduler.kick();
+    scheduler.kick();
+    await scheduler.runDue();
+    expect(most).toBe(1);
+    expect(store.jobs.withState('done')).toHaveLength(5);
+  });
+
+  it('stop waits for a running job only up to the grace period; nothing starts after it', async () => {
+    let release!: () => void;
+    scheduler.register('slow', { run: () => new Promise<void>((r) => (release = r)) });
+    const id = store.jobs.schedule({ kind: 'slow', runAt: at(0), maxAttempts: 2 })!;
+    scheduler.kick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.jobs.get(id)!.state).toBe('running');
+    const t0 = Date.now();
+    await scheduler.stop(50);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    store.jobs.schedule({ kind: 'slow', runAt: at(0), maxAttempts: 2 });
+    scheduler.kick();
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.jobs.withState('pending')).toHaveLength(1);
+  });
+
+  it('an unknown job kind fails without retries', async () => {
+    const id = store.jobs.schedule({ kind: 'nobody', runAt: at(0), maxAttempts: 5 })!;
+    await scheduler.runDue();
+    expect(store.jobs.get(id)).toMatchObject({ state: 'failed', lastError: 'no handler for nobody' });
+  });
+});

@@ -1,0 +1,101 @@
+import { expect } from 'vitest';
+import type { Harness } from './harness';
+import { cardOf, findById, type TestUser } from './teams-client';
+import { cardProblems } from '../cards/validate';
+
+/** Access-request helpers for wire tests: ask, submit, find the cards each person got. */
+
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+
+/** Demo users by name, beyond the three personas. */
+export function demoUser(h: Harness, displayName: string): TestUser & { userPrincipalName: string } {
+  const u = h.tenant.users.find((x) => x.displayName === displayName);
+  if (!u) throw new Error(`no demo user ${displayName}`);
+  return { id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName };
+}
+
+/** Waits until no job is running and none is due. */
+export function settle(h: Harness): Promise<void> {
+  return h.bot.scheduler.idle();
+}
+
+/** The last card the bot sent to a conversation (new messages and replies, not updates). */
+export function lastCardIn(h: Harness, conversationId: string): any {
+  const sent = h.connector.sentTo(conversationId).filter((a) => cardOf(a));
+  return cardOf(sent[sent.length - 1]);
+}
+
+/** The 1:1 conversation the bot has with a user (saved when they talked, or created for a proactive card). */
+export function personalConversation(h: Harness, userId: string): string | null {
+  return h.bot.store.conversations.findPersonal(userId)?.conversationId ?? null;
+}
+
+/** Every card the bot sent to a user's 1:1 chat, in order. */
+export function cardsSentTo(h: Harness, userId: string): any[] {
+  const conv = personalConversation(h, userId);
+  return conv ? h.connector.sentTo(conv).map(cardOf).filter(Boolean) : [];
+}
+
+/** Cards of one request (by the title element) sent to a user. */
+export function requestCardsSentTo(h: Harness, userId: string, requestId: string): any[] {
+  return cardsSentTo(h, userId).filter((c) => String(findById(c, 'access-title')?.text ?? '').startsWith(`${requestId} `));
+}
+
+/** The latest version of every stored copy of a request's card: the last update, or the card as sent. */
+export function currentCopies(h: Harness, requestId: string): Array<{ userId: string; role: string; card: any }> {
+  return h.bot.store.cards.forRequest(requestId).map((ref) => {
+    const updates = h.connector.calls.filter((c) => c.kind === 'update' && c.conversationId === ref.conversationId && c.activityId === ref.activityId);
+    const last = updates[updates.length - 1];
+    const card = last ? cardOf(last.body) : undefined;
+    return { userId: ref.userId, role: ref.role, card };
+  });
+}
+
+/** Audit actions with the request id as correlation id, in order. */
+export function auditActions(h: Harness, requestId: string): string[] {
+  return h.bot.store.audit.query({ correlationId: requestId }).map((e) => e.action);
+}
+
+/**
+ * Asks for access in chat and submits: the text gives the confirmation card (or the form,
+ * which is then filled in), `Submit` creates the request. Returns its id.
+ */
+export async function requestAccess(
+  h: Harness,
+  user: TestUser,
+  text: string,
+  fill: { resource?: string; duration?: string; justification?: string } = {},
+): Promise<string> {
+  await h.client.message(user, text);
+  let card = lastCardIn(h, h.client.personalConversationId(user));
+  expect(cardProblems(card)).toEqual([]);
+  if (findById(card, 'form-title')) {
+    const res = await h.client.invoke(user, 'access.review', {
+      resource: fill.resource ?? findById(card, 'resource').value,
+      duration: fill.duration ?? findById(card, 'duration').value,
+      justification: fill.justification ?? findById(card, 'justification').value ?? '',
+    });
+    card = res.body.value;
+  }
+  const submit = findById(card, 'access-submit');
+  if (!submit) throw new Error(`no confirmation card: ${JSON.stringify(card).slice(0, 600)}`);
+  const res = await h.client.invoke(user, 'access.submit', { draft: submit.data.draft });
+  expect(res.status).toBe(200);
+  const title: string = findById(res.body.value, 'notice-title')?.text ?? '';
+  const id = /Submitted: (REQ-\d+)/.exec(title)?.[1];
+  if (!id) throw new Error(`not submitted: ${JSON.stringify(res.body.value).slice(0, 600)}`);
+  await settle(h);
+  return id;
+}
+
+/** Clicks a request card's button as `user` (Approve/Deny/...), with the stage the card was for. */
+export async function click(h: Harness, user: TestUser, verb: string, requestId: string, stage: number, extra: Record<string, unknown> = {}): Promise<any> {
+  const res = await h.client.invoke(user, verb, { requestId, stage, ...extra });
+  expect(res.status).toBe(200);
+  return res.body.value;
+}
+
+export function isMember(h: Harness, userId: string, groupId: string): Promise<boolean> {
+  return h.bot.directory.checkMemberGroups(userId, [groupId]).then((g) => g.includes(groupId));
+}

@@ -1,0 +1,200 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import dns from 'node:dns';
+import { Writable } from 'node:stream';
+import { AppCredentials } from 'botframework-connector';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startBot, type RunningBot } from '../../bot/main';
+import { FakeConnector } from '../support/fake-connector';
+import type { FakeGraph } from '../support/fake-graph';
+import { FakeBotFrameworkIssuer } from '../support/fake-token-issuer';
+import { demoTenant as tenant, startFakeGraph } from '../support/graph-setup';
+import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../support/teams-client';
+
+/**
+ * Production mode end to end, offline: `startBot` with a production environment, Bot
+ * Framework tokens from a fake issuer, and the directory on a fake Microsoft Graph (HTTPS,
+ * its own token endpoint) seeded with the demo tenant. The bot's Graph app is its own
+ * registration (GRAPH_CLIENT_ID and the secret default to BOT_ID and BOT_PASSWORD).
+ *
+ * The bot's replies carry a Bot Connector token that Entra ID would issue; offline, that
+ * token is put in the SDK's app-token cache, as in the production authentication tests.
+ */
+const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
+const BOT_PASSWORD = 'bot-and-graph-secret';
+const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
+
+const person = (key: 'employee' | 'manager' | 'technician'): TestUser & { upn: string } => {
+  const u = tenant.users.find((x) => x.id === tenant.personas[key])!;
+  return { id: u.id, displayName: u.displayName, upn: u.userPrincipalName };
+};
+
+const reachedOut: string[] = [];
+const realLookup = dns.lookup;
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+function loopbackOnlyLookup(host: string, options: unknown, callback?: (...args: unknown[]) => void): void {
+  if (LOOPBACK.has(host)) return void (realLookup as (...args: unknown[]) => void).call(dns, host, options, callback);
+  reachedOut.push(host);
+  const cb = (typeof options === 'function' ? options : callback) as (err: Error) => void;
+  process.nextTick(cb, Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host, syscall: 'getaddrinfo' }));
+}
+
+let graph: FakeGraph;
+let issuer: FakeBotFrameworkIssuer;
+let connector: FakeConnector;
+let bot: RunningBot;
+let dir: string;
+let client: TeamsClient;
+const logs: any[] = [];
+
+beforeAll(async () => {
+  (dns as { lookup: unknown }).lookup = loopbackOnlyLookup;
+  vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  graph = await startFakeGraph({ clientId: APP_ID, clientSecret: BOT_PASSWORD });
+  issuer = await new FakeBotFrameworkIssuer(['msteams']).start();
+  connector = await new FakeConnector().start();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-graph-'));
+  const caFile = path.join(dir, 'graph-ca.pem');
+  fs.writeFileSync(caFile, graph.ca);
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  bot = await startBot(
+    {
+      BOT_ID: APP_ID,
+      BOT_PASSWORD,
+      BOT_TENANT_ID: tenant.tenantId,
+      BOT_OPENID_METADATA_URL: issuer.metadataUrl,
+      TECHNICIANS_GROUP_ID: tenant.technicianGroupId,
+      DIRECTORY: 'graph',
+      GRAPH_AUTHORITY_HOST: graph.url,
+      GRAPH_BASE_URL: graph.url,
+      GRAPH_CA_FILE: caFile,
+      GRAPH_RETRY_MAX_SECONDS: '2',
+      PORT: '0',
+      DATABASE_PATH: path.join(dir, 'helpdesk.db'),
+      LOG_LEVEL: 'debug',
+      PLAYGROUND: 'false',
+      SHUTDOWN_GRACE_SECONDS: '5',
+    },
+    { logDestination: sink },
+  );
+  const outgoing = issuer.sign({ aud: 'https://api.botframework.com', iss: `https://login.microsoftonline.com/${tenant.tenantId}/v2.0`, azp: APP_ID, ver: '2.0' });
+  const cache = (AppCredentials as unknown as { cache: Map<string, { accessToken: string; expiresOn: Date }> }).cache;
+  cache.set(OUTGOING_TOKEN_KEY, { accessToken: outgoing, expiresOn: new Date(Date.now() + 3_600_000) });
+  client = new TeamsClient(bot.url, connector.url, tenant.tenantId, { authorization: `Bearer ${issuer.sign({ aud: APP_ID, serviceurl: connector.url })}` });
+});
+
+afterAll(async () => {
+  (AppCredentials as unknown as { cache: Map<string, unknown> }).cache?.delete(OUTGOING_TOKEN_KEY);
+  await bot?.close();
+  await connector?.stop();
+  await issuer?.stop();
+  await graph?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  (dns as { lookup: unknown }).lookup = realLookup;
+  vi.restoreAllMocks();
+});
+
+beforeEach(() => {
+  connector.clear();
+  graph.clearRecords();
+});
+
+async function lastCardTo(user: TestUser): Promise<any> {
+  await connector.waitFor((c) => (c.kind === 'send' || c.kind === 'reply') && c.conversationId === client.personalConversationId(user));
+  const sent = connector.sentTo(client.personalConversationId(user));
+  return cardOf(sent[sent.length - 1]);
+}
+
+describe('production mode on Microsoft Graph', () => {
+  it('starts with the Graph directory and reports it in /healthz', async () => {
+    expect(bot.config.mode).toBe('production');
+    expect(bot.directory.kind).toBe('graph');
+    const res = await fetch(`${bot.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ mode: 'production', directory: { kind: 'graph', reachable: true } });
+  });
+
+  it("answers an employee's help with the welcome card, resolving them through Graph", async () => {
+    const employee = person('employee');
+    expect((await client.message(employee, 'help')).status).toBe(200);
+    const card = await lastCardTo(employee);
+    expect(findById(card, 'title').text).toBe('Northwind IAM Helpdesk');
+    expect(findById(card, 'identity').text).toContain(employee.upn);
+    expect(findById(card, 'section-manager')).toBeUndefined();
+    expect(findById(card, 'section-technician')).toBeUndefined();
+
+    // Who is acting, their reports and the technicians group: all asked of Graph, with a token.
+    expect(graph.calls('GET', new RegExp(`^/users/${employee.id}$`)).length).toBeGreaterThan(0);
+    expect(graph.calls('GET', new RegExp(`^/users/${employee.id}/directReports`)).length).toBeGreaterThan(0);
+    const check = graph.calls('POST', new RegExp(`^/users/${employee.id}/checkMemberGroups$`));
+    expect(check.at(-1)!.body).toEqual({ groupIds: [tenant.technicianGroupId] });
+    expect(graph.requests.every((r) => r.authorized && r.status < 400)).toBe(true);
+  });
+
+  it('got its Graph token with the bot credential, from the configured authority', async () => {
+    await client.message(person('employee'), 'help');
+    await lastCardTo(person('employee'));
+    // Cached by MSAL since the first call: this turn needed no new token.
+    expect(graph.tokenRequests).toEqual([]);
+    expect(logs.some((l) => JSON.stringify(l).includes(BOT_PASSWORD))).toBe(false);
+  });
+
+  it('shows "who am I" with the manager read from Graph', async () => {
+    const employee = person('employee');
+    await client.message(employee, 'who am I');
+    const card = await lastCardTo(employee);
+    expect(cardText(card)).toContain(employee.upn);
+    expect(cardText(card)).toContain(person('manager').displayName);
+    expect(graph.calls('GET', new RegExp(`^/users/${employee.id}/manager$`))).toHaveLength(1);
+  });
+
+  it("lists a manager's team from Graph, following its pages", async () => {
+    const manager = person('manager');
+    await client.message(manager, 'my team');
+    const card = await lastCardTo(manager);
+    expect(cardText(card)).toContain(person('employee').displayName);
+    const reports = tenant.users.filter((u) => u.managerId === manager.id);
+    for (const r of reports) expect(cardText(card)).toContain(r.displayName);
+  });
+
+  it('shows a technician the technician items (membership checked in Graph)', async () => {
+    const tech = person('technician');
+    await client.message(tech, 'help');
+    const card = await lastCardTo(tech);
+    expect(findById(card, 'section-technician')).toBeDefined();
+  });
+
+  it('refuses someone Graph does not know, and a disabled account', async () => {
+    const stranger = { id: '9f0c3d1e-7b2a-4c5d-8e6f-0a1b2c3d4e5f', displayName: 'Mallory' };
+    await client.message(stranger, 'help');
+    expect(cardText(await lastCardTo(stranger))).toMatch(/cannot find your account/);
+    expect(graph.calls('GET', new RegExp(`^/users/${stranger.id}$`)).map((r) => r.status)).toEqual([404]);
+
+    const disabled = tenant.users.find((u) => !u.accountEnabled)!;
+    await client.message({ id: disabled.id, displayName: disabled.displayName }, 'help');
+    expect(cardText(await lastCardTo({ id: disabled.id, displayName: disabled.displayName }))).toMatch(/account is disabled/);
+  });
+
+  it('a Graph outage shows the person a short message with a reference, not a stack', async () => {
+    const employee = person('employee');
+    graph.inject({ status: 503, times: 50, path: new RegExp(`^/users/${employee.id}`) });
+    try {
+      await client.message(employee, 'who am I');
+      const card = await lastCardTo(employee);
+      expect(cardText(card)).toMatch(/reference/i);
+      expect(cardText(card)).not.toMatch(/at .*\.ts:\d+/);
+    } finally {
+      graph.reset();
+    }
+  });
+
+  it('resolved no host name but the loopback', () => {
+    expect(reachedOut).toEqual([]);
+  });
+});
