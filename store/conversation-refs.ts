@@ -19,6 +19,8 @@ export interface StoredConversation {
  */
 export class ConversationRefs {
   private readonly upsert;
+  /** What this process last stored per conversation, to skip identical writes. */
+  private readonly recent = new Map<string, string>();
   private readonly byUser;
   private readonly byChannel;
   private readonly latestStmt;
@@ -55,6 +57,14 @@ export class ConversationRefs {
   save(ref: Partial<ConversationReference>, info: { kind: ConversationKind; userId: string | null; teamId?: string | null; channelId?: string | null }): void {
     const conversationId = ref.conversation?.id;
     if (!conversationId || !ref.serviceUrl) return;
+    // The activity id changes every turn and a proactive message does not need it.
+    const { activityId: _activityId, ...stable } = ref;
+    const reference = JSON.stringify(stable);
+    const key = `${info.kind}|${info.userId ?? ''}|${info.teamId ?? ''}|${info.channelId ?? ''}|${reference}`;
+    // Most turns come from a conversation whose reference is already stored as it is.
+    if (this.recent.get(conversationId) === key) return;
+    if (this.recent.size >= 10_000) this.recent.clear();
+    this.recent.set(conversationId, key);
     this.upsert.run({
       conversationId,
       kind: info.kind,
@@ -63,7 +73,7 @@ export class ConversationRefs {
       teamId: info.teamId ?? null,
       channelId: info.channelId ?? null,
       serviceUrl: ref.serviceUrl,
-      reference: JSON.stringify(ref),
+      reference,
       updatedAt: this.clock().toISOString(),
     });
   }
