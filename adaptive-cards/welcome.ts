@@ -29,12 +29,17 @@ export interface WelcomeCardData {
 
 /** The welcome and help card: what this user can do, by role. */
 export function renderWelcomeCard(d: WelcomeCardData): AdaptiveCardJson {
-  const sections = d.sections.filter((s) => s.items.length > 0);
-  const buttons = sections
-    .flatMap((s) => s.items)
-    .filter((i) => i.button)
-    .slice(0, 5)
-    .map((i) => ({ key: i.key, title: i.button! }));
+  // Each section carries its own buttons (at most five, what a card's action set holds), so
+  // one role's items never crowd out another's.
+  const sections = d.sections
+    .filter((s) => s.items.length > 0)
+    .map((s) => ({
+      ...s,
+      buttons: s.items
+        .filter((i) => i.button)
+        .slice(0, 5)
+        .map((i) => ({ key: i.key, title: i.button! })),
+    }));
   return renderTemplate('welcome', {
     appName: d.appName,
     greeting: `Hi ${d.givenName ?? d.displayName}. I am the identity and access helpdesk: ask me in plain words or pick an item below.`,
@@ -42,7 +47,6 @@ export function renderWelcomeCard(d: WelcomeCardData): AdaptiveCardJson {
     userPrincipalName: d.userPrincipalName,
     roleSummary: d.roleSummary,
     sections,
-    buttons,
     footer: d.inChannel
       ? 'In a channel, @mention me before each command. Everything you do here is recorded in the audit trail.'
       : 'Type help at any time to see this card again. Everything you do here is recorded in the audit trail.',

@@ -17,6 +17,8 @@ import { registerUnderstanding } from '../dialogs/understanding';
 import { IntentRegistry } from './intents';
 import { registerAccessRequests } from '../dialogs/access-requests';
 import { createAccessCapability } from './access';
+import { registerSigninRecovery } from '../dialogs/signin-recovery';
+import { createSigninCapability } from './signin';
 import type { Scheduler } from './scheduler';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
@@ -52,6 +54,8 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   registerAuditCommands(app, deps, menu);
   const access = createAccessCapability(deps, adapter);
   registerAccessRequests(app, deps, menu, access.service);
+  const signin = createSigninCapability(deps, access);
+  registerSigninRecovery(app, deps, menu, intents, signin.service, { stepUpConnection: signin.stepUpConnection });
   // Free text no exact command claimed: recognized, then handed to the flow of its intent.
   registerUnderstanding(app, deps, menu, intents);
   registerFallback(app, deps, menu);

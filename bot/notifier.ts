@@ -1,4 +1,4 @@
-import { TurnContext, type Activity, type CloudAdapterBase, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { type Activity, type CloudAdapterBase, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import { AuthenticationConstants } from 'botframework-connector';
 import type { Store } from '../store/store';
 import type { AppConfig } from './config';
@@ -163,9 +163,4 @@ function statusOf(err: unknown): number | undefined {
 function toDeliveryError(err: unknown): DeliveryError {
   if (err instanceof DeliveryError) return err;
   return new DeliveryError(`message not delivered: ${(err as Error)?.message ?? String(err)}`, statusOf(err));
-}
-
-/** The same reference shape `admitTurn` saves, for a context inside a turn. */
-export function referenceOf(context: TurnContext): Partial<ConversationReference> {
-  return TurnContext.getConversationReference(context.activity);
 }

@@ -6,7 +6,7 @@ import type { AdaptiveCardJson } from '../adaptive-cards/render';
 import type { BotDeps, HelpdeskApp } from '../bot/deps';
 import type { MenuRegistry } from '../bot/menu';
 import { turnInfo } from '../bot/turn-info';
-import { findResourceById, resolveResource, searchResources, type CatalogResource } from '../directory/catalog';
+import { findResourceById, resolveLeading, resolveResource, searchResources, type CatalogResource } from '../directory/catalog';
 import type { AccessRequest } from '../store/access-requests';
 import { formatDuration, formatTime, parseDuration } from './access-duration';
 import { describeState, isRequestId, stateTone, type AccessService, type ActionResult } from './access-service';
@@ -291,7 +291,7 @@ class AccessFlow {
     const hours = e.permanent ? null : typeof e.durationHours === 'number' && e.durationHours > 0 ? Math.round(e.durationHours) : undefined;
     const justification = e.justification?.trim().slice(0, 500) || null;
     if (!e.resource) return this.form({ hours, justification });
-    const resource = resolveResource(this.service.catalog, e.resource) ?? findResourceById(this.service.catalog, e.resource);
+    const resource = resolveResource(this.service.catalog, e.resource) ?? findResourceById(this.service.catalog, e.resource) ?? resolveLeading(this.service.catalog, e.resource);
     if (!resource) {
       const like = searchResources(this.service.catalog, e.resource);
       const hint = like.length ? ` Did you mean ${like.map((r) => r.name).join(', ')}?` : '';

@@ -186,6 +186,19 @@ export function resolveResource(catalog: Catalog, phrase: string): CatalogResour
   return undefined;
 }
 
+/**
+ * The resource named by the longest leading words of `phrase` ("payroll reports until
+ * friday" is Payroll Reports), for text already known to be a request.
+ */
+export function resolveLeading(catalog: Catalog, phrase: string): CatalogResource | undefined {
+  const words = normalizeName(phrase).split(' ');
+  for (let n = words.length; n > 0; n--) {
+    const hit = resolveResource(catalog, words.slice(0, n).join(' '));
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 /** Resources whose id, name, alias or description contains a word of `query` (for suggestions). */
 export function searchResources(catalog: Catalog, query: string, limit = 5): CatalogResource[] {
   const words = normalizeName(query)

@@ -93,9 +93,34 @@ export interface SignInState {
   lastPasswordChange: string | null;
 }
 
+/**
+ * What a backend does beyond the baseline of Microsoft Entra ID. A backend without
+ * `capabilities` has the baseline: `{ onPremisesAccounts: false, authenticationMethods: true }`.
+ */
+export interface DirectoryCapabilities {
+  /**
+   * Resets the passwords of, enables, disables and unlocks accounts mastered on-premises
+   * (`onPremisesSyncEnabled`): on-premises AD and hybrid do. Without it such calls are
+   * refused with {@link UnsupportedError}.
+   */
+  onPremisesAccounts: boolean;
+  /**
+   * Keeps MFA methods, Temporary Access Passes and revocable sessions (Entra ID does). Without
+   * it the password is the only method listed, and passes, method removal and session
+   * revocation are refused with {@link UnsupportedError}.
+   */
+  authenticationMethods: boolean;
+}
+
+/** The capabilities of a backend that declares none. */
+export const BASELINE_CAPABILITIES: DirectoryCapabilities = { onPremisesAccounts: false, authenticationMethods: true };
+
 export interface Directory {
-  /** `local` or `graph`; shown in `/healthz` and logs. */
+  /** `local`, `graph`, `ad` or `hybrid`; shown in `/healthz` and logs. */
   readonly kind: string;
+
+  /** What this backend can do beyond the Entra baseline; absent means {@link BASELINE_CAPABILITIES}. */
+  readonly capabilities?: DirectoryCapabilities;
 
   /** A cheap call that proves the backend answers. */
   health(): Promise<{ ok: boolean; detail?: string }>;

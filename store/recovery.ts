@@ -96,7 +96,7 @@ export class RecoveryStore {
   private readonly s;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.s = {

@@ -111,7 +111,7 @@ export function verifyCard(v: VerifyView): AdaptiveCardJson {
 
   const removable = s.flow === 'mfa' && !asked ? removableMethods(v.methods ?? []) : [];
   const def = removable.find((m) => m.isDefault);
-  const authenticators = v.available.codeMethods.map(describeMethod).join(' or ');
+  const authenticators = v.available.codeMethods.map((m) => describeMethod({ ...m, isDefault: false })).join(' or ');
   const intro =
     s.flow === 'mfa'
       ? 'Pick the methods you lost, then ask a person who knows you to confirm it is really you. Your lost phone or app cannot prove that. Once confirmed, I remove what you picked and give you a Temporary Access Pass to register a new method.'

@@ -16,7 +16,7 @@ import { formatTime } from '../access-duration';
 import { attestCard, attestNotice, defaultCapable, describeMethod, endedCard, FLOW_TITLES, hiddenSecretCard, passwordCard, readyCard, removableMethods, tapCard, time, verifyCard } from './cards';
 import { generateTemporaryPassword } from './password';
 import { isSatisfied, planVerification, usefulMethods, METHOD_NAMES } from './policy';
-import type { Verifier, VerifierAvailability } from './verifier';
+import type { Verifier } from './verifier';
 
 /** Durable jobs of sign-in recovery; their payloads hold ids only, never a secret. */
 export const SIGNIN_JOBS = {
@@ -189,8 +189,12 @@ export class RecoveryService {
       });
     }
     const check = await this.d.verifier.checkCode(user, code);
-    const fresh = check.ok && this.d.store.transaction(() => this.d.store.recovery.useTotpStep(user.id, check.methodId, check.step));
-    if (!check.ok || !fresh) {
+    // The time step is used up in the same transaction as the confirmation: a code counts once.
+    const result = check.ok
+      ? this.confirm(session, 'code', actor, { method: 'code', authenticator: check.hint }, () => this.d.store.recovery.useTotpStep(user.id, check.methodId, check.step))
+      : 'rejected';
+    if (result === 'stale') return this.userView(this.d.store.recovery.get(session.id)!, null);
+    if (result === 'rejected') {
       const reason = check.ok ? 'code-reused' : check.reason;
       const failure = this.recordFailure(session, user, 'code', reason, actor);
       await this.afterFailure(user, failure);
@@ -200,8 +204,6 @@ export class RecoveryService {
         tone: 'attention',
       });
     }
-    const done = this.confirm(session, 'code', actor, { method: 'code', authenticator: check.hint });
-    if (!done) return this.userView(this.d.store.recovery.get(session.id)!, null);
     const now = this.d.store.recovery.get(session.id)!;
     if (now.state === 'verified') return this.complete(user, now.id, deliver);
     return this.userView(now, { text: 'Code accepted. One more check is needed.', tone: 'good' });
@@ -303,6 +305,10 @@ export class RecoveryService {
 
     const verification = this.d.store.recovery.verification(session.id, method);
     if (!verification || verification.state !== 'pending' || !ACTIVE_STATES.includes(session.state)) return this.attestView(session, method, null);
+    // Two checks mean two people: whoever confirmed one (say, as manager) cannot also confirm the other.
+    if (this.d.store.recovery.verifications(session.id).some((v) => v.method !== method && v.state === 'confirmed' && v.verifierId === actor.id)) {
+      return refuse('same-person', 'You confirmed this request already; a second person must confirm this part.');
+    }
     if (this.isExpired(session)) {
       this.expireNow(session);
       return this.attestView(this.d.store.recovery.get(session.id)!, method, null);
@@ -321,7 +327,7 @@ export class RecoveryService {
     }
 
     if (decision === 'confirm') {
-      const ok = this.confirm(session, method, who, { method, by: { id: actor.id, name: actor.displayName } });
+      const ok = this.confirm(session, method, who, { method, by: { id: actor.id, name: actor.displayName } }) === 'ok';
       if (!ok) return this.attestView(this.d.store.recovery.get(session.id)!, method, null);
       return this.attestView(this.d.store.recovery.get(session.id)!, method, { text: `Thank you. ${session.userName} can go on now.`, tone: 'good' });
     }
@@ -778,10 +784,16 @@ export class RecoveryService {
     this.schedule(SIGNIN_JOBS.updateCards, s.id, this.now());
   }
 
-  /** Confirms a verification (a one-time claim) and moves the recovery on when the policy is met. */
-  private confirm(session: RecoverySession, method: VerificationMethod, actor: AuditActor, details: Record<string, unknown>): boolean {
-    const ok = this.d.store.transaction(() => {
-      if (!this.d.store.recovery.decideVerification(session.id, method, 'confirmed', actor)) return false;
+  /**
+   * Confirms a verification (a one-time claim) and moves the recovery on when the policy is
+   * met. `guard` runs first in the same transaction; when it says no, nothing changes.
+   * `stale`: the verification was not pending any more (a second click).
+   */
+  private confirm(session: RecoverySession, method: VerificationMethod, actor: AuditActor, details: Record<string, unknown>, guard?: () => boolean): 'ok' | 'stale' | 'rejected' {
+    const ok = this.d.store.transaction((): 'ok' | 'stale' | 'rejected' => {
+      if (this.d.store.recovery.verification(session.id, method)?.state !== 'pending') return 'stale';
+      if (guard && !guard()) return 'rejected';
+      if (!this.d.store.recovery.decideVerification(session.id, method, 'confirmed', actor)) return 'stale';
       const confirmed = this.confirmedMethods(session.id);
       const satisfied = isSatisfied(session.requirement, confirmed);
       const expiresAt = this.minutesFromNow(this.cfg.verificationMinutes);
@@ -795,7 +807,7 @@ export class RecoveryService {
       }
       this.scheduleExpire(session.id, expiresAt);
       this.schedule(SIGNIN_JOBS.updateCards, session.id, this.now());
-      return true;
+      return 'ok';
     });
     this.d.scheduler.kick();
     return ok;

@@ -59,3 +59,17 @@ describe('documentation of these variables', () => {
     }
   });
 });
+
+describe('a bad catalog file', () => {
+  it('stops the start with the problems listed, and leaves nothing open', async () => {
+    const { startBot } = await import('../../bot/main');
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-catalog-'));
+    const file = path.join(dir, 'catalog.json');
+    fs.writeFileSync(file, JSON.stringify({ resources: [{ id: 'x', name: 'X', aliases: [], description: 'd', groupId: 'nope', risk: 'low', stages: [], justificationRequired: false, defaultDuration: '1d', maxDuration: '1d', permanentAllowed: false, incompatibleWith: [] }] }));
+    const env = { PORT: '0', PLAYGROUND: 'false', LOG_LEVEL: 'silent', DATABASE_PATH: path.join(dir, 'h.db'), LOCAL_DIRECTORY_PATH: path.join(dir, 'd.db'), ACCESS_CATALOG_PATH: file };
+    await expect(startBot(env)).rejects.toThrow(/Invalid access catalog .*catalog\.json:[\s\S]*groupId: must be a lowercase GUID[\s\S]*needs 1 to 3 approval stages/);
+    // The database was closed again: it can be opened and removed.
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

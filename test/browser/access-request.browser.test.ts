@@ -43,6 +43,14 @@ function freePort(): Promise<number> {
   });
 }
 
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not done within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function shoot(page: Page, card: Locator, name: string): Promise<void> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   await card.scrollIntoViewIfNeeded();
@@ -117,7 +125,8 @@ describe('an access request from the employee to the manager and back', () => {
 
       // 4. He approves: his card shows the decision in place.
       await approval.first().getByRole('button', { name: 'Approve' }).click();
-      await waitForCount(cardsWith(managerPage, 'access-banner', /You approved/), (n) => n > 0);
+      await waitUntil(() => bot!.store.requests.decisions(id).length === 1, 60_000);
+      await waitForCount(cardsWith(managerPage, 'access-banner', /You approved/), (n) => n > 0, 60_000);
       expect(await approval.first().getByRole('button', { name: 'Approve' }).count()).toBe(0);
       await shoot(managerPage, approval.first(), 'access-4-manager-approved.png');
 
@@ -130,7 +139,7 @@ describe('an access request from the employee to the manager and back', () => {
       await shoot(employeePage, granted.first(), 'access-5-employee-granted.png');
 
       // 6. Her status card was updated in place: the same message now says granted.
-      await waitForCount(cardsWith(employeePage, 'access-status', /^Granted until /), (n) => n === 1);
+      await waitForCount(cardsWith(employeePage, 'access-status', /^Granted until /), (n) => n === 1, 60_000);
       expect(await cardsWith(employeePage, 'access-status', /Waiting for approval/).count()).toBe(0);
       await shoot(employeePage, status.first(), 'access-6-employee-status-updated.png');
       const events = bot!.store.audit.query({ correlationId: id }).map((e) => e.action);

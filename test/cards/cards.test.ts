@@ -27,12 +27,14 @@ describe('welcome card', () => {
     expect(findById(card, 'identity').text).toContain('${appName} ${1+1}');
   });
 
-  it('drops empty sections and offers at most five buttons, each an Action.Execute with only an item key', () => {
+  it('drops empty sections and offers at most five buttons per section, each an Action.Execute with only an item key', () => {
     const many: WelcomeSection = { key: 'everyone', title: 'For you', items: Array.from({ length: 8 }, (_, i) => ({ key: `k${i}`, say: `s${i}`, description: 'd', button: `B${i}` })) };
-    const card = renderWelcomeCard({ ...base, sections: [many, { key: 'manager', title: 'For managers', items: [] }] });
-    expect(findById(card, 'section-manager')).toBeUndefined();
-    expect(card.actions).toHaveLength(5);
-    for (const a of card.actions as any[]) {
+    const card = renderWelcomeCard({ ...base, sections: [many, sections[1]!, { key: 'technician', title: 'For identity technicians', items: [] }] });
+    expect(findById(card, 'section-technician')).toBeUndefined();
+    expect(findById(card, 'section-actions-everyone').actions).toHaveLength(5);
+    // A full section does not crowd out another role's buttons.
+    expect(findById(card, 'section-actions-manager').actions.map((a: any) => a.id)).toEqual(['menu-my-team']);
+    for (const a of [...findById(card, 'section-actions-everyone').actions, ...findById(card, 'section-actions-manager').actions] as any[]) {
       expect(a.type).toBe('Action.Execute');
       expect(Object.keys(a.data)).toEqual(['item']);
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { areIncompatible, CatalogError, durationHours, findResourceById, loadCatalog, parseCatalog, resolveResource, searchResources } from '../../directory/catalog';
+import { areIncompatible, CatalogError, durationHours, findResourceById, loadCatalog, parseCatalog, resolveLeading, resolveResource, searchResources } from '../../directory/catalog';
 import { loadDemoTenant } from '../../directory/demo-tenant';
 
 const catalog = loadCatalog();
@@ -75,6 +75,12 @@ describe('finding a resource', () => {
 
   it.each(['help with payroll shipping', 'the moon', '', 'access'])('"%s" is nothing', (phrase) => {
     expect(resolveResource(catalog, phrase)).toBeUndefined();
+  });
+
+  it('finds the resource at the start of a longer phrase', () => {
+    expect(resolveLeading(catalog, 'payroll reports until friday')?.id).toBe('payroll-reports');
+    expect(resolveLeading(catalog, 'the vpn please')?.id).toBe('vpn');
+    expect(resolveLeading(catalog, 'moon base')).toBeUndefined();
   });
 
   it('suggests by words', () => {
