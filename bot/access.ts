@@ -3,13 +3,17 @@ import { DEFAULT_CATALOG_FILE, loadCatalog } from '../directory/catalog';
 import { AccessService } from '../dialogs/access-service';
 import type { BotDeps } from './deps';
 import { BotNotifier, type Notifier } from './notifier';
+import { graphReach } from './proactive-reach';
 import { Scheduler } from './scheduler';
-import { ChannelTechnicianNotices } from './technician-notices';
+import type { TicketService } from '../dialogs/technician/tickets';
+import { createTicketQueue } from './technician-notices';
 
 export interface AccessCapability {
   service: AccessService;
   scheduler: Scheduler;
   notifier: Notifier;
+  /** The ticket queue: where every notice for the technicians goes. */
+  tickets: TicketService;
 }
 
 /**
@@ -20,8 +24,10 @@ export interface AccessCapability {
  */
 export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): AccessCapability {
   const catalog = loadCatalog(deps.config.access.catalogPath ?? DEFAULT_CATALOG_FILE);
-  const notifier = new BotNotifier(adapter, deps.config, deps.store, deps.logger);
-  const technicians = new ChannelTechnicianNotices(notifier, deps.logger);
+  // On Graph, someone who never talked to the bot is reached by installing the app for them.
+  const notifier = new BotNotifier(adapter, deps.config, deps.store, deps.logger, graphReach(deps.directory, deps.config.bot.appId));
+  // Everything that needs a person becomes a ticket, posted to the technicians' channel.
+  const technicians = createTicketQueue(deps, notifier);
   const scheduler = new Scheduler({
     jobs: deps.store.jobs,
     clock: deps.clock,
@@ -44,5 +50,6 @@ export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): Ac
     fallbackGroupId: deps.config.access.fallbackGroupId ?? deps.technicianGroupId,
   });
   service.registerJobs(scheduler);
-  return { service, scheduler, notifier };
+  technicians.attach(scheduler);
+  return { service, scheduler, notifier, tickets: technicians };
 }

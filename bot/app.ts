@@ -15,10 +15,13 @@ import { registerMyTeam } from '../dialogs/my-team';
 import { registerAuditCommands } from '../dialogs/audit-commands';
 import { registerUnderstanding } from '../dialogs/understanding';
 import { IntentRegistry } from './intents';
+import { defaultRecognizer } from './nlu';
 import { registerAccessRequests } from '../dialogs/access-requests';
 import { createAccessCapability } from './access';
 import { registerSigninRecovery } from '../dialogs/signin-recovery';
 import { createSigninCapability } from './signin';
+import { registerTechnicianCommands } from '../dialogs/technician/register';
+import { createTechnicianCapability } from './technician';
 import type { Scheduler } from './scheduler';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
@@ -53,11 +56,14 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   registerMyTeam(app, deps, menu);
   registerAuditCommands(app, deps, menu);
   const access = createAccessCapability(deps, adapter);
-  registerAccessRequests(app, deps, menu, access.service);
+  registerAccessRequests(app, deps, menu, intents, access.service);
   const signin = createSigninCapability(deps, access);
   registerSigninRecovery(app, deps, menu, intents, signin.service, { stepUpConnection: signin.stepUpConnection });
+  // Technicians' commands: after the exact phrases above ("unlock my account" stays self-service), before the recognizer.
+  registerTechnicianCommands(app, deps, menu, createTechnicianCapability(deps, access));
   // Free text no exact command claimed: recognized, then handed to the flow of its intent.
-  registerUnderstanding(app, deps, menu, intents);
+  // Its resources are the catalog's the bot loaded (trained once per catalog and process).
+  registerUnderstanding(app, deps, menu, intents, { recognizer: defaultRecognizer(access.service.catalog.resources) });
   registerFallback(app, deps, menu);
   return { app, adapter, scheduler: access.scheduler };
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { recoveryConfigFrom, recoveryEnvShape, type RecoveryConfig } from './recovery-config';
+import { technicianConfigFrom, technicianEnvShape, type TechnicianConfig } from './technician-config';
 
 /**
  * The bot's whole configuration, read once from the environment by {@link loadConfig}.
@@ -19,7 +20,7 @@ export interface AppConfig {
   port: number;
   databasePath: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  directory: { kind: 'local'; path: string } | GraphDirectoryConfig;
+  directory: { kind: 'local'; path: string } | GraphDirectoryConfig | AdDirectoryConfig | HybridDirectoryConfig;
   /** Group whose members are identity technicians; local mode defaults to the demo tenant's. */
   technicianGroupId: string | null;
   bot: {
@@ -53,6 +54,8 @@ export interface AppConfig {
   proactive: { serviceUrl: string | null; techniciansTeamId: string | null };
   /** Self-service sign-in recovery: verification policy, time limits, abuse limits, step-up sign-in. */
   recovery: RecoveryConfig;
+  /** Technician commands: channel allow-list, plan lifetime, ticket SLAs, birthright rules. */
+  technicians: TechnicianConfig;
 }
 
 /** Microsoft Entra ID through Microsoft Graph: the production directory. */
@@ -75,6 +78,35 @@ export interface GraphDirectoryConfig {
   requestTimeoutMs: number;
   /** The most one Graph call may take, retries after throttling included. */
   retryBudgetMs: number;
+}
+
+/** On-premises Active Directory over LDAPS (or StartTLS): `DIRECTORY=ad`, and the AD half of `hybrid`. */
+export interface AdDirectoryConfig {
+  kind: 'ad';
+  /** `AD_URL`: domain controllers in the order to try; ldap:// ones are upgraded with StartTLS. */
+  urls: string[];
+  /** The service account: a password (`AD_BIND_DN`, `AD_BIND_PASSWORD`) or a client certificate (SASL EXTERNAL). */
+  bind: { kind: 'password'; bindDn: string; password: string } | { kind: 'certificate'; certificatePath: string; keyPath: string };
+  /** CA certificates (PEM file) that issued the DCs' certificates. */
+  caFile: string | null;
+  /** The name to check the DCs' certificates against, when it is not the URL's host. */
+  tlsServerName: string | null;
+  /** Where users and groups are searched and changed; the domain's root when null. */
+  baseDn: string | null;
+  poolSize: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  pageSize: number;
+}
+
+/**
+ * `DIRECTORY=hybrid`: the cloud (Microsoft Graph in production, the demo tenant in local mode)
+ * for identities, AD for the accounts it masters.
+ */
+export interface HybridDirectoryConfig {
+  kind: 'hybrid';
+  cloud: GraphDirectoryConfig | { kind: 'local'; path: string };
+  ad: AdDirectoryConfig;
 }
 
 /** A configuration that cannot run; the message names the variable at fault. */
@@ -163,7 +195,10 @@ export const envSchema = z.object({
   HOST: optionalString,
   PORT: port(3978),
   DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().trim().default('./data/helpdesk.db')),
-  DIRECTORY: z.preprocess(emptyToUndefined, z.enum(['local', 'graph'], { message: 'must be local or graph' }).optional()),
+  DIRECTORY: z.preprocess(
+    emptyToUndefined,
+    z.enum(['local', 'graph', 'ad', 'hybrid'], { message: 'must be local, graph, ad or hybrid' }).optional(),
+  ),
   LOCAL_DIRECTORY_PATH: z.preprocess(emptyToUndefined, z.string().trim().default('./data/demo-directory.db')),
   TECHNICIANS_GROUP_ID: optionalGuid,
   LOG_LEVEL: z.preprocess(
@@ -189,6 +224,7 @@ export const envSchema = z.object({
   BOT_SERVICE_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
   TECHNICIANS_TEAM_ID: optionalString,
   ...recoveryEnvShape,
+  ...technicianEnvShape,
   GRAPH_TENANT_ID: optionalGuid,
   GRAPH_CLIENT_ID: optionalGuid,
   GRAPH_CLIENT_SECRET: optionalString,
@@ -200,7 +236,45 @@ export const envSchema = z.object({
   GRAPH_CA_FILE: optionalString,
   GRAPH_REQUEST_TIMEOUT_SECONDS: wholeNumber(10, 1, 120),
   GRAPH_RETRY_MAX_SECONDS: wholeNumber(10, 0, 600),
+  AD_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .trim()
+      .optional()
+      .superRefine((v, ctx) => {
+        for (const u of v ? adUrls(v) : []) {
+          const bad = adUrlProblem(u);
+          if (bad) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${u} ${bad}` });
+        }
+      }),
+  ),
+  AD_BIND_DN: optionalString,
+  AD_BIND_PASSWORD: optionalString,
+  AD_CLIENT_CERTIFICATE_PATH: optionalString,
+  AD_CLIENT_KEY_PATH: optionalString,
+  AD_CA_FILE: optionalString,
+  AD_TLS_SERVER_NAME: optionalString,
+  AD_BASE_DN: optionalString,
+  AD_POOL_SIZE: wholeNumber(4, 1, 16),
+  AD_TIMEOUT_SECONDS: wholeNumber(10, 1, 120),
+  AD_CONNECT_TIMEOUT_SECONDS: wholeNumber(5, 1, 60),
+  AD_PAGE_SIZE: wholeNumber(500, 1, 1000),
 });
+
+/** The URLs of `AD_URL` (comma or space separated). */
+function adUrls(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean);
+}
+
+/** Why an `AD_URL` entry cannot be used, or null. */
+function adUrlProblem(u: string): string | null {
+  if (!URL.canParse(u)) return 'is not a URL';
+  const url = new URL(u);
+  if (url.protocol !== 'ldaps:' && url.protocol !== 'ldap:') return 'must be ldaps://host (or ldap://host, upgraded with StartTLS)';
+  if ((url.pathname && url.pathname !== '/') || url.search || url.hash || url.username) return 'must name the server only, such as ldaps://dc1.corp.example';
+  return null;
+}
 
 type Env = z.infer<typeof envSchema>;
 
@@ -227,9 +301,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (e.BOT_CERTIFICATE_THUMBPRINT && !e.BOT_CERTIFICATE_KEY_PATH) missing.push('BOT_CERTIFICATE_KEY_PATH (the private key of BOT_CERTIFICATE_THUMBPRINT)');
     if (!e.TECHNICIANS_GROUP_ID) missing.push('TECHNICIANS_GROUP_ID (the Entra group of identity technicians)');
     if (e.DIRECTORY === 'local') missing.push('DIRECTORY=graph (the demo directory is for local mode only)');
+    if (e.DIRECTORY === 'ad') {
+      missing.push(
+        'DIRECTORY=graph or hybrid (Teams identifies people by their Entra object id, which Active Directory does not hold: use hybrid to manage on-premises accounts)',
+      );
+    }
     const graph = graphDirectorySettings(e, missing);
+    const ad = e.DIRECTORY === 'hybrid' ? adDirectorySettings(e, missing) : null;
     if (missing.length) throw new ConfigError(`Production mode (BOT_ID is set) needs: ${missing.join('; ')}`);
-    directory = graph!;
+    directory = ad ? { kind: 'hybrid', cloud: graph!, ad } : graph!;
+  } else if (e.DIRECTORY === 'ad' || e.DIRECTORY === 'hybrid') {
+    const missing: string[] = [];
+    const ad = adDirectorySettings(e, missing);
+    if (missing.length) throw new ConfigError(`DIRECTORY=${e.DIRECTORY} needs: ${missing.join('; ')}`);
+    const remote = ad!.urls.find((u) => !isLoopback(new URL(u).hostname.replace(/^\[|\]$/g, '')));
+    if (remote) {
+      throw new ConfigError(
+        `AD_URL=${remote} is not allowed in local mode: without BOT_ID nobody is authenticated, so only a domain controller on this machine (a lab or test DC on 127.0.0.0/8) may be used`,
+      );
+    }
+    directory = e.DIRECTORY === 'ad' ? ad! : { kind: 'hybrid', cloud: directory, ad: ad! };
   } else if (e.DIRECTORY === 'graph') {
     throw new ConfigError(
       'DIRECTORY=graph needs production mode (BOT_ID): without Bot Framework authentication anyone on this machine could act on the real directory; use DIRECTORY=local',
@@ -274,6 +365,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     proactive: { serviceUrl: e.BOT_SERVICE_URL ?? null, techniciansTeamId: e.TECHNICIANS_TEAM_ID ?? null },
     recovery: recoveryConfigFrom(e, { appId: e.BOT_ID ?? '', tenantId: e.BOT_TENANT_ID ?? null }),
+    technicians: technicianConfigFrom(e),
   };
 }
 
@@ -330,8 +422,53 @@ function graphDirectorySettings(e: Env, missing: string[]): GraphDirectoryConfig
   };
 }
 
+/**
+ * The Active Directory settings; what is missing goes to `missing`. The service account signs
+ * in with a password or a client certificate, never both.
+ */
+function adDirectorySettings(e: Env, missing: string[]): AdDirectoryConfig | null {
+  const urls = e.AD_URL ? adUrls(e.AD_URL) : [];
+  if (urls.length === 0) missing.push('AD_URL (the domain controllers, such as ldaps://dc1.corp.example)');
+  const file = (variable: string, value: string | undefined): string | null => {
+    if (!value) return null;
+    const full = path.resolve(value);
+    if (!fs.existsSync(full)) missing.push(`${variable} to name a file that exists (${full} does not)`);
+    return full;
+  };
+  let bind: AdDirectoryConfig['bind'] | null = null;
+  const certificate = e.AD_CLIENT_CERTIFICATE_PATH || e.AD_CLIENT_KEY_PATH;
+  if (e.AD_BIND_PASSWORD && certificate) {
+    missing.push('either AD_BIND_PASSWORD or AD_CLIENT_CERTIFICATE_PATH with AD_CLIENT_KEY_PATH, not both');
+  } else if (e.AD_BIND_PASSWORD) {
+    if (!e.AD_BIND_DN) missing.push('AD_BIND_DN (the service account, such as svc-helpdesk@corp.example)');
+    else bind = { kind: 'password', bindDn: e.AD_BIND_DN, password: e.AD_BIND_PASSWORD };
+  } else if (certificate) {
+    if (!e.AD_CLIENT_CERTIFICATE_PATH) missing.push('AD_CLIENT_CERTIFICATE_PATH (the certificate of AD_CLIENT_KEY_PATH)');
+    if (!e.AD_CLIENT_KEY_PATH) missing.push('AD_CLIENT_KEY_PATH (the private key of AD_CLIENT_CERTIFICATE_PATH)');
+    const certificatePath = file('AD_CLIENT_CERTIFICATE_PATH', e.AD_CLIENT_CERTIFICATE_PATH);
+    const keyPath = file('AD_CLIENT_KEY_PATH', e.AD_CLIENT_KEY_PATH);
+    if (certificatePath && keyPath) bind = { kind: 'certificate', certificatePath, keyPath };
+  } else {
+    missing.push('AD_BIND_DN with AD_BIND_PASSWORD, or AD_CLIENT_CERTIFICATE_PATH with AD_CLIENT_KEY_PATH (the service account)');
+  }
+  const caFile = file('AD_CA_FILE', e.AD_CA_FILE);
+  if (urls.length === 0 || !bind) return null;
+  return {
+    kind: 'ad',
+    urls,
+    bind,
+    caFile,
+    tlsServerName: e.AD_TLS_SERVER_NAME ?? null,
+    baseDn: e.AD_BASE_DN ?? null,
+    poolSize: e.AD_POOL_SIZE,
+    timeoutMs: e.AD_TIMEOUT_SECONDS * 1000,
+    connectTimeoutMs: e.AD_CONNECT_TIMEOUT_SECONDS * 1000,
+    pageSize: e.AD_PAGE_SIZE,
+  };
+}
+
 function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === 'localhost' || host === '::1';
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** Loads `.env` from the working folder when present; variables already set win. */

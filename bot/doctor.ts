@@ -4,6 +4,7 @@ import { GraphDirectory } from '../directory/graph-directory';
 import { toDirectoryError } from '../directory/graph/errors';
 import { filterEquals } from '../directory/graph/odata';
 import { ConfigError, loadConfig, loadDotEnv, type GraphDirectoryConfig } from './config';
+import { diagnoseAd } from './ad-doctor';
 import { graphDirectoryOptions } from './directory-setup';
 
 const USAGE = `Usage: npm run doctor
@@ -11,7 +12,8 @@ const USAGE = `Usage: npm run doctor
 Checks the production configuration (BOT_ID set, DIRECTORY=graph) against Microsoft Entra ID:
 gets a token for Microsoft Graph, reads one harmless thing per feature, and prints which
 features will work and which application permission or Entra role each missing one needs.
-Nothing is changed in the tenant. Exit code: 0 all features work, 1 something is missing or
+With DIRECTORY=ad or hybrid it also checks Active Directory: the TLS connection, the service
+account's sign-in, the base DN and the rights delegated to it. Nothing is changed in either. Exit code: 0 all features work, 1 something is missing or
 failed, 2 the configuration cannot run.`;
 
 /** A helpdesk feature and what the app registration needs for it. */
@@ -113,14 +115,23 @@ export async function main(
     say(`Configuration: cannot run. ${e.message}`);
     return 2;
   }
-  if (config.mode !== 'production' || config.directory.kind !== 'graph') {
+  const dir = config.directory;
+  const ad = dir.kind === 'ad' ? dir : dir.kind === 'hybrid' ? dir.ad : null;
+  if (ad && (dir.kind === 'ad' || (dir.kind === 'hybrid' && dir.cloud.kind === 'local'))) {
+    // Active Directory alone, or beside the local demo tenant: only AD is checked.
+    say('Northwind IAM Helpdesk doctor');
+    say();
+    say(`Configuration: ok (${config.mode} mode, ${dir.kind === 'ad' ? 'Active Directory' : 'demo directory with Active Directory'})`);
+    return diagnoseAd(ad, say);
+  }
+  const g: GraphDirectoryConfig | null = dir.kind === 'graph' ? dir : dir.kind === 'hybrid' && dir.cloud.kind === 'graph' ? dir.cloud : null;
+  if (config.mode !== 'production' || !g) {
     say('Configuration: local mode (BOT_ID is not set). The doctor checks the production configuration: set BOT_ID and the Graph settings (see .env.example).');
     return 2;
   }
-  const g: GraphDirectoryConfig = config.directory;
   say('Northwind IAM Helpdesk doctor');
   say();
-  say(`Configuration: ok (production mode, Microsoft Graph directory)`);
+  say(`Configuration: ok (production mode, Microsoft Graph directory${ad ? ' with Active Directory' : ''})`);
   say(`  tenant ${g.tenantId}, app ${g.clientId}${g.clientId === config.bot.appId ? ' (the bot registration)' : ''}`);
   say(`  credential: ${g.credential.kind === 'secret' ? 'client secret' : `certificate ${g.credential.thumbprint}`}`);
   say(`  authority ${g.authorityHost}, Graph ${g.baseUrl}${g.caFile ? `, extra CA ${g.caFile}` : ''}`);
@@ -132,11 +143,15 @@ export async function main(
     say(`Configuration: cannot run. ${(e as Error).message}`);
     return 2;
   }
+  let code: number;
   try {
-    return await diagnose(directory, g, config.technicianGroupId, say);
+    code = await diagnose(directory, g, config.technicianGroupId, say);
   } finally {
     directory.close();
   }
+  if (!ad) return code;
+  say();
+  return Math.max(code, await diagnoseAd(ad, say));
 }
 
 async function diagnose(

@@ -26,6 +26,16 @@ export interface Notifier {
   teamsUserId(userId: string): string;
 }
 
+/**
+ * Opens a 1:1 chat with someone who never talked to the bot, where the Bot Connector alone
+ * cannot: Teams refuses to create a chat with a user who does not have the app. Installing
+ * the app for them (through Microsoft Graph) creates that chat; its id is a conversation id.
+ */
+export interface ProactiveReach {
+  /** The id of the user's 1:1 chat with the app, installing the app for them when needed. */
+  chatWith(userId: string): Promise<string>;
+}
+
 /** A proactive send failed; `statusCode` is the connector's HTTP status when there was one. */
 export class DeliveryError extends Error {
   constructor(
@@ -39,9 +49,10 @@ export class DeliveryError extends Error {
 
 /**
  * The Bot Framework implementation: `continueConversationAsync` with a saved conversation
- * reference, or `createConversationAsync` (`POST {serviceUrl}/v3/conversations` with the
- * member's Entra object id and the tenant) for someone the bot has no chat with yet. The
- * service URL, tenant and bot account for a new chat come from `BOT_SERVICE_URL` and the
+ * reference; for someone the bot has no chat with yet, the chat the app's installation for
+ * them created ({@link ProactiveReach}, when there is one), else `createConversationAsync`
+ * (`POST {serviceUrl}/v3/conversations` with the member's Entra object id and the tenant).
+ * The service URL, tenant and bot account for a new chat come from `BOT_SERVICE_URL` and the
  * configured tenant when set, else from the most recently saved reference.
  */
 export class BotNotifier implements Notifier {
@@ -50,6 +61,7 @@ export class BotNotifier implements Notifier {
     private readonly config: AppConfig,
     private readonly store: Store,
     private readonly logger: Logger,
+    private readonly reach: ProactiveReach | null = null,
   ) {}
 
   async sendToUser(userId: string, activity: Partial<Activity>): Promise<Delivered> {
@@ -117,6 +129,33 @@ export class BotNotifier implements Notifier {
     }
     const bot = latest?.reference.bot ?? { id: `28:${this.config.bot.appId}`, name: 'bot' };
     const member = { id: userId, aadObjectId: userId, name: '' };
+    const conversationId = (await this.installedChat(userId)) ?? (await this.createConversation(serviceUrl, tenantId, bot, member));
+    const reference: Partial<ConversationReference> = {
+      channelId: 'msteams',
+      serviceUrl,
+      bot,
+      user: member,
+      conversation: { id: conversationId, conversationType: 'personal', tenantId, isGroup: false, name: '' },
+    };
+    // Remembered like a chat the person started, so the next message reuses it.
+    this.store.conversations.save(reference, { kind: 'personal', userId });
+    const delivered = await this.sendTo(reference, activity);
+    this.logger.info({ userId }, 'created a 1:1 chat for a proactive message');
+    return delivered;
+  }
+
+  /** The chat the app's installation for the user created; null (and the connector is asked) when that did not work. */
+  private async installedChat(userId: string): Promise<string | null> {
+    if (!this.reach) return null;
+    try {
+      return await this.reach.chatWith(userId);
+    } catch (err) {
+      this.logger.warn({ userId, err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'could not install the app for the user; asking the Bot Connector for the chat');
+      return null;
+    }
+  }
+
+  private async createConversation(serviceUrl: string, tenantId: string, bot: Partial<ConversationReference>['bot'], member: { id: string; aadObjectId: string; name: string }): Promise<string> {
     const parameters = {
       isGroup: false,
       bot,
@@ -140,18 +179,7 @@ export class BotNotifier implements Notifier {
       throw toDeliveryError(err);
     }
     if (!conversationId) throw new DeliveryError('the connector created no conversation');
-    const reference: Partial<ConversationReference> = {
-      channelId: 'msteams',
-      serviceUrl,
-      bot,
-      user: member,
-      conversation: { id: conversationId, conversationType: 'personal', tenantId, isGroup: false, name: '' },
-    };
-    // Remembered like a chat the person started, so the next message reuses it.
-    this.store.conversations.save(reference, { kind: 'personal', userId });
-    const delivered = await this.sendTo(reference, activity);
-    this.logger.info({ userId }, 'created a 1:1 chat for a proactive message');
-    return delivered;
+    return conversationId;
   }
 }
 

@@ -26,6 +26,14 @@ export interface TechnicianNotice {
   text: string;
   facts?: Array<{ title: string; value: string }>;
   requestId?: string | null;
+  /**
+   * The ticket type (`signin`, `report`, `security`, `provisioning`, `escalation`, ...); the
+   * ticket queue infers it from the title when absent.
+   */
+  type?: string;
+  /** Who asked, and whom it is about; inferred from the request or recovery when absent. */
+  requester?: { id: string | null; name: string | null } | null;
+  subject?: { id: string | null; name: string | null } | null;
 }
 
 /** Where technician notices go (today the technicians' channel). */

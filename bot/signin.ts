@@ -5,7 +5,6 @@ import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
 import { HelpdeskVerifier } from './signin-verifier';
 import { StepUpValidator } from './step-up';
-import { ChannelTechnicianNotices } from './technician-notices';
 
 export interface SigninCapability {
   service: RecoveryService;
@@ -54,7 +53,7 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
     verifier,
     notifier: access.notifier,
     scheduler: access.scheduler,
-    technicians: new ChannelTechnicianNotices(access.notifier, deps.logger),
+    technicians: access.tickets,
     privilegedGroupIds,
     catalog: access.service.catalog,
     techniciansReachable,

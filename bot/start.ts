@@ -20,8 +20,14 @@ async function run(): Promise<void> {
   out(`Northwind IAM Helpdesk ${config.mode} mode: bot at ${bot.url}/api/messages (health: ${bot.url}/healthz)`);
   out(`Database: ${config.databasePath}`);
   if (logFile) out(`Logs: ${logFile}`);
-  if (config.directory.kind === 'local') out(`Demo directory: ${config.directory.path} (npm run demo:reset restores it)`);
-  else out(`Directory: Microsoft Entra ID through ${config.directory.baseUrl} (npm run doctor checks the app's permissions)`);
+  const dir = config.directory;
+  if (dir.kind === 'local') out(`Demo directory: ${dir.path} (npm run demo:reset restores it)`);
+  else if (dir.kind === 'graph') out(`Directory: Microsoft Entra ID through ${dir.baseUrl} (npm run doctor checks the app's permissions)`);
+  else {
+    const ad = dir.kind === 'ad' ? dir : dir.ad;
+    const cloud = dir.kind === 'hybrid' ? (dir.cloud.kind === 'local' ? `demo directory ${dir.cloud.path} with ` : `Microsoft Entra ID through ${dir.cloud.baseUrl} with `) : '';
+    out(`Directory: ${cloud}Active Directory at ${ad.urls.join(', ')} (npm run doctor checks the service account)`);
+  }
 
   let stopPlaygrounds: (() => Promise<void>) | null = null;
   if (config.mode === 'local' && config.playground.enabled) {

@@ -61,3 +61,28 @@ export function formatTime(iso: string | Date): string {
 export function addHours(from: Date | string, hours: number): Date {
   return new Date(new Date(from).getTime() + hours * 3_600_000);
 }
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+/** "end of Friday 12 June 2026 (Europe/London)" for a local calendar date `YYYY-MM-DD`. */
+export function formatEndOfDay(date: string, timeZone?: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  if (!m) return `end of ${date}`;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const weekday = WEEKDAYS[new Date(Date.UTC(y, mo - 1, d)).getUTCDay()];
+  return `end of ${weekday} ${d} ${MONTHS[mo - 1]} ${y}${timeZone ? ` (${timeZone})` : ''}`;
+}
+
+/**
+ * The reason given in a request, as its justification: "... because of the year-end audit"
+ * gives "because of the year-end audit". Only an explicit "because" (or "as/since I ...")
+ * counts; anything else is left for the requester to type on the card.
+ */
+export function justificationIn(text: string): string | null {
+  const m = /\b(because|cause|coz|cos|as\s+(?=i\b|we\b|my\b|our\b)|since\s+(?=i\b|we\b|my\b|our\b))\s*(.+?)\s*[.!?]*\s*$/i.exec(text.slice(0, 1000));
+  const reason = m?.[2]?.trim();
+  if (!reason || reason.length < 3) return null;
+  const word = m![1]!.trim().toLowerCase();
+  return `${word === 'cause' || word === 'coz' || word === 'cos' ? 'because' : word} ${reason}`.slice(0, 500);
+}

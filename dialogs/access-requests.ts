@@ -2,21 +2,27 @@ import { randomUUID } from 'node:crypto';
 import { TurnContext } from 'botbuilder';
 import type { TurnState } from '@microsoft/teams-ai';
 import { renderAccessNotice, renderRequestConfirm, renderRequestForm, renderRequestList, type Fact, type RequestListItem, type Tone } from '../adaptive-cards/access';
+import { renderHeldAccess } from '../adaptive-cards/access-held';
 import type { AdaptiveCardJson } from '../adaptive-cards/render';
 import type { BotDeps, HelpdeskApp } from '../bot/deps';
+import type { IntentRegistry } from '../bot/intents';
 import type { MenuRegistry } from '../bot/menu';
 import { turnInfo } from '../bot/turn-info';
 import { findResourceById, resolveLeading, resolveResource, searchResources, type CatalogResource } from '../directory/catalog';
 import type { AccessRequest } from '../store/access-requests';
-import { formatDuration, formatTime, parseDuration } from './access-duration';
+import { formatDuration, formatEndOfDay, formatTime, justificationIn, parseDuration } from './access-duration';
+import { heldResources } from './access-policy';
 import { describeState, isRequestId, stateTone, type AccessService, type ActionResult } from './access-service';
 import { sendCard } from './reply';
 
 /**
  * Access requests in chat: asking ("request access", "I need the payroll reports for two
- * weeks"), the form and confirmation cards, the approval card's buttons, "my requests",
- * "cancel REQ-1042", "what's waiting for me" and "forward REQ-1042 to <name>". The rules
- * live in {@link AccessService}; this module turns chat and clicks into calls to it.
+ * weeks", "can I get into the payroll reports until friday?"), the form and confirmation
+ * cards, the approval card's buttons, "my requests", "cancel REQ-1042", "what's waiting for
+ * me", "what access do I have" and "forward REQ-1042 to <name>". Plain words reach these
+ * flows through the recognizer's intents ({@link ACCESS_INTENTS}); the anchored commands keep
+ * their own routes. The rules live in {@link AccessService}; this module turns chat and
+ * clicks into calls to it.
  *
  * Only in a 1:1 chat: a justification or a decision is nobody else's business.
  */
@@ -26,6 +32,10 @@ export interface AccessEntities {
   /** A catalog id, name or alias ("payroll-reports", "Payroll Reports", "payroll"). */
   resource?: string;
   durationHours?: number;
+  /** A fixed end instead of a duration ("until Friday"): an ISO 8601 instant. */
+  until?: string;
+  /** How to show that end to the requester, e.g. "end of Friday 12 June 2026 (Europe/London)". */
+  untilLabel?: string;
   /** Access with no end date (only where the policy allows it). */
   permanent?: boolean;
   justification?: string;
@@ -37,14 +47,23 @@ export interface AccessEntities {
 interface Draft {
   id: string;
   resourceId: string;
+  /** For a fixed end, the hours from now until it (what the policy checks). */
   hours: number | null;
+  /** A fixed end ("until Friday"); null when the access runs `hours` from the grant. */
+  ends: FixedEnd | null;
   justification: string | null;
   extendsRequestId: string | null;
 }
 
+interface FixedEnd {
+  /** ISO 8601 instant. */
+  at: string;
+  label: string;
+}
+
+// "request access", "request access to X [for Y]". Free phrasings ("I need X for two weeks",
+// "can I get into X until friday?") are the recognizer's: see ACCESS_INTENTS.
 const REQUEST_TEXT = /^\s*(?:request|ask\s+for|get)\s+access(?:\s+to\s+(.+?))?(?:\s+for\s+(.+?))?\s*[.!?]*\s*$/i;
-const NEED_TEXT =
-  /^\s*(?:i\s+need|i\s+want|i\s+would\s+like|i'd\s+like|can\s+i\s+(?:get|have)|please\s+give\s+me|give\s+me)\s+(?:access\s+to\s+)?(.+?)(?:\s+(?:for\s+(.+?)|(permanently|indefinitely|forever)))?(?:\s+(?:because|as|since)\s+(.+?))?\s*[.!?]*\s*$/i;
 const MY_REQUESTS_TEXT = /^\s*(?:my\s+(?:access\s+)?requests|show\s+my\s+(?:access\s+)?requests|request\s+status)\s*[?.!]*\s*$/i;
 // "cancel REQ-1042" or "cancel request <anything>"; a bare "cancel ..." belongs to other flows.
 const CANCEL_TEXT = /^\s*cancel\s+(?:(?:access\s+)?request\s+(\S+)|(REQ-?\d+))\s*[.!]*\s*$/i;
@@ -69,8 +88,8 @@ const DURATION_CHOICES: Array<{ title: string; value: string }> = [
 const RISK = { low: 'low risk', medium: 'medium risk', high: 'high risk' } as const;
 const FLOW = Symbol('helpdesk.accessFlow');
 
-/** Registers the routes, card verbs and menu items of access requests. */
-export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: MenuRegistry, service: AccessService): void {
+/** Registers the routes, card verbs, menu items and intent handlers of access requests. */
+export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: MenuRegistry, intents: IntentRegistry, service: AccessService): void {
   const flow = new AccessFlow(deps, service);
   app.turn('beforeTurn', async (context) => {
     context.turnState.set(FLOW, flow);
@@ -94,6 +113,14 @@ export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: Me
     run: (context) => flow.sendMyRequests(context),
   });
   menu.add({
+    key: 'my-access',
+    audience: 'everyone',
+    say: 'what access do I have',
+    description: 'What you can use of the things you can request here, and until when.',
+    button: 'My access',
+    run: (context) => flow.sendHeld(context),
+  });
+  menu.add({
     key: 'approvals',
     audience: 'manager',
     say: "what's waiting for me",
@@ -102,19 +129,18 @@ export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: Me
     run: (context) => flow.sendWaiting(context),
   });
 
-  app.message(REQUEST_TEXT, async (context, state) => {
-    const m = REQUEST_TEXT.exec(context.activity.text ?? '')!;
-    await flow.start(context, state, entitiesFrom(m[1], m[2], undefined));
-  });
-  // "I need X" only when X names something in the catalog; anything else is not ours.
+  // The command form. When the words after "to" start with a catalog name but go on with
+  // something it cannot read ("to the VPN until friday"), the recognizer reads them instead.
   app.message(
     async (context) => {
-      const m = NEED_TEXT.exec(context.activity.text ?? '');
-      return Boolean(m && resolveResource(service.catalog, m[1]!));
+      const m = REQUEST_TEXT.exec(context.activity.text ?? '');
+      if (!m) return false;
+      const named = m[1]?.trim();
+      return !named || Boolean(resolveResource(service.catalog, named) ?? findResourceById(service.catalog, named)) || !resolveLeading(service.catalog, named);
     },
     async (context, state) => {
-      const m = NEED_TEXT.exec(context.activity.text ?? '')!;
-      await flow.start(context, state, entitiesFrom(m[1], m[2] ?? m[3], m[4]));
+      const m = REQUEST_TEXT.exec(context.activity.text ?? '')!;
+      await flow.start(context, state, entitiesFrom(m[1], m[2], undefined));
     },
   );
   app.message(MY_REQUESTS_TEXT, (context) => flow.sendMyRequests(context));
@@ -153,6 +179,14 @@ export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: Me
   exec('access.refresh', (c, _s, d) => flow.refresh(c, d));
   exec('access.cancel', (c, _s, d) => flow.cancel(c, d));
   exec('access.list-cancel', (c, _s, d) => flow.cancelFromList(c, d));
+
+  // Plain words, through the recognizer: the same flows with what it found pre-filled.
+  for (const intent of ACCESS_INTENTS) {
+    intents.handle(intent, async (context, state, understood) => {
+      const text = understood.source === 'text' ? context.activity.text : undefined;
+      await handleAccessIntent(intent, context, state, understood.entities, text);
+    });
+  }
 }
 
 /**
@@ -185,42 +219,49 @@ export const ACCESS_INTENTS = ['access.request', 'access.status', 'access.cancel
 /** What the recognizer found in a message, as far as access requests use it (the shape of `bot/nlu` entities). */
 export interface RecognizedAccessEntities {
   resources?: Array<{ id?: string; key?: string; name: string }>;
-  duration?: { hours?: number; until?: string; permanent?: boolean };
+  duration?: { hours?: number; until?: string; untilDate?: string; timeZone?: string; permanent?: boolean };
   requestIds?: string[];
 }
 
 /**
  * Runs the flow of one recognized intent with its entities pre-filled; false when the intent
- * is not one of {@link ACCESS_INTENTS}. For the router:
- * `for (const i of ACCESS_INTENTS) intents.handle(i, (c, s, u) => handleAccessIntent(i, c, s, u.entities).then(() => undefined))`.
- * Everything is still confirmed by the user and checked on the server.
+ * is not one of {@link ACCESS_INTENTS}. `text` is the message, when there is one: the reason
+ * given in it ("because of the audit") becomes the justification. Nothing is done on the
+ * recognition alone: a request ends at its confirmation card, a cancellation at the request's
+ * Cancel button, and everything is checked on the server.
  */
-export async function handleAccessIntent(intent: string, context: TurnContext, state: TurnState, entities: RecognizedAccessEntities = {}): Promise<boolean> {
+export async function handleAccessIntent(
+  intent: string,
+  context: TurnContext,
+  state: TurnState,
+  entities: RecognizedAccessEntities = {},
+  text?: string,
+): Promise<boolean> {
   const flow = flowOf(context);
-  const requestId = entities.requestIds?.find((id) => isRequestId(id));
+  const requestIds = [...new Set((entities.requestIds ?? []).filter((id) => isRequestId(id)))];
+  const resourceIds = [...new Set((entities.resources ?? []).map((r) => r.id ?? r.key ?? r.name))];
   switch (intent) {
     case 'access.request': {
-      const r = entities.resources?.[0];
       const d = entities.duration;
-      let durationHours = d?.hours;
-      if (durationHours === undefined && d?.until) durationHours = Math.ceil((new Date(d.until).getTime() - flow.now().getTime()) / 3_600_000);
+      const until = d?.until && !Number.isNaN(Date.parse(d.until)) ? d.until : undefined;
       await flow.start(context, state, {
-        resource: r?.id ?? r?.key ?? r?.name,
+        resource: resourceIds[0],
         permanent: d?.permanent,
-        durationHours: durationHours !== undefined && durationHours > 0 ? durationHours : undefined,
+        durationHours: d?.hours !== undefined && d.hours > 0 ? d.hours : undefined,
+        until: d?.hours === undefined ? until : undefined,
+        untilLabel: until ? (d?.untilDate ? formatEndOfDay(d.untilDate, d.timeZone) : formatTime(until)) : undefined,
+        justification: text ? justificationIn(text) ?? undefined : undefined,
       });
       return true;
     }
-    case 'access.cancel':
-      if (requestId) await flow.cancelByText(context, requestId);
-      else await flow.sendMyRequests(context);
-      return true;
     case 'access.status':
-      if (requestId) await flow.sendStatus(context, requestId);
-      else await flow.sendMyRequests(context);
+      await flow.sendStatusOf(context, requestIds, resourceIds);
+      return true;
+    case 'access.cancel':
+      await flow.offerCancel(context, requestIds, resourceIds);
       return true;
     case 'access.list':
-      await flow.sendMyRequests(context);
+      await flow.sendHeld(context);
       return true;
     case 'approvals.pending':
       await flow.sendWaiting(context);
@@ -248,6 +289,19 @@ function entitiesFrom(resource: string | undefined, duration: string | undefined
   }
   if (because?.trim()) e.justification = [e.justification, `because ${because.trim()}`].filter(Boolean).join(', ');
   return e;
+}
+
+/** Whole hours from `now` until `iso` (at least 1), or null when it has passed or is not a date. */
+function hoursUntil(iso: string, now: Date): number | null {
+  const ms = new Date(iso).getTime() - now.getTime();
+  return Number.isFinite(ms) && ms > 0 ? Math.max(1, Math.ceil(ms / 3_600_000)) : null;
+}
+
+/** The end date the form offers as a choice, kept in the conversation so the form's answer can refer to it. */
+function rememberEnd(state: TurnState, ends: FixedEnd | null): void {
+  const conversation = state.conversation as Record<string, unknown>;
+  if (ends) conversation.accessEnds = ends;
+  else delete conversation.accessEnds;
 }
 
 function personalOnly(): AdaptiveCardJson {
@@ -288,27 +342,44 @@ class AccessFlow {
   }
 
   private async prepare(context: TurnContext, state: TurnState, e: AccessEntities): Promise<AdaptiveCardJson> {
-    const hours = e.permanent ? null : typeof e.durationHours === 'number' && e.durationHours > 0 ? Math.round(e.durationHours) : undefined;
+    let hours = e.permanent ? null : typeof e.durationHours === 'number' && e.durationHours > 0 ? Math.round(e.durationHours) : undefined;
     const justification = e.justification?.trim().slice(0, 500) || null;
-    if (!e.resource) return this.form({ hours, justification });
+    let ends: FixedEnd | null = null;
+    let endError: string | undefined;
+    if (!e.permanent && hours === undefined && e.until) {
+      const left = hoursUntil(e.until, this.now());
+      if (left === null) endError = 'The end date you gave has already passed. Pick how long you need the access.';
+      else {
+        ends = { at: new Date(e.until).toISOString(), label: e.untilLabel?.slice(0, 120) || formatTime(e.until) };
+        hours = left;
+      }
+    }
+    rememberEnd(state, ends);
+    if (!e.resource) return this.form({ hours, ends, justification }, endError);
     const resource = resolveResource(this.service.catalog, e.resource) ?? findResourceById(this.service.catalog, e.resource) ?? resolveLeading(this.service.catalog, e.resource);
     if (!resource) {
       const like = searchResources(this.service.catalog, e.resource);
       const hint = like.length ? ` Did you mean ${like.map((r) => r.name).join(', ')}?` : '';
-      return this.form({ hours, justification }, `I could not find "${e.resource.slice(0, 80)}" among the things you can request.${hint} Pick one below.`);
+      return this.form({ hours, ends, justification }, `I could not find "${e.resource.slice(0, 80)}" among the things you can request.${hint} Pick one below.`);
     }
+    if (endError) return this.form({ resourceId: resource.id, justification }, endError);
     return this.review_(context, state, {
       id: randomUUID(),
       resourceId: resource.id,
       hours: hours === undefined ? resource.defaultHours : hours,
+      ends,
       justification,
       extendsRequestId: e.extendsRequestId ?? null,
     });
   }
 
-  private form(prefill: { resourceId?: string; hours?: number | null; justification?: string | null }, error?: string): AdaptiveCardJson {
-    const duration = prefill.hours === null ? 'permanent' : prefill.hours === undefined ? 'default' : String(prefill.hours);
-    const durations = DURATION_CHOICES.some((c) => c.value === duration) ? DURATION_CHOICES : [...DURATION_CHOICES, { title: formatDuration(prefill.hours!), value: duration }];
+  private form(prefill: { resourceId?: string; hours?: number | null; ends?: FixedEnd | null; justification?: string | null }, error?: string): AdaptiveCardJson {
+    const duration = prefill.ends ? 'until' : prefill.hours === null ? 'permanent' : prefill.hours === undefined ? 'default' : String(prefill.hours);
+    const durations = prefill.ends
+      ? [...DURATION_CHOICES, { title: `Until ${prefill.ends.label}`, value: 'until' }]
+      : DURATION_CHOICES.some((c) => c.value === duration)
+        ? DURATION_CHOICES
+        : [...DURATION_CHOICES, { title: formatDuration(prefill.hours!), value: duration }];
     return renderRequestForm({
       intro: 'Pick what you need, for how long and why. Your manager or the owners decide; you will see their decision here.',
       error: error ?? null,
@@ -327,7 +398,8 @@ class AccessFlow {
     const refusal = await this.service.check(user, resource, draft.hours, draft.justification);
     const conversation = state.conversation as Record<string, unknown>;
     if (refusal?.kind === 'justification-required') {
-      return this.form({ resourceId: resource.id, hours: draft.hours, justification: draft.justification }, refusal.message);
+      rememberEnd(state, draft.ends);
+      return this.form({ resourceId: resource.id, hours: draft.hours, ends: draft.ends, justification: draft.justification }, refusal.message);
     }
     if (refusal?.kind === 'too-long' || refusal?.kind === 'permanent-not-allowed') {
       conversation.accessDraft = draft;
@@ -364,7 +436,7 @@ class AccessFlow {
     return [
       { title: 'Access', value: `${resource.name}: ${resource.description}` },
       { title: 'Risk', value: RISK[resource.risk] },
-      { title: 'Duration', value: draft.hours === null ? formatDuration(null) : `${formatDuration(draft.hours)} from approval` },
+      { title: 'Duration', value: draft.ends ? `until ${draft.ends.label}` : draft.hours === null ? formatDuration(null) : `${formatDuration(draft.hours)} from approval` },
       { title: 'Justification', value: draft.justification ?? '(none)' },
       { title: 'Approval', value: await this.service.describeApproval(user, resource) },
     ];
@@ -381,19 +453,28 @@ class AccessFlow {
     const justification = typeof data.justification === 'string' ? data.justification.trim().slice(0, 500) : '';
     const duration = typeof data.duration === 'string' ? data.duration : 'default';
     let hours: number | null | undefined;
-    if (duration === 'permanent') hours = null;
+    // "until": the end date this conversation offered on the form (server-side, never card data).
+    let ends: FixedEnd | null = null;
+    if (duration === 'until') {
+      const offered = (state.conversation as Record<string, unknown>).accessEnds as FixedEnd | undefined;
+      const left = offered ? hoursUntil(offered.at, this.now()) : null;
+      if (!offered || left === null) return this.form({ resourceId, justification }, 'That end date is no longer available. Pick a duration from the list.');
+      ends = offered;
+      hours = left;
+    } else if (duration === 'permanent') hours = null;
     else if (duration !== 'default') {
       const n = Number(duration);
       if (!Number.isInteger(n) || n < 1 || n > 87_600) return this.form({ resourceId, justification }, 'Pick a duration from the list.');
       hours = n;
     }
     const resource = findResourceById(this.service.catalog, resourceId);
-    if (!resource) return this.form({ hours, justification }, 'Pick what you need access to.');
+    if (!resource) return this.form({ hours, ends, justification }, 'Pick what you need access to.');
     const previous = (state.conversation as Record<string, unknown>).accessDraft as Draft | undefined;
     return this.review_(context, state, {
       id: randomUUID(),
       resourceId: resource.id,
       hours: hours === undefined ? resource.defaultHours : hours,
+      ends,
       justification: justification || null,
       extendsRequestId: previous?.resourceId === resource.id ? previous.extendsRequestId : null,
     });
@@ -402,7 +483,8 @@ class AccessFlow {
   async edit(_context: TurnContext, state: TurnState, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
     const draft = this.draftOf(state, data);
     if (!draft) return this.form({});
-    return this.form({ resourceId: draft.resourceId, hours: draft.hours, justification: draft.justification });
+    rememberEnd(state, draft.ends);
+    return this.form({ resourceId: draft.resourceId, hours: draft.hours, ends: draft.ends, justification: draft.justification });
   }
 
   async discard(_context: TurnContext, state: TurnState, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
@@ -414,7 +496,7 @@ class AccessFlow {
     const draft = this.draftOf(state, data);
     const resource = draft && findResourceById(this.service.catalog, draft.resourceId);
     if (!draft || !resource) return stale();
-    return this.review_(context, state, { ...draft, id: randomUUID(), hours: resource.maxHours });
+    return this.review_(context, state, { ...draft, id: randomUUID(), hours: resource.maxHours, ends: null });
   }
 
   /** "Request an extension" / "Ask again": a new request for the same resource, through the same policy. */
@@ -436,7 +518,17 @@ class AccessFlow {
     }
     const resource = findResourceById(this.service.catalog, draft.resourceId);
     if (!resource) return stale();
-    const result = await this.service.submit(info.user, { resource, hours: draft.hours, justification: draft.justification, extendsRequestId: draft.extendsRequestId }, info.correlationId);
+    // A fixed end: the policy checks the time left now, not when the card was shown.
+    const hours = draft.ends ? hoursUntil(draft.ends.at, this.now()) : draft.hours;
+    if (draft.ends && hours === null) {
+      delete conversation.accessDraft;
+      return renderAccessNotice({ title: 'The end date has passed', text: `${draft.ends.label} is over, so nothing was requested. Type **request access** to start again.`, tone: 'warning' });
+    }
+    const result = await this.service.submit(
+      info.user,
+      { resource, hours, endsAt: draft.ends?.at ?? null, justification: draft.justification, extendsRequestId: draft.extendsRequestId },
+      info.correlationId,
+    );
     if (!result.ok) {
       delete conversation.accessDraft;
       return renderAccessNotice({ title: `You cannot request ${resource.name} now`, text: result.refusal.message, tone: 'attention', facts: [{ title: 'Reason', value: refusalLabel(result.refusal.kind) }] });
@@ -455,7 +547,7 @@ class AccessFlow {
       tone: 'good',
       facts: [
         { title: 'Request', value: result.request.id },
-        { title: 'Duration', value: formatDuration(result.request.durationHours) },
+        { title: 'Duration', value: draft.ends ? `until ${draft.ends.label}` : formatDuration(result.request.durationHours) },
       ],
     });
   }
@@ -510,8 +602,8 @@ class AccessFlow {
     await sendCard(context, this.myRequestsCard(info.user.id));
   }
 
-  private myRequestsCard(userId: string, banner?: { text: string; tone: Tone }): AdaptiveCardJson {
-    const requests = this.deps.store.requests.listForRequester(userId, 10);
+  private myRequestsCard(userId: string, banner?: { text: string; tone: Tone }, only?: { requests: AccessRequest[]; title: string; intro: string }): AdaptiveCardJson {
+    const requests = only?.requests ?? this.deps.store.requests.listForRequester(userId, 10);
     const items: RequestListItem[] = requests.map((r) => ({
       id: r.id,
       heading: `${r.id} · ${r.policy.name}`,
@@ -521,12 +613,139 @@ class AccessFlow {
       cancellable: r.state === 'pending',
     }));
     return renderRequestList({
-      title: 'My access requests',
-      intro: items.length ? `Your ${items.length === 1 ? 'request' : `latest ${items.length} requests`}, newest first.` : 'You have not requested any access yet. Type **request access** to start.',
+      title: only?.title ?? 'My access requests',
+      intro:
+        only?.intro ??
+        (items.length ? `Your ${items.length === 1 ? 'request' : `latest ${items.length} requests`}, newest first.` : 'You have not requested any access yet. Type **request access** to start.'),
       banner: banner?.text ?? null,
       bannerTone: banner?.tone,
       items,
     });
+  }
+
+  /** Sends a request's card to its requester; a pending one's copy is kept and updated after each decision. */
+  private async sendOwnCard(context: TurnContext, request: AccessRequest, banner?: { text: string; tone?: Tone }): Promise<void> {
+    const { user } = turnInfo(context);
+    const activityId = await sendCard(context, this.service.cardFor(request, user.id, banner));
+    if (activityId && request.state === 'pending' && request.requesterId === user.id) {
+      this.deps.store.cards.add({ requestId: request.id, userId: user.id, role: 'requester', stage: null, activityId, reference: TurnContext.getConversationReference(context.activity) });
+    }
+  }
+
+  /** The requester's own requests for these catalog resources, newest first. */
+  private requestsFor(userId: string, resourceIds: readonly string[]): AccessRequest[] {
+    return this.deps.store.requests.listForRequester(userId, 100).filter((r) => resourceIds.includes(r.resourceId));
+  }
+
+  private resourceNames(ids: readonly string[]): string {
+    return ids.map((id) => findResourceById(this.service.catalog, id)?.name ?? id).join(' or ');
+  }
+
+  /**
+   * "Did my manager approve the VPN thing", "status of REQ-1042": the named requests' cards,
+   * or the requester's requests for the resources named (the card when there is one, else a
+   * list), or all their requests when nothing was named.
+   */
+  async sendStatusOf(context: TurnContext, requestIds: readonly string[], resourceIds: readonly string[]): Promise<void> {
+    const { user, conversationKind } = turnInfo(context);
+    if (conversationKind !== 'personal') return void (await sendCard(context, personalOnly()));
+    if (requestIds.length) {
+      for (const id of requestIds.slice(0, 3)) await this.sendStatus(context, id);
+      return;
+    }
+    if (!resourceIds.length) return this.sendMyRequests(context);
+    const mine = this.requestsFor(user.id, resourceIds);
+    if (!mine.length) {
+      await context.sendActivity(`You have not asked me for ${this.resourceNames(resourceIds)}. Type **my requests** to see your requests, or **what access do I have**.`);
+      return;
+    }
+    if (mine.length === 1) return this.sendOwnCard(context, mine[0]!);
+    await sendCard(
+      context,
+      this.myRequestsCard(user.id, undefined, { requests: mine.slice(0, 10), title: `My requests for ${this.resourceNames(resourceIds)}`, intro: 'Newest first.' }),
+    );
+  }
+
+  /**
+   * "Cancel my VPN request", "withdraw REQ-1042": never cancelled on the recognizer's word. The
+   * request's card comes with its Cancel button (or a list of the candidates, each with one);
+   * the click cancels, through the same checks as every other cancel.
+   */
+  async offerCancel(context: TurnContext, requestIds: readonly string[], resourceIds: readonly string[]): Promise<void> {
+    const { user, conversationKind } = turnInfo(context);
+    if (conversationKind !== 'personal') return void (await sendCard(context, personalOnly()));
+    let candidates: AccessRequest[];
+    if (requestIds.length) {
+      candidates = [];
+      for (const id of requestIds.slice(0, 10)) {
+        const r = this.deps.store.requests.get(id);
+        if (r && r.requesterId === user.id) candidates.push(r);
+        else await context.sendActivity(`You have no request ${id}. Type **my requests** to see yours.`);
+      }
+      if (!candidates.length) return;
+    } else if (resourceIds.length) {
+      candidates = this.requestsFor(user.id, resourceIds).filter((r) => r.state === 'pending');
+      if (!candidates.length) {
+        await context.sendActivity(`You have no request for ${this.resourceNames(resourceIds)} waiting for approval, so there is nothing to cancel. Type **my requests** to see your requests.`);
+        return;
+      }
+    } else {
+      const pending = this.deps.store.requests.listForRequester(user.id, 100).filter((r) => r.state === 'pending');
+      if (!pending.length) {
+        await context.sendActivity('You have no request waiting for approval, so there is nothing to cancel. Type **my requests** to see your requests.');
+        return;
+      }
+      candidates = pending;
+    }
+    if (candidates.length === 1) {
+      const r = candidates[0]!;
+      if (r.state !== 'pending') {
+        const state = describeState(r);
+        await this.sendOwnCard(context, r, { text: `${r.id} cannot be cancelled: it is ${state.charAt(0).toLowerCase()}${state.slice(1)}.`, tone: 'warning' });
+        return;
+      }
+      await this.sendOwnCard(context, r, { text: `To withdraw ${r.id}, press Cancel request. Nothing is cancelled until you do.`, tone: 'accent' });
+      return;
+    }
+    await sendCard(
+      context,
+      this.myRequestsCard(user.id, undefined, {
+        requests: candidates.slice(0, 10),
+        title: 'Which request should I cancel?',
+        intro: 'Press Cancel on the one to withdraw. Nothing is cancelled until you do.',
+      }),
+    );
+  }
+
+  /** "What access do I have": the catalog resources the user holds now, with the end of each time-bound grant. */
+  async sendHeld(context: TurnContext): Promise<void> {
+    const { user, conversationKind } = turnInfo(context);
+    if (conversationKind !== 'personal') return void (await sendCard(context, personalOnly()));
+    const catalog = this.service.catalog;
+    const held = await heldResources(this.deps.directory, catalog, user.id);
+    const soon = this.now().getTime() + this.deps.config.access.expiryNoticeHours * 3_600_000;
+    const items = held.map((resource) => {
+      const grant = this.deps.store.requests.grantedFor(user.id, resource.id)[0];
+      const ends = grant?.expiresAt ?? null;
+      return {
+        id: resource.id,
+        name: resource.name,
+        until: ends ? `Until ${formatTime(ends)} (${grant!.id})` : grant ? `No end date (${grant.id})` : 'No end date set here',
+        endsSoon: ends !== null && new Date(ends).getTime() <= soon,
+      };
+    });
+    const waiting = this.deps.store.requests.openForRequester(user.id);
+    return void (await sendCard(
+      context,
+      renderHeldAccess({
+        intro: held.length
+          ? `You have ${held.length === 1 ? 'one' : held.length} of the ${catalog.resources.length} things you can request here.`
+          : `You have none of the ${catalog.resources.length} things you can request here. Type **request access** to ask for one.`,
+        items,
+        waiting: waiting.length ? `Waiting: ${waiting.map((r) => `${r.policy.name} (${r.id})`).join(', ')}. Type **my requests** for their status.` : null,
+        footer: 'Only what can be requested here is listed, not every app or group you are in.',
+      }),
+    ));
   }
 
   async cancelByText(context: TurnContext, rawId: string): Promise<void> {
@@ -602,7 +821,7 @@ function refusalLabel(kind: string): string {
 
 function listFacts(r: AccessRequest, approvers: string[]): Fact[] {
   const facts: Fact[] = [
-    { title: 'Duration', value: formatDuration(r.durationHours) },
+    { title: 'Duration', value: r.endsAt ? `until ${formatTime(r.endsAt)}` : formatDuration(r.durationHours) },
     { title: 'Requested', value: formatTime(r.createdAt) },
   ];
   if (r.state === 'pending') facts.push({ title: 'Waiting for', value: approvers.join(', ') || 'approvers' });

@@ -124,7 +124,7 @@ export class AccessService {
    */
   async submit(
     requester: DirectoryUser,
-    input: { resource: CatalogResource; hours: number | null; justification: string | null; extendsRequestId?: string | null },
+    input: { resource: CatalogResource; hours: number | null; justification: string | null; extendsRequestId?: string | null; endsAt?: string | null },
     turnCorrelationId: string,
   ): Promise<SubmitResult> {
     const { resource } = input;
@@ -152,6 +152,7 @@ export class AccessService {
         resourceId: resource.id,
         groupId: resource.groupId,
         durationHours: input.hours,
+        endsAt: input.endsAt ?? null,
         justification,
         policy,
         context: {
@@ -176,6 +177,7 @@ export class AccessService {
           groupId: resource.groupId,
           risk: resource.risk,
           durationHours: input.hours,
+          endsAt: input.endsAt ?? null,
           justification,
           stages: policy.stages.map((s) => s.title),
           approvers: approvers.map((a) => ({ id: a.user.id, name: a.user.displayName, source: a.source })),
@@ -184,7 +186,10 @@ export class AccessService {
         },
       });
       this.scheduleStage(r, 1, approvers, 'new');
-      this.schedule(ACCESS_JOBS.expireRequest, r.id, addHours(r.createdAt, this.d.config.access.requestExpiryDays * 24), {}, `expire:${r.id}`);
+      // Undecided requests expire; one with a fixed end also when that end comes first.
+      const expiry = addHours(r.createdAt, this.d.config.access.requestExpiryDays * 24);
+      const expireAt = r.endsAt && new Date(r.endsAt) < expiry ? new Date(r.endsAt) : expiry;
+      this.schedule(ACCESS_JOBS.expireRequest, r.id, expireAt, {}, `expire:${r.id}`);
       return r;
     });
     this.d.scheduler.kick();
@@ -623,7 +628,9 @@ export class AccessService {
       case 'expired':
         return renderAccessNotice({
           title: `Request expired: ${r.policy.name}`,
-          text: `Nobody decided on ${r.id} within ${this.d.config.access.requestExpiryDays} days, so it expired. Ask again if you still need it.`,
+          text: endedUndecided(r, r.closedAt)
+            ? `Nobody decided on ${r.id} before the end you asked for (${formatTime(r.endsAt!)}), so it expired. Ask again if you still need it.`
+            : `Nobody decided on ${r.id} within ${this.d.config.access.requestExpiryDays} days, so it expired. Ask again if you still need it.`,
           tone: 'warning',
           facts,
           actions: [{ id: 'access-ask-again', title: 'Ask again', verb: 'access.extend', data: { requestId: r.id } }],
@@ -660,7 +667,8 @@ export class AccessService {
       throw err;
     }
     const grantedAt = this.now();
-    const expiresAt = r.durationHours === null ? null : addHours(grantedAt, r.durationHours);
+    // A fixed end ("until Friday") holds whenever the grant happens; otherwise the duration runs from now.
+    const expiresAt = r.endsAt ? new Date(r.endsAt) : r.durationHours === null ? null : addHours(grantedAt, r.durationHours);
     this.d.store.transaction(() => {
       if (!this.d.store.requests.markGranted(r.id, grantedAt.toISOString(), expiresAt?.toISOString() ?? null)) return;
       const superseded: string[] = [];
@@ -716,7 +724,7 @@ export class AccessService {
         { title: 'Request', value: r.id },
         { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
         { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
-        { title: 'Duration', value: formatDuration(r.durationHours) },
+        { title: 'Duration', value: durationText(r) },
       ],
       requestId: r.id,
     };
@@ -798,7 +806,7 @@ export class AccessService {
         target: r.id,
         outcome: 'success',
         correlationId: r.id,
-        details: { stage: r.stage, afterDays: this.d.config.access.requestExpiryDays },
+        details: endedUndecided(r, this.now()) ? { stage: r.stage, endsAt: r.endsAt } : { stage: r.stage, afterDays: this.d.config.access.requestExpiryDays },
       });
       this.scheduleUpdateCards(r.id);
       this.scheduleTell(r.id, 'expired');
@@ -921,9 +929,16 @@ export function stateTone(state: RequestState): Tone {
 }
 
 function durationText(r: AccessRequest): string {
+  // A fixed end: the hours asked for were counted from the request, so only the end means anything.
+  if (r.endsAt) return `until ${formatTime(r.expiresAt ?? r.endsAt)}`;
   const base = formatDuration(r.durationHours);
   if (r.expiresAt) return `${base}, until ${formatTime(r.expiresAt)}`;
   return r.durationHours === null ? base : `${base} from approval`;
+}
+
+/** Whether a request with a fixed end was still undecided when that end came (it expired `at`). */
+function endedUndecided(r: AccessRequest, at: Date | string | null): boolean {
+  return r.endsAt !== null && at !== null && new Date(r.endsAt).getTime() <= new Date(at).getTime();
 }
 
 function names(list: string[]): string {

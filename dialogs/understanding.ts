@@ -22,7 +22,9 @@ import { NOT_UNDERSTOOD_TEXT, welcomeCardFor } from './welcome';
  */
 
 /** First words that belong to command grammars, never to the recognizer. */
-export const COMMAND_WORDS: readonly string[] = ['audit'];
+// The technicians' command route (registered before this one) claims their commands, in a
+// 1:1 chat too; these are the words that can only start a command, for anyone.
+export const COMMAND_WORDS: readonly string[] = ['audit', 'whois', 'offboard', 'onboard'];
 
 /** How long a clarifying question can be answered. */
 const CLARIFY_TTL_MS = 15 * 60_000;

@@ -36,7 +36,7 @@ import {
   toUser,
 } from './ad/entries';
 import { AdConnectionError, ldapCode, ldapMessage, toDirectoryError, type AdOperation } from './ad/errors';
-import { and, contains, equals, equalsBytes, inChain, or, startsWith } from './ad/filter';
+import { and, contains, equals, equalsBytes, inChain, or, parseFilter, startsWith } from './ad/filter';
 import { guidToBytes } from './ad/guid';
 import {
   POLICY_ATTRIBUTES,
@@ -525,7 +525,7 @@ export class AdDirectory implements Directory {
         const out: Entry[] = [];
         const pages = c.searchPaginated(base, {
           scope: 'sub',
-          filter,
+          filter: parseFilter(filter),
           attributes,
           explicitBufferAttributes: BINARY_ATTRIBUTES,
           paged: { pageSize: Number.isFinite(max) ? Math.min(this.pageSize, max + 1) : this.pageSize },
@@ -568,7 +568,7 @@ export class AdDirectory implements Directory {
   /** Whether `userDn` is a direct member of `groupDn` (a base search with a member filter). */
   private async isMember(groupDn: string, userDn: string): Promise<boolean> {
     return this.pool.run(async (c) => {
-      const r = await c.search(groupDn, { scope: 'base', filter: equals('member', userDn), attributes: ['1.1'] });
+      const r = await c.search(groupDn, { scope: 'base', filter: parseFilter(equals('member', userDn)), attributes: ['1.1'] });
       return r.searchEntries.length > 0;
     });
   }

@@ -50,6 +50,11 @@ export interface AccessRequest {
   groupId: string;
   /** Null: permanent. */
   durationHours: number | null;
+  /**
+   * A fixed end asked for ("until Friday"): the access ends then, whenever it is granted.
+   * Null: it ends `durationHours` after the grant.
+   */
+  endsAt: string | null;
   justification: string | null;
   policy: PolicySnapshot;
   context: RequesterContext;
@@ -96,6 +101,8 @@ export interface NewRequest {
   resourceId: string;
   groupId: string;
   durationHours: number | null;
+  /** See {@link AccessRequest.endsAt}. */
+  endsAt?: string | null;
   justification: string | null;
   policy: PolicySnapshot;
   context: RequesterContext;
@@ -104,7 +111,7 @@ export interface NewRequest {
 
 const COLUMNS = `id, requester_id, requester_name, resource_id, group_id, duration_hours, justification, policy, context, state, stage,
   stage_count, stage_started_at, extends_request_id, created_at, updated_at, closed_by_id, closed_by_name, closed_at, close_comment,
-  granted_at, expires_at, ended_at`;
+  granted_at, expires_at, ended_at, ends_at`;
 
 export class AccessRequests {
   private readonly s;
@@ -116,9 +123,9 @@ export class AccessRequests {
     this.s = {
       nextNumber: db.prepare(`UPDATE sequences SET value = value + 1 WHERE name = 'access_request' RETURNING value`),
       insert: db.prepare(
-        `INSERT INTO access_requests (id, requester_id, requester_name, resource_id, group_id, duration_hours, justification, policy, context,
+        `INSERT INTO access_requests (id, requester_id, requester_name, resource_id, group_id, duration_hours, ends_at, justification, policy, context,
            state, stage, stage_count, stage_started_at, extends_request_id, created_at, updated_at)
-         VALUES (@id, @requesterId, @requesterName, @resourceId, @groupId, @durationHours, @justification, @policy, @context,
+         VALUES (@id, @requesterId, @requesterName, @resourceId, @groupId, @durationHours, @endsAt, @justification, @policy, @context,
            'pending', 1, @stageCount, @now, @extendsRequestId, @now, @now)`,
       ),
       get: db.prepare(`SELECT ${COLUMNS} FROM access_requests WHERE id = ?`),
@@ -182,6 +189,7 @@ export class AccessRequests {
       resourceId: input.resourceId,
       groupId: input.groupId,
       durationHours: input.durationHours,
+      endsAt: input.endsAt ?? null,
       justification: input.justification,
       policy: JSON.stringify(input.policy),
       context: JSON.stringify(input.context),
@@ -313,6 +321,7 @@ function toRequest(row: unknown): AccessRequest | null {
     resourceId: r.resource_id as string,
     groupId: r.group_id as string,
     durationHours: (r.duration_hours as number | null) ?? null,
+    endsAt: (r.ends_at as string | null) ?? null,
     justification: (r.justification as string | null) ?? null,
     policy: JSON.parse(r.policy as string),
     context: JSON.parse(r.context as string),

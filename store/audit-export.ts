@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import type { AuditEvent, AuditFilter, AuditTrail } from './audit-trail';
+import type { AuditEvent, AuditFilter, AuditTrail, VerifyResult } from './audit-trail';
 
 export type ExportFormat = 'csv' | 'jsonl';
 
@@ -103,4 +103,18 @@ export function parseTimeBound(value: string, now: Date = new Date()): string {
   const t = Date.parse(value.trim());
   if (Number.isNaN(t)) throw new Error(`"${value}" is not a valid date`);
   return new Date(t).toISOString();
+}
+
+/**
+ * Comment lines that head a verified CSV export: the chain's verification result and the
+ * filter. CSV readers skip them with a comment character of `#` (pandas `comment='#'`).
+ */
+export function verificationHeader(result: VerifyResult, filter: AuditFilter = {}): string[] {
+  const chain = result.ok
+    ? `intact, ${result.count} events, head ${result.headSeq}:${result.headHash}`
+    : `BROKEN at event ${result.firstBadSeq}: ${result.reason} (${result.count} events verified before it)`;
+  const parts = Object.entries(filter)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v).replace(/[\r\n]/g, ' ')}`);
+  return ['# Northwind IAM Helpdesk audit export', `# chain: ${chain}`, `# filter: ${parts.length ? parts.join(' ') : 'none'}`];
 }

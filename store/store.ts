@@ -7,6 +7,7 @@ import { openDatabase, type Db } from './db';
 import { JobStore } from './jobs';
 import { migrations } from './migrations';
 import { RecoveryStore } from './recovery';
+import { TechnicianStore } from './technician';
 
 /** The helpdesk's own database: audit trail, bot state, conversation references. */
 export interface Store {
@@ -23,6 +24,8 @@ export interface Store {
   readonly cards: CardRefs;
   /** Self-service sign-in recoveries, their verifications and the throttling memory. */
   readonly recovery: RecoveryStore;
+  /** Tickets, technician command plans, pick-one prompts, audit search. */
+  readonly technician: TechnicianStore;
   /** Runs `fn` in one transaction: a state change and its audit event commit together. */
   transaction<T>(fn: () => T): T;
   /** A cheap query that proves the file is readable. */
@@ -43,6 +46,7 @@ export function openStore(file: string, clock: () => Date = () => new Date()): S
     jobs: new JobStore(db, clock),
     cards: new CardRefs(db, clock),
     recovery: new RecoveryStore(db, clock),
+    technician: new TechnicianStore(db, clock),
     transaction: <T>(fn: () => T) => db.transaction(fn).immediate(),
     health: () => {
       try {

@@ -192,7 +192,7 @@ function nonWhiteVisiblePixels(png: Png): Array<{ x: number; y: number; rgba: nu
 // ---------------------------------------------------------------------------------------------
 
 /** Commands the bot answers today; `test/wire/manifest-commands.test.ts` sends each one to the bot. */
-const TEAM_COMMANDS = ['help', 'audit verify', 'audit tail', 'who am I'];
+const TEAM_COMMANDS = ['help', 'whois', 'groups', 'unlock', 'reset-password', 'tap', 'disable', 'offboard', 'grant', 'pending', 'audit', 'report'];
 const PERSONAL_COMMANDS = ['help', 'who am I', 'request access', 'my requests', "what's waiting for me", 'my team', 'reset my password', 'recover my MFA', 'unlock my account', "why can't I sign in", 'audit verify', 'audit tail'];
 
 interface CommandList {

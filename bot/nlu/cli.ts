@@ -4,6 +4,7 @@ import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { evaluate, formatReport, loadLabelled } from './evaluate';
 import { Recognizer } from './recognizer';
+import { loadResources } from './resources';
 import type { Recognition, RecognizeContext } from './types';
 
 /**
@@ -15,6 +16,7 @@ import type { Recognition, RecognizeContext } from './types';
  *
  * Options: --tz <IANA zone> and --now <ISO instant> for date words, --explain (adds the
  * alternatives, the decision and the prepared words), --min <0..1> (eval: exit 1 below it).
+ * Resources are those of the access catalog (`ACCESS_CATALOG_PATH`, else the bundled one).
  * Nothing but results goes to stdout.
  */
 export interface CliIo {
@@ -143,13 +145,17 @@ function repoRoot(): string {
 }
 
 if (require.main === module) {
-  runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: Error) => {
-      process.stderr.write(`nlu: ${err.message}\n`);
-      process.exitCode = 1;
-    },
-  );
+  // The resources of the catalog the bot would load: ACCESS_CATALOG_PATH, else the bundled one.
+  const catalog = process.env.ACCESS_CATALOG_PATH ? path.resolve(process.env.ACCESS_CATALOG_PATH) : undefined;
+  Promise.resolve()
+    .then(() => runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }, Recognizer.create({ resources: loadResources(catalog) })))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: Error) => {
+        process.stderr.write(`nlu: ${err.message}\n`);
+        process.exitCode = 1;
+      },
+    );
 }

@@ -154,7 +154,7 @@ export class Recognizer {
     this.trainingMs = Number(process.hrtime.bigint() - started) / 1e6;
   }
 
-  /** Trains a recognizer on the bundled corpus and resources (or the ones given). */
+  /** Trains a recognizer on the bundled corpus and the bundled access catalog's resources (or the ones given). */
   static create(options: RecognizerOptions = {}): Recognizer {
     return new Recognizer(options.corpus ?? loadCorpus(), options.resources ?? loadResources(), { ...DEFAULT_THRESHOLDS, ...options.thresholds });
   }
@@ -210,7 +210,9 @@ export class Recognizer {
     }
     s = s.replace(REQUEST_ID, ` ${MASKS.requestid} `);
 
-    entities.people = findPeople(raw);
+    // A name next to a cue that is really a resource ("employee records") is the resource.
+    const named = new Set(this.matcher.match(this.words(s)).flatMap((m) => m.text.split(' ')));
+    entities.people = findPeople(raw).filter((p) => p.kind !== 'name' || !this.words(fold(p.text)).every((w) => named.has(w)));
     for (const p of entities.people) {
       if (p.kind === 'manager') continue;
       const folded = fold(p.text).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,47 +1,28 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { z } from 'zod';
+import { DEFAULT_CATALOG_FILE, loadCatalog } from '../../directory/catalog';
 import { editDistance, typoAllowance } from './distance';
 import { toWords } from './normalize';
 import type { ResourceEntity } from './types';
 
-/** One requestable resource as chat names it. The access catalog can supply these later. */
+/**
+ * One requestable resource as chat names it. The access catalog is the only source: its
+ * resources are passed as they are (`catalog.resources`), so a name or alias added there is
+ * understood in chat too.
+ */
 export interface RequestableResource {
   /** Stable id, the access catalog's resource id (e.g. `payroll-reports`). */
   id: string;
   name: string;
   groupId?: string;
   description?: string;
-  aliases: string[];
+  aliases: readonly string[];
 }
 
-const resourcesFileSchema = z.object({
-  resources: z
-    .array(
-      z.object({
-        id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/),
-        name: z.string().min(1).max(100),
-        groupId: z.string().optional(),
-        description: z.string().optional(),
-        aliases: z.array(z.string().min(2).max(100)),
-      }),
-    )
-    .min(1),
-});
-
-/** The bundled resources file (next to the demo tenant; `tsc` copies it to `dist/directory/`). */
-export const DEFAULT_RESOURCES_FILE = path.resolve(__dirname, '..', '..', 'directory', 'resources.json');
-
-/** Reads and validates a resources file; a bad file is a start-up error naming the problem. */
-export function loadResources(file = DEFAULT_RESOURCES_FILE): RequestableResource[] {
-  const parsed = resourcesFileSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`resources file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const ids = new Set<string>();
-  for (const r of parsed.data.resources) {
-    if (ids.has(r.id)) throw new Error(`resources file ${file}: id ${r.id} appears twice`);
-    ids.add(r.id);
-  }
-  return parsed.data.resources;
+/**
+ * The resources of an access catalog file (the bundled `directory/catalog.json` by default),
+ * validated as the catalog is: a bad file is a start-up error naming the problem.
+ */
+export function loadResources(file: string = DEFAULT_CATALOG_FILE): RequestableResource[] {
+  return loadCatalog(file).resources;
 }
 
 /** A resource found in a message, with the word span it covers. */

@@ -15,6 +15,13 @@ export const FLOW_TITLES: Record<RecoveryFlow, string> = {
   unlock: 'Unlock your account',
 };
 
+/** The recovery as a noun: "Done: password reset". */
+export const FLOW_NAMES: Record<RecoveryFlow, string> = {
+  password: 'password reset',
+  mfa: 'MFA recovery',
+  unlock: 'unlock',
+};
+
 /** What the user asks for, as a manager or technician reads it. */
 export const FLOW_WHAT: Record<RecoveryFlow, string> = {
   password: 'a new temporary password',
@@ -148,7 +155,7 @@ export function readyCard(s: RecoverySession, verifications: Verification[]): Ad
           ? `Remove ${s.lostMethods.length === 1 ? 'the lost method' : `the ${s.lostMethods.length} lost methods`} and give me a pass`
           : 'Give me a Temporary Access Pass';
   return renderSigninNotice({
-    title: `Verified: ${FLOW_TITLES[s.flow].toLowerCase()}`,
+    title: `Verified: ${FLOW_NAMES[s.flow]}`,
     text: `You are verified (${by.join(' and ')}). Go on when you are ready to note ${s.flow === 'password' ? 'the password' : s.flow === 'mfa' ? 'the pass' : 'the result'}: it is shown once, only here.`,
     tone: 'good',
     facts: [
@@ -183,7 +190,7 @@ export function endedCard(s: RecoverySession): AdaptiveCardJson {
         : s.flow === 'mfa'
           ? `Your Temporary Access Pass was issued at ${time(s.completedAt!)}.`
           : `Your account was unlocked at ${time(s.completedAt!)}.`;
-    return renderSigninNotice({ title: `Done: ${FLOW_TITLES[s.flow].toLowerCase()}`, text: done, tone: 'good', facts: [{ title: 'Reference', value: s.id }] });
+    return renderSigninNotice({ title: `Done: ${FLOW_NAMES[s.flow]}`, text: done, tone: 'good', facts: [{ title: 'Reference', value: s.id }] });
   }
   if (s.state === 'completing') {
     return renderSigninNotice({ title: FLOW_TITLES[s.flow], text: 'Working on it: the result follows in a moment.', facts: [{ title: 'Reference', value: s.id }] });

@@ -13,7 +13,7 @@ import type { Job } from '../../store/jobs';
 import { ACTIVE_STATES, isRecoveryId, type LostMethod, type RecoveryFlow, type RecoverySession, type VerificationMethod } from '../../store/recovery';
 import type { Store } from '../../store/store';
 import { formatTime } from '../access-duration';
-import { attestCard, attestNotice, defaultCapable, describeMethod, endedCard, FLOW_TITLES, hiddenSecretCard, passwordCard, readyCard, removableMethods, tapCard, time, verifyCard } from './cards';
+import { attestCard, attestNotice, defaultCapable, describeMethod, endedCard, FLOW_NAMES, FLOW_TITLES, FLOW_WHAT, hiddenSecretCard, passwordCard, readyCard, removableMethods, tapCard, time, verifyCard } from './cards';
 import { generateTemporaryPassword } from './password';
 import { isSatisfied, planVerification, usefulMethods, METHOD_NAMES } from './policy';
 import type { Verifier } from './verifier';
@@ -110,9 +110,13 @@ export class RecoveryService {
       return { card: limit.card };
     }
     if (!user.accountEnabled) return { card: await this.refuseDisabled(user, flow, correlationId) };
-    if (flow === 'password' && user.onPremisesSyncEnabled) return { card: await this.refuseSynced(user, flow, correlationId, null) };
+    // A synced account's password lives on-premises: only a backend that reaches it (AD, hybrid) may reset it.
+    const reachesOnPremises = this.d.directory.capabilities?.onPremisesAccounts === true;
+    if (flow === 'password' && user.onPremisesSyncEnabled && !reachesOnPremises) return { card: await this.refuseSynced(user, flow, correlationId, null) };
     if (flow === 'unlock') {
       const state = await this.d.directory.getSignInState(user.id);
+      // An on-premises lockout (AD `lockoutTime`) does not clear in the cloud: a technician with AD access.
+      if (!state.lockSupported && user.onPremisesSyncEnabled && !reachesOnPremises) return { card: await this.refuseSynced(user, flow, correlationId, null) };
       if (!state.lockSupported) {
         this.audit(actor, 'signin.recovery-refused', user.id, 'refused', correlationId, { flow, reason: 'no-lockout-in-cloud' });
         return { card: smartLockoutCard() };
@@ -252,9 +256,10 @@ export class RecoveryService {
     const manager = method === 'manager' ? available.managerUser! : null;
     const actor = actorOf(user);
     const expiresAt = this.minutesFromNow(this.cfg.verificationMinutes);
-    this.d.store.transaction(() => {
+    const asked = this.d.store.transaction(() => {
+      // Of two clicks at once, one asks.
+      if (!this.d.store.recovery.addVerification({ sessionId: session.id, method, verifierId: manager?.id ?? null, verifierName: manager?.displayName ?? null })) return false;
       if (lost) this.d.store.recovery.setLostMethods(session.id, lost);
-      this.d.store.recovery.addVerification({ sessionId: session.id, method, verifierId: manager?.id ?? null, verifierName: manager?.displayName ?? null });
       this.d.store.recovery.extend(session.id, expiresAt);
       this.audit(actor, 'signin.verification-requested', user.id, 'success', session.id, {
         method,
@@ -263,7 +268,9 @@ export class RecoveryService {
       });
       this.schedule(SIGNIN_JOBS.notifyVerifier, session.id, this.now(), { method }, `signin.notify:${session.id}:${method}`);
       this.scheduleExpire(session.id, expiresAt);
+      return true;
     });
+    if (!asked) return this.userView(this.d.store.recovery.get(session.id)!, { text: 'Already asked; you will see the answer here.', tone: 'warning' });
     this.d.scheduler.kick();
     return this.userView(this.d.store.recovery.get(session.id)!, {
       text: method === 'manager' ? `I asked ${manager!.displayName} to confirm it is you. Expect a call or a visit; the answer shows here.` : 'I asked the identity technicians to confirm it is you. One of them will contact you; the answer shows here.',
@@ -318,7 +325,7 @@ export class RecoveryService {
       this.d.store.transaction(() => this.close(session, 'refused', 'disabled', who));
       await this.raise(
         `Disabled account asked for recovery: ${session.userName}`,
-        `${session.userName} asked for ${FLOW_TITLES[session.flow].toLowerCase()} while their account is disabled; ${actor.displayName} was asked to verify them. Nothing was changed.`,
+        `${session.userName} asked for ${FLOW_WHAT[session.flow]} while their account is disabled; ${actor.displayName} was asked to verify them. Nothing was changed.`,
         [{ title: 'Reference', value: session.id }],
         session.id,
       );
@@ -373,7 +380,7 @@ export class RecoveryService {
     const fresh = await this.d.directory.getUser(user.id);
     if (!fresh?.accountEnabled) {
       this.d.store.transaction(() => this.close(session, 'refused', 'disabled', actor));
-      return this.refuseDisabled(user, session.flow, session.id);
+      return this.refuseDisabled(user, session.flow, session.id, true);
     }
     try {
       if (session.flow === 'password') return await this.resetPassword(fresh, session, deliver);
@@ -411,12 +418,19 @@ export class RecoveryService {
         if (err instanceof NotFoundError) continue;
         if (err instanceof ConflictError) kept.push({ method: m, reason: 'default method while others remain' });
         else {
-          if (removed.length) this.audit(actorOf(user), 'signin.methods-removed', user.id, 'success', session.id, { removed: removed.map((r) => describeMethod(r)), incomplete: true });
+          this.auditPartialRemoval(user, session, removed);
           throw err;
         }
       }
     }
-    const tap = await this.d.directory.createTemporaryAccessPass(user.id, { lifetimeInMinutes: this.cfg.tap.lifetimeMinutes, isUsableOnce: this.cfg.tap.oneTime });
+    let tap: Awaited<ReturnType<Directory['createTemporaryAccessPass']>>;
+    try {
+      tap = await this.d.directory.createTemporaryAccessPass(user.id, { lifetimeInMinutes: this.cfg.tap.lifetimeMinutes, isUsableOnce: this.cfg.tap.oneTime });
+    } catch (err) {
+      // What was removed stays removed: it is on record before the failure is.
+      this.auditPartialRemoval(user, session, removed);
+      throw err;
+    }
     const expiresAt = new Date(new Date(tap.startDateTime).getTime() + tap.lifetimeInMinutes * 60_000);
     let revoked = false;
     if (removed.length) {
@@ -447,6 +461,10 @@ export class RecoveryService {
     const card = tapCard(done, user, tap.pass, expiresAt, tap.isUsableOnce, hideAt, removed.map((m) => describeMethod(m)), kept.map((k) => describeMethod(k.method)));
     await this.showSecret(done, user, card, hideAt, expiresAt, deliver);
     return endedCard(done);
+  }
+
+  private auditPartialRemoval(user: DirectoryUser, session: RecoverySession, removed: LostMethod[]): void {
+    if (removed.length) this.audit(actorOf(user), 'signin.methods-removed', user.id, 'success', session.id, { removed: removed.map((r) => describeMethod(r)), incomplete: true });
   }
 
   private async unlock(user: DirectoryUser, session: RecoverySession): Promise<AdaptiveCardJson> {
@@ -600,7 +618,7 @@ export class RecoveryService {
         actions: own ? [startAction('mfa', 'Recover my MFA')] : [],
       });
     }
-    if (user.onPremisesSyncEnabled) {
+    if (user.onPremisesSyncEnabled && this.d.directory.capabilities?.onPremisesAccounts !== true) {
       out.push({ code: 'synced', title: 'Managed on-premises', text: 'The account comes from the on-premises Active Directory: its password is reset there, by a technician.', actions: own ? [technicianAction()] : [] });
     }
     if (app) {
@@ -697,7 +715,7 @@ export class RecoveryService {
     else if (event === 'declined') {
       const by = this.d.store.recovery.verifications(s.id).find((v) => v.state === 'declined');
       card = renderSigninNotice({
-        title: `Not confirmed: ${FLOW_TITLES[s.flow].toLowerCase()}`,
+        title: `Not confirmed: ${FLOW_NAMES[s.flow]}`,
         text: `${by?.verifierName ?? 'The person asked'} did not confirm it is you, so nothing was changed. If this is a mistake, talk to the identity technicians.`,
         tone: 'attention',
         facts: [{ title: 'Reference', value: s.id }],
@@ -850,7 +868,7 @@ export class RecoveryService {
     });
     await this.raise(
       `Sign-in recovery failed: ${user.displayName}`,
-      `${FLOW_TITLES[session.flow]} for ${user.displayName} failed in the directory after they were verified: ${e?.message ?? 'unknown error'}. Please help them.`,
+      `The ${FLOW_NAMES[session.flow]} of ${user.displayName} failed in the directory after they were verified: ${e?.message ?? 'unknown error'}. Please help them.`,
       [{ title: 'Reference', value: session.id }],
       session.id,
     );
@@ -925,9 +943,10 @@ export class RecoveryService {
     return false;
   }
 
-  private async refuseDisabled(user: DirectoryUser, flow: RecoveryFlow, correlationId: string): Promise<AdaptiveCardJson> {
-    this.audit(actorOf(user), 'signin.recovery-refused', user.id, 'refused', correlationId, { flow, reason: 'disabled' });
-    await this.raise(`Disabled account asked for recovery: ${user.displayName}`, `${user.displayName} asked for ${FLOW_TITLES[flow].toLowerCase()}, but the account is disabled. Nothing was changed.`, [{ title: 'User', value: `${user.displayName} (${user.userPrincipalName})` }], correlationId);
+  /** Refuses a disabled account and tells the technicians; `audited`: the refusal is in the audit trail already. */
+  private async refuseDisabled(user: DirectoryUser, flow: RecoveryFlow, correlationId: string, audited = false): Promise<AdaptiveCardJson> {
+    if (!audited) this.audit(actorOf(user), 'signin.recovery-refused', user.id, 'refused', correlationId, { flow, reason: 'disabled' });
+    await this.raise(`Disabled account asked for recovery: ${user.displayName}`, `${user.displayName} asked for ${FLOW_WHAT[flow]}, but the account is disabled. Nothing was changed.`, [{ title: 'User', value: `${user.displayName} (${user.userPrincipalName})` }], correlationId);
     return renderSigninNotice({
       title: 'Your account is disabled',
       text: 'A disabled account cannot be recovered in self-service. The identity technicians were told; they or your manager will contact you.',
@@ -948,7 +967,7 @@ export class RecoveryService {
     }
     await this.raise(
       `Ticket: ${flow === 'unlock' ? 'unlock' : 'password reset'} for an on-premises account: ${user.displayName}`,
-      `${user.displayName} asked for ${FLOW_TITLES[flow].toLowerCase()} in chat. The account is synchronised from the on-premises Active Directory, so it must be done there. Verify them before you do it.`,
+      `${user.displayName} asked for ${FLOW_WHAT[flow]} in chat. The account is synchronised from the on-premises Active Directory, so it must be done there. Verify them before you do it.`,
       [
         { title: 'User', value: `${user.displayName} (${user.userPrincipalName})` },
         { title: 'Reference', value: session?.id ?? correlationId },
@@ -956,7 +975,7 @@ export class RecoveryService {
       session?.id ?? correlationId,
     );
     return renderSigninNotice({
-      title: flow === 'unlock' ? 'Your account is unlocked on-premises' : 'Your password is managed on-premises',
+      title: flow === 'unlock' ? 'Your account is managed on-premises' : 'Your password is managed on-premises',
       text: `Your account comes from the company's on-premises Active Directory, so ${flow === 'unlock' ? 'it' : 'its password'} cannot be ${flow === 'unlock' ? 'unlocked' : 'reset'} from the cloud. I opened a ticket for the identity technicians: one of them will contact you, verify who you are and do it for you.`,
       tone: 'warning',
     });

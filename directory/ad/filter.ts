@@ -1,3 +1,4 @@
+import { AndFilter, EqualityFilter, FilterParser, NotFilter, OrFilter, type Filter } from 'ldapts';
 /**
  * LDAP search filters (RFC 4515) built from untrusted text. Every value goes through
  * {@link escapeFilterValue}; attribute names are checked against a strict pattern, so no
@@ -82,4 +83,26 @@ export function or(...filters: string[]): string {
 /** `(!filter)`. */
 export function not(filter: string): string {
   return `(!${filter})`;
+}
+
+/** Attributes whose values are bytes, not text. */
+const BINARY = new Set(['objectguid', 'objectsid', 'ms-ds-consistencyguid']);
+
+/**
+ * The filter as ldapts sends it. ldapts parses `\xx` escapes into one character each and
+ * sends values as UTF-8, which would turn a byte above 0x7f into two: the values of binary
+ * attributes (objectGUID, objectSid, ms-DS-ConsistencyGuid) are put back as the exact bytes.
+ * Text values are unaffected: {@link escapeFilterValue} escapes only ASCII characters.
+ */
+export function parseFilter(filter: string): Filter {
+  return fixBinary(FilterParser.parseString(filter));
+}
+
+function fixBinary(f: Filter): Filter {
+  if (f instanceof AndFilter || f instanceof OrFilter) f.filters = f.filters.map(fixBinary);
+  else if (f instanceof NotFilter) f.filter = fixBinary(f.filter);
+  else if (f instanceof EqualityFilter && BINARY.has(f.attribute.toLowerCase()) && typeof f.value === 'string') {
+    f.value = Buffer.from(f.value, 'latin1');
+  }
+  return f;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { exportAudit, formatEventLine, parseTimeBound, type ExportFormat } from '../audit-export';
+import { exportAudit, formatEventLine, parseTimeBound, verificationHeader, type ExportFormat } from '../audit-export';
 import type { AuditFilter } from '../audit-trail';
 import { openStore } from '../store';
 
@@ -13,6 +13,7 @@ Commands:
   tail [-n N]                    the last N events (default 20)
   export --format csv|jsonl      stream events to standard output
          [--since T] [--until T] [--actor ID|NAME] [--action NAME|PREFIX*]
+         [--verify]              (csv) verify the chain first; the result heads the file
 
 Times: 2026-11-01, 2026-11-01T09:00:00Z, or a span back from now: 24h, 7d, 2w.
 Options for every command: --db PATH (default: $DATABASE_PATH or ./data/helpdesk.db)`;
@@ -42,6 +43,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
         actor: { type: 'string' },
         action: { type: 'string' },
         expect: { type: 'string' },
+        verify: { type: 'boolean' },
       },
     }));
   } catch (e) {
@@ -109,6 +111,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
         }
         if (values.actor) filter.actor = String(values.actor);
         if (values.action) filter.action = String(values.action);
+        if (values.verify) {
+          if (format !== 'csv') {
+            err.write('--verify goes with --format csv\n');
+            return 2;
+          }
+          out.write(verificationHeader(store.audit.verify(), filter).join('\n') + '\n');
+        }
         await exportAudit(store.audit, out, format as ExportFormat, filter);
         return 0;
       }

@@ -42,7 +42,7 @@ describe('loadConfig: local mode', () => {
     [{ PLAYGROUND: 'maybe' }, /PLAYGROUND must be true or false/],
     [{ TECHNICIANS_GROUP_ID: 'technicians' }, /TECHNICIANS_GROUP_ID must be a GUID/],
     [{ BOT_ID: 'my-bot' }, /BOT_ID must be a GUID/],
-    [{ DIRECTORY: 'ldap' }, /DIRECTORY must be local or graph/],
+    [{ DIRECTORY: 'ldap' }, /DIRECTORY must be local, graph, ad or hybrid/],
     [{ DIRECTORY: 'graph' }, /DIRECTORY=graph needs production mode \(BOT_ID\): without Bot Framework authentication/],
     [{ GRAPH_BASE_URL: 'http://graph.microsoft.com' }, /GRAPH_BASE_URL must be an https URL/],
     [{ GRAPH_BASE_URL: 'https://graph.microsoft.com/beta' }, /GRAPH_BASE_URL must be the root URL only, such as https:\/\/graph\.microsoft\.com/],

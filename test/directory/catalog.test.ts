@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { areIncompatible, CatalogError, durationHours, findResourceById, loadCatalog, parseCatalog, resolveLeading, resolveResource, searchResources } from '../../directory/catalog';
 import { loadDemoTenant } from '../../directory/demo-tenant';
+import { loadResources } from '../../bot/nlu/resources';
 
 const catalog = loadCatalog();
 const tenant = loadDemoTenant();
@@ -49,13 +50,9 @@ describe('the bundled catalog', () => {
     expect(areIncompatible(payroll, findResourceById(catalog, 'vpn')!)).toBe(false);
   });
 
-  it('uses the same ids and groups as the recognizer resources file', () => {
-    const { resources } = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../directory/resources.json'), 'utf8')) as { resources: Array<{ id?: string; key?: string; groupId: string }> };
-    expect(resources.length).toBeGreaterThan(0);
-    for (const r of resources) {
-      const id = r.id ?? r.key ?? '';
-      expect(findResourceById(catalog, id)?.groupId, id).toBe(r.groupId);
-    }
+  it('is the only list of requestable resources: the recognizer reads it, there is no second file', () => {
+    expect(loadResources()).toEqual(catalog.resources);
+    expect(fs.existsSync(path.resolve(__dirname, '../../directory/resources.json'))).toBe(false);
   });
 });
 

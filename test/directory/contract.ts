@@ -3,12 +3,14 @@ import {
   AUTH_METHOD_KINDS,
   ConflictError,
   InvalidInputError,
+  BASELINE_CAPABILITIES,
   NotFoundError,
   UnsupportedError,
   isGuid,
   type AuthMethod,
   type AuthMethodKind,
   type Directory,
+  type DirectoryCapabilities,
   type DirectoryUser,
   type MembershipChange,
 } from '../../directory/directory';
@@ -20,8 +22,8 @@ import {
 export interface ContractFixtures {
   /**
    * An ordinary enabled, cloud-only user with a manager, no direct reports, membership of
-   * {@link groupId} but not {@link otherGroupId}, a password method and at least two other
-   * methods (not email), one of which is the default.
+   * {@link groupId} but not {@link otherGroupId}, a password method and, where the backend
+   * keeps authentication methods, at least two other methods (not email), one the default.
    */
   userId: string;
   /** The manager of {@link userId}; has more than one direct report. */
@@ -106,8 +108,15 @@ const ids = (xs: readonly { id: string }[]): string[] => xs.map((x) => x.id);
 /**
  * The shared contract of {@link Directory}: every implementation runs it against its own
  * seed. `setup` is called before each test and must return a directory in its seeded state.
+ * `capabilities` are what the backend declares (`directory.capabilities`, checked): where it
+ * masters on-premises accounts or keeps no authentication methods, the tests of those calls
+ * expect that behaviour instead of Entra's.
  */
-export function directoryContract(name: string, setup: () => Promise<ContractSubject>): void {
+export function directoryContract(
+  name: string,
+  setup: () => Promise<ContractSubject>,
+  capabilities: DirectoryCapabilities = BASELINE_CAPABILITIES,
+): void {
   describe(`Directory contract: ${name}`, () => {
     let d: Directory;
     let f: ContractFixtures;
@@ -137,6 +146,10 @@ export function directoryContract(name: string, setup: () => Promise<ContractSub
         expect(d.kind.length).toBeGreaterThan(0);
         const h = await d.health();
         expect(h.ok).toBe(true);
+      });
+
+      it('declares the capabilities the contract runs with', () => {
+        expect(d.capabilities ?? BASELINE_CAPABILITIES).toEqual(capabilities);
       });
     });
 
@@ -476,10 +489,19 @@ export function directoryContract(name: string, setup: () => Promise<ContractSub
         expect((await user(f.disabledUserId)).accountEnabled).toBe(true);
       });
 
-      it('setAccountEnabled refuses a synced user, whose account is mastered on-premises', async () => {
-        await expect(d.setAccountEnabled(f.syncedUserId, false)).rejects.toBeInstanceOf(UnsupportedError);
-        expect((await user(f.syncedUserId)).accountEnabled).toBe(true);
-      });
+      if (capabilities.onPremisesAccounts) {
+        it('setAccountEnabled changes a synced user, whose account this backend masters', async () => {
+          await d.setAccountEnabled(f.syncedUserId, false);
+          expect((await user(f.syncedUserId)).accountEnabled).toBe(false);
+          await d.setAccountEnabled(f.syncedUserId, true);
+          expect((await user(f.syncedUserId)).accountEnabled).toBe(true);
+        });
+      } else {
+        it('setAccountEnabled refuses a synced user, whose account is mastered on-premises', async () => {
+          await expect(d.setAccountEnabled(f.syncedUserId, false)).rejects.toBeInstanceOf(UnsupportedError);
+          expect((await user(f.syncedUserId)).accountEnabled).toBe(true);
+        });
+      }
 
       it('setAccountEnabled throws NotFoundError for an unknown user', async () => {
         await expect(d.setAccountEnabled(UNKNOWN_ID, false)).rejects.toBeInstanceOf(NotFoundError);
@@ -511,12 +533,20 @@ export function directoryContract(name: string, setup: () => Promise<ContractSub
         await expect(d.unlockAccount(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
       });
 
-      it('revokeSessions succeeds for a user and fails for an unknown one', async () => {
-        await d.revokeSessions(f.userId);
-        await d.revokeSessions(f.syncedUserId);
-        await expect(d.revokeSessions(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
-        await expect(d.revokeSessions('nope')).rejects.toBeInstanceOf(InvalidInputError);
-      });
+      if (capabilities.authenticationMethods) {
+        it('revokeSessions succeeds for a user and fails for an unknown one', async () => {
+          await d.revokeSessions(f.userId);
+          await d.revokeSessions(f.syncedUserId);
+          await expect(d.revokeSessions(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.revokeSessions('nope')).rejects.toBeInstanceOf(InvalidInputError);
+        });
+      } else {
+        it('revokeSessions is unsupported where sessions are not kept, after checking the user', async () => {
+          await expect(d.revokeSessions(f.userId)).rejects.toBeInstanceOf(UnsupportedError);
+          await expect(d.revokeSessions(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.revokeSessions('nope')).rejects.toBeInstanceOf(InvalidInputError);
+        });
+      }
     });
 
     describe('resetPassword', () => {
@@ -535,11 +565,21 @@ export function directoryContract(name: string, setup: () => Promise<ContractSub
         expect(everything).not.toContain(STRONG_PASSWORD);
       });
 
-      it('refuses a synced user with UnsupportedError that says why', async () => {
-        const err = await d.resetPassword(f.syncedUserId, STRONG_PASSWORD, true).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(UnsupportedError);
-        expect((err as Error).message).toMatch(/on-premises/i);
-      });
+      if (capabilities.onPremisesAccounts) {
+        it('resets a synced user\'s password, which this backend masters', async () => {
+          const before = Date.now() - 1000;
+          await d.resetPassword(f.syncedUserId, STRONG_PASSWORD, false);
+          const s = await d.getSignInState(f.syncedUserId);
+          expect(s.passwordChangeRequired).toBe(false);
+          expect(Date.parse(s.lastPasswordChange!)).toBeGreaterThanOrEqual(before);
+        });
+      } else {
+        it('refuses a synced user with UnsupportedError that says why', async () => {
+          const err = await d.resetPassword(f.syncedUserId, STRONG_PASSWORD, true).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(UnsupportedError);
+          expect((err as Error).message).toMatch(/on-premises/i);
+        });
+      }
 
       it('rejects a password that breaks the policy', async () => {
         for (const weak of ['short1A', 'alllowercaseletters', '12345678901']) {
@@ -553,136 +593,175 @@ export function directoryContract(name: string, setup: () => Promise<ContractSub
       });
     });
 
-    describe('authentication methods', () => {
-      it('lists methods with hints and one default, and never a secret', async () => {
-        const list = await d.listAuthMethods(f.userId);
-        expect(list.filter((m) => m.kind === 'password')).toHaveLength(1);
-        expect(list.filter((m) => m.isDefault)).toHaveLength(1);
-        expect(list.filter((m) => m.kind !== 'password' && m.kind !== 'email').length).toBeGreaterThanOrEqual(2);
-        for (const m of list) {
-          expect(Object.keys(m).sort()).toEqual(METHOD_KEYS);
-          expect(isGuid(m.id)).toBe(true);
-          expect(AUTH_METHOD_KINDS).toContain(m.kind);
-          expect(m.hint === null || typeof m.hint === 'string').toBe(true);
-        }
-        expectNoSecretKeys(list);
-      });
+    if (capabilities.authenticationMethods) {
+      describe('authentication methods', () => {
+        it('lists methods with hints and one default, and never a secret', async () => {
+          const list = await d.listAuthMethods(f.userId);
+          expect(list.filter((m) => m.kind === 'password')).toHaveLength(1);
+          expect(list.filter((m) => m.isDefault)).toHaveLength(1);
+          expect(list.filter((m) => m.kind !== 'password' && m.kind !== 'email').length).toBeGreaterThanOrEqual(2);
+          for (const m of list) {
+            expect(Object.keys(m).sort()).toEqual(METHOD_KEYS);
+            expect(isGuid(m.id)).toBe(true);
+            expect(AUTH_METHOD_KINDS).toContain(m.kind);
+            expect(m.hint === null || typeof m.hint === 'string').toBe(true);
+          }
+          expectNoSecretKeys(list);
+        });
 
-      it('a user without MFA has only the password method', async () => {
-        const list = await d.listAuthMethods(f.noMfaUserId);
-        expect(list.map((m) => m.kind)).toEqual(['password']);
-      });
+        it('a user without MFA has only the password method', async () => {
+          const list = await d.listAuthMethods(f.noMfaUserId);
+          expect(list.map((m) => m.kind)).toEqual(['password']);
+        });
 
-      it('throws NotFoundError for an unknown user', async () => {
-        await expect(d.listAuthMethods(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
-        await expect(d.listAuthMethods('nope')).rejects.toBeInstanceOf(InvalidInputError);
-      });
+        it('throws NotFoundError for an unknown user', async () => {
+          await expect(d.listAuthMethods(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.listAuthMethods('nope')).rejects.toBeInstanceOf(InvalidInputError);
+        });
 
-      it('removes the default method only after the other methods', async () => {
-        const list = await d.listAuthMethods(f.userId);
-        const def = list.find((m) => m.isDefault)!;
-        const others = list.filter((m) => !m.isDefault && m.kind !== 'password');
-        expect(others.length).toBeGreaterThan(0);
+        it('removes the default method only after the other methods', async () => {
+          const list = await d.listAuthMethods(f.userId);
+          const def = list.find((m) => m.isDefault)!;
+          const others = list.filter((m) => !m.isDefault && m.kind !== 'password');
+          expect(others.length).toBeGreaterThan(0);
 
-        await expect(d.deleteAuthMethod(f.userId, def.kind, def.id)).rejects.toBeInstanceOf(ConflictError);
-        for (const m of others) await d.deleteAuthMethod(f.userId, m.kind, m.id);
-        const rest = await d.listAuthMethods(f.userId);
-        expect(ids(rest).sort()).toEqual([def.id, ...ids(list.filter((m) => m.kind === 'password'))].sort());
+          await expect(d.deleteAuthMethod(f.userId, def.kind, def.id)).rejects.toBeInstanceOf(ConflictError);
+          for (const m of others) await d.deleteAuthMethod(f.userId, m.kind, m.id);
+          const rest = await d.listAuthMethods(f.userId);
+          expect(ids(rest).sort()).toEqual([def.id, ...ids(list.filter((m) => m.kind === 'password'))].sort());
 
-        await d.deleteAuthMethod(f.userId, def.kind, def.id);
-        expect((await d.listAuthMethods(f.userId)).map((m) => m.kind)).toEqual(['password']);
-      });
+          await d.deleteAuthMethod(f.userId, def.kind, def.id);
+          expect((await d.listAuthMethods(f.userId)).map((m) => m.kind)).toEqual(['password']);
+        });
 
-      it('a Temporary Access Pass does not keep the lost default method in place', async () => {
-        const list = await d.listAuthMethods(f.userId);
-        const def = list.find((m) => m.isDefault)!;
-        for (const m of list) if (!m.isDefault && m.kind !== 'password') await d.deleteAuthMethod(f.userId, m.kind, m.id);
-        await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true });
-        await d.deleteAuthMethod(f.userId, def.kind, def.id);
-        expect((await d.listAuthMethods(f.userId)).map((m) => m.kind).sort()).toEqual(['password', 'temporaryAccessPass']);
-      });
+        it('a Temporary Access Pass does not keep the lost default method in place', async () => {
+          const list = await d.listAuthMethods(f.userId);
+          const def = list.find((m) => m.isDefault)!;
+          for (const m of list) if (!m.isDefault && m.kind !== 'password') await d.deleteAuthMethod(f.userId, m.kind, m.id);
+          await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true });
+          await d.deleteAuthMethod(f.userId, def.kind, def.id);
+          expect((await d.listAuthMethods(f.userId)).map((m) => m.kind).sort()).toEqual(['password', 'temporaryAccessPass']);
+        });
 
-      it('refuses to remove the password method', async () => {
-        const pw = (await methods(f.userId, 'password'))[0]!;
-        await expect(d.deleteAuthMethod(f.userId, 'password', pw.id)).rejects.toBeInstanceOf(ConflictError);
-        expect(await methods(f.userId, 'password')).toHaveLength(1);
-      });
+        it('refuses to remove the password method', async () => {
+          const pw = (await methods(f.userId, 'password'))[0]!;
+          await expect(d.deleteAuthMethod(f.userId, 'password', pw.id)).rejects.toBeInstanceOf(ConflictError);
+          expect(await methods(f.userId, 'password')).toHaveLength(1);
+        });
 
-      it('deleteAuthMethod: unknown method or wrong kind is NotFoundError, bad input is InvalidInputError', async () => {
-        const list = await d.listAuthMethods(f.userId);
-        const other = list.find((m) => !m.isDefault && m.kind !== 'password')!;
-        const wrongKind = AUTH_METHOD_KINDS.find((k) => k !== other.kind && k !== 'password')!;
-        await expect(d.deleteAuthMethod(f.userId, other.kind, UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
-        await expect(d.deleteAuthMethod(f.userId, wrongKind, other.id)).rejects.toBeInstanceOf(NotFoundError);
-        await expect(d.deleteAuthMethod(f.noMfaUserId, other.kind, other.id)).rejects.toBeInstanceOf(NotFoundError);
-        await expect(d.deleteAuthMethod(UNKNOWN_ID, other.kind, other.id)).rejects.toBeInstanceOf(NotFoundError);
-        await expect(d.deleteAuthMethod(f.userId, other.kind, 'nope')).rejects.toBeInstanceOf(InvalidInputError);
-        await expect(
-          d.deleteAuthMethod(f.userId, 'smokeSignals' as AuthMethodKind, other.id),
-        ).rejects.toBeInstanceOf(InvalidInputError);
-        expect(ids(await d.listAuthMethods(f.userId))).toEqual(ids(list));
-      });
-    });
-
-    describe('Temporary Access Pass', () => {
-      it('is returned once, recorded as a method without the pass', async () => {
-        const before = Date.now() - 1000;
-        const tap = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true });
-        expect(isGuid(tap.id)).toBe(true);
-        expect(tap.pass.length).toBeGreaterThanOrEqual(8);
-        expect(tap.lifetimeInMinutes).toBe(60);
-        expect(tap.isUsableOnce).toBe(true);
-        expect(Date.parse(tap.startDateTime)).toBeGreaterThanOrEqual(before);
-
-        const list = await d.listAuthMethods(f.userId);
-        const m = list.find((x) => x.id === tap.id);
-        expect(m?.kind).toBe('temporaryAccessPass');
-        expect(m?.isDefault).toBe(false);
-        expect(JSON.stringify(list)).not.toContain(tap.pass);
-        expectNoSecretKeys(list);
-      });
-
-      it('accepts the lifetime bounds 10 and 43200 minutes', async () => {
-        const a = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 10, isUsableOnce: false });
-        expect(a.lifetimeInMinutes).toBe(10);
-        expect(a.isUsableOnce).toBe(false);
-        const b = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 43_200, isUsableOnce: true });
-        expect(b.lifetimeInMinutes).toBe(43_200);
-      });
-
-      it('rejects a lifetime outside 10..43200 minutes', async () => {
-        for (const bad of [9, 0, -60, 43_201, 60.5, Number.NaN]) {
+        it('deleteAuthMethod: unknown method or wrong kind is NotFoundError, bad input is InvalidInputError', async () => {
+          const list = await d.listAuthMethods(f.userId);
+          const other = list.find((m) => !m.isDefault && m.kind !== 'password')!;
+          const wrongKind = AUTH_METHOD_KINDS.find((k) => k !== other.kind && k !== 'password')!;
+          await expect(d.deleteAuthMethod(f.userId, other.kind, UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.deleteAuthMethod(f.userId, wrongKind, other.id)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.deleteAuthMethod(f.noMfaUserId, other.kind, other.id)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.deleteAuthMethod(UNKNOWN_ID, other.kind, other.id)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.deleteAuthMethod(f.userId, other.kind, 'nope')).rejects.toBeInstanceOf(InvalidInputError);
           await expect(
-            d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: bad, isUsableOnce: true }),
-            String(bad),
+            d.deleteAuthMethod(f.userId, 'smokeSignals' as AuthMethodKind, other.id),
           ).rejects.toBeInstanceOf(InvalidInputError);
-        }
-        expect(await methods(f.userId, 'temporaryAccessPass')).toEqual([]);
+          expect(ids(await d.listAuthMethods(f.userId))).toEqual(ids(list));
+        });
       });
 
-      it('a new pass replaces the previous one', async () => {
-        const first = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true });
-        const second = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 120, isUsableOnce: true });
-        expect(second.id).not.toBe(first.id);
-        expect(second.pass).not.toBe(first.pass);
-        expect(ids(await methods(f.userId, 'temporaryAccessPass'))).toEqual([second.id]);
-      });
+      describe('Temporary Access Pass', () => {
+        it('is returned once, recorded as a method without the pass', async () => {
+          const before = Date.now() - 1000;
+          const tap = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true });
+          expect(isGuid(tap.id)).toBe(true);
+          expect(tap.pass.length).toBeGreaterThanOrEqual(8);
+          expect(tap.lifetimeInMinutes).toBe(60);
+          expect(tap.isUsableOnce).toBe(true);
+          expect(Date.parse(tap.startDateTime)).toBeGreaterThanOrEqual(before);
 
-      it('can be deleted like any method', async () => {
-        const tap = await d.createTemporaryAccessPass(f.noMfaUserId, { lifetimeInMinutes: 30, isUsableOnce: true });
-        await d.deleteAuthMethod(f.noMfaUserId, 'temporaryAccessPass', tap.id);
-        expect((await d.listAuthMethods(f.noMfaUserId)).map((m) => m.kind)).toEqual(['password']);
-      });
+          const list = await d.listAuthMethods(f.userId);
+          const m = list.find((x) => x.id === tap.id);
+          expect(m?.kind).toBe('temporaryAccessPass');
+          expect(m?.isDefault).toBe(false);
+          expect(JSON.stringify(list)).not.toContain(tap.pass);
+          expectNoSecretKeys(list);
+        });
 
-      it('throws NotFoundError for an unknown user', async () => {
-        await expect(
-          d.createTemporaryAccessPass(UNKNOWN_ID, { lifetimeInMinutes: 60, isUsableOnce: true }),
-        ).rejects.toBeInstanceOf(NotFoundError);
-        await expect(
-          d.createTemporaryAccessPass('nope', { lifetimeInMinutes: 60, isUsableOnce: true }),
-        ).rejects.toBeInstanceOf(InvalidInputError);
+        it('accepts the lifetime bounds 10 and 43200 minutes', async () => {
+          const a = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 10, isUsableOnce: false });
+          expect(a.lifetimeInMinutes).toBe(10);
+          expect(a.isUsableOnce).toBe(false);
+          const b = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 43_200, isUsableOnce: true });
+          expect(b.lifetimeInMinutes).toBe(43_200);
+        });
+
+        it('rejects a lifetime outside 10..43200 minutes', async () => {
+          for (const bad of [9, 0, -60, 43_201, 60.5, Number.NaN]) {
+            await expect(
+              d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: bad, isUsableOnce: true }),
+              String(bad),
+            ).rejects.toBeInstanceOf(InvalidInputError);
+          }
+          expect(await methods(f.userId, 'temporaryAccessPass')).toEqual([]);
+        });
+
+        it('a new pass replaces the previous one', async () => {
+          const first = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true });
+          const second = await d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 120, isUsableOnce: true });
+          expect(second.id).not.toBe(first.id);
+          expect(second.pass).not.toBe(first.pass);
+          expect(ids(await methods(f.userId, 'temporaryAccessPass'))).toEqual([second.id]);
+        });
+
+        it('can be deleted like any method', async () => {
+          const tap = await d.createTemporaryAccessPass(f.noMfaUserId, { lifetimeInMinutes: 30, isUsableOnce: true });
+          await d.deleteAuthMethod(f.noMfaUserId, 'temporaryAccessPass', tap.id);
+          expect((await d.listAuthMethods(f.noMfaUserId)).map((m) => m.kind)).toEqual(['password']);
+        });
+
+        it('throws NotFoundError for an unknown user', async () => {
+          await expect(
+            d.createTemporaryAccessPass(UNKNOWN_ID, { lifetimeInMinutes: 60, isUsableOnce: true }),
+          ).rejects.toBeInstanceOf(NotFoundError);
+          await expect(
+            d.createTemporaryAccessPass('nope', { lifetimeInMinutes: 60, isUsableOnce: true }),
+          ).rejects.toBeInstanceOf(InvalidInputError);
+        });
       });
-    });
+    } else {
+      describe('authentication methods (the password only)', () => {
+        it('lists the password method alone, for every user', async () => {
+          for (const id of [f.userId, f.noMfaUserId, f.syncedUserId]) {
+            const list = await d.listAuthMethods(id);
+            expect(list.map((m) => m.kind)).toEqual(['password']);
+            expect(Object.keys(list[0]!).sort()).toEqual(METHOD_KEYS);
+            expect(isGuid(list[0]!.id)).toBe(true);
+            expect(list[0]!.isDefault).toBe(false);
+          }
+          await expect(d.listAuthMethods(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.listAuthMethods('nope')).rejects.toBeInstanceOf(InvalidInputError);
+        });
+
+        it('refuses to remove the password method', async () => {
+          const pw = (await methods(f.userId, 'password'))[0]!;
+          await expect(d.deleteAuthMethod(f.userId, 'password', pw.id)).rejects.toBeInstanceOf(ConflictError);
+          expect(await methods(f.userId, 'password')).toHaveLength(1);
+        });
+
+        it('deleteAuthMethod: other kinds are unsupported; unknown ids NotFoundError; bad input InvalidInputError', async () => {
+          const pw = (await methods(f.userId, 'password'))[0]!;
+          await expect(d.deleteAuthMethod(f.userId, 'phone', pw.id)).rejects.toBeInstanceOf(UnsupportedError);
+          await expect(d.deleteAuthMethod(f.userId, 'password', UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.deleteAuthMethod(UNKNOWN_ID, 'password', pw.id)).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.deleteAuthMethod(f.userId, 'password', 'nope')).rejects.toBeInstanceOf(InvalidInputError);
+          await expect(d.deleteAuthMethod(f.userId, 'smokeSignals' as AuthMethodKind, pw.id)).rejects.toBeInstanceOf(InvalidInputError);
+        });
+
+        it('a Temporary Access Pass is unsupported, after its input and user are checked', async () => {
+          await expect(d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 60, isUsableOnce: true })).rejects.toBeInstanceOf(UnsupportedError);
+          await expect(d.createTemporaryAccessPass(f.userId, { lifetimeInMinutes: 9, isUsableOnce: true })).rejects.toBeInstanceOf(InvalidInputError);
+          await expect(d.createTemporaryAccessPass(UNKNOWN_ID, { lifetimeInMinutes: 60, isUsableOnce: true })).rejects.toBeInstanceOf(NotFoundError);
+          await expect(d.createTemporaryAccessPass('nope', { lifetimeInMinutes: 60, isUsableOnce: true })).rejects.toBeInstanceOf(InvalidInputError);
+          expect((await d.listAuthMethods(f.userId)).map((m) => m.kind)).toEqual(['password']);
+        });
+      });
+    }
 
     describe('no secrets through the port', () => {
       it('no read returns a secret-looking key', async () => {

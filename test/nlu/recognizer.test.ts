@@ -10,6 +10,7 @@ import { findPeople } from '../../bot/nlu/people';
 import { DEFAULT_THRESHOLDS, loadCorpus, Recognizer } from '../../bot/nlu/recognizer';
 import { loadResources, ResourceMatcher } from '../../bot/nlu/resources';
 import { ACTION_INTENTS, INTENTS, type Recognition } from '../../bot/nlu/types';
+import { loadCatalog } from '../../directory/catalog';
 
 const recognizer = defaultRecognizer();
 const intentOf = (text: string) => recognizer.recognize(text).intent;
@@ -96,15 +97,26 @@ describe('resources', () => {
     expect(recognizer.prepare('I need the expense reporting tool').words).toEqual(['i', 'need', 'the', 'xresource', 'tool']);
   });
 
-  it('loads and validates the resources file', () => {
+  it('takes its resources from the access catalog, validated as the catalog is', () => {
     const resources = loadResources();
-    expect(resources.length).toBeGreaterThanOrEqual(8);
+    expect(resources).toEqual(loadCatalog().resources);
     expect(resources.find((r) => r.id === 'payroll-reports')?.groupId).toBe('2dd0f164-92e0-42a8-ac67-573fc1637c65');
+    // Every catalog name and alias is understood in chat, with the catalog's name.
+    for (const r of resources) {
+      for (const alias of [r.name, ...r.aliases]) expect(recognizer.prepare(`I need ${alias} for a week`).entities.resources.map((e) => [e.id, e.name]), alias).toEqual([[r.id, r.name]]);
+    }
     const bad = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'nlu-')), 'r.json');
     fs.writeFileSync(bad, JSON.stringify({ resources: [{ id: 'Bad Id', name: 'x', aliases: [] }] }));
-    expect(() => loadResources(bad)).toThrow(/invalid/);
-    fs.writeFileSync(bad, JSON.stringify({ resources: [{ id: 'a', name: 'A', aliases: [] }, { id: 'a', name: 'B', aliases: [] }] }));
-    expect(() => loadResources(bad)).toThrow(/twice/);
+    expect(() => loadResources(bad)).toThrow(/Invalid access catalog/);
+  });
+
+  it('follows the catalog it is given: an alias added there is understood', () => {
+    const base = loadCatalog().resources;
+    const custom = base.map((r) => (r.id === 'crm' ? { ...r, aliases: [...r.aliases, 'salesforce'] } : r));
+    expect(Recognizer.create({ resources: custom }).recognize('I need salesforce for a week').entities.resources.map((e) => e.id)).toEqual(['crm']);
+    expect(recognizer.recognize('I need salesforce for a week').entities.resources).toEqual([]);
+    // One training per resource list: the bot's catalog is the bundled one in tests.
+    expect(defaultRecognizer(base)).toBe(defaultRecognizer(loadCatalog().resources));
   });
 
   it('works with any resource list (the catalog can supply it)', () => {

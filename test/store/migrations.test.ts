@@ -16,6 +16,10 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
+function columns(db: Database.Database): string[] {
+  return tables(db).flatMap((t) => (db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => `${t}.${c.name}`));
+}
+
 function tables(db: Database.Database): string[] {
   return (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','trigger') ORDER BY name").all() as { name: string }[]).map((r) => r.name);
 }
@@ -40,7 +44,8 @@ describe('store migrations', () => {
     db.close();
   });
 
-  const expectations: Record<number, { adds: string[] }> = {
+  /** Tables and triggers each step adds, and columns (`table.column`) it adds to existing tables. */
+  const expectations: Record<number, { adds: string[]; columns?: string[] }> = {
     1: { adds: ['audit_events', 'audit_events_no_delete', 'audit_events_no_update'] },
     2: { adds: ['bot_state'] },
     3: { adds: ['conversation_refs'] },
@@ -48,6 +53,8 @@ describe('store migrations', () => {
     5: { adds: ['jobs'] },
     6: { adds: ['card_refs'] },
     7: { adds: ['recovery_sessions', 'recovery_verifications', 'recovery_events', 'recovery_lockouts', 'totp_steps'] },
+    8: { adds: [], columns: ['access_requests.ends_at'] },
+    9: { adds: ['tickets', 'ticket_history', 'technician_plans', 'technician_prompts', 'technician_cards'] },
   };
 
   for (const m of migrations) {
@@ -57,6 +64,7 @@ describe('store migrations', () => {
       expect(schemaVersion(before)).toBe(m.version - 1);
       const had = tables(before);
       for (const name of expectations[m.version]!.adds) expect(had).not.toContain(name);
+      for (const c of expectations[m.version]!.columns ?? []) expect(columns(before)).not.toContain(c);
       if (m.version > 1) {
         before
           .prepare("INSERT INTO audit_events VALUES (1, '2026-01-01T00:00:00.000Z', NULL, NULL, 'x', NULL, 'success', '{}', NULL, ?, 'h')")
@@ -68,6 +76,7 @@ describe('store migrations', () => {
       expect(schemaVersion(after)).toBe(m.version);
       const has = tables(after);
       for (const name of expectations[m.version]!.adds) expect(has).toContain(name);
+      for (const c of expectations[m.version]!.columns ?? []) expect(columns(after)).toContain(c);
       if (m.version > 1) expect((after.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n).toBe(1);
       after.close();
     });

@@ -155,6 +155,9 @@ export interface FakeUser {
   signInSessionsValidFromDateTime: string | null;
   /** The last password set through Graph: tests check it arrived, the bot never reads it. */
   lastPasswordSet?: string;
+  /** Entra Connect's source anchor of a synced user (base64); tests of hybrid routing set it. */
+  onPremisesImmutableId?: string | null;
+  onPremisesUserPrincipalName?: string | null;
 }
 
 export interface FakeGroup {
@@ -1031,6 +1034,8 @@ export class FakeGraph {
       jobTitle: u.jobTitle,
       accountEnabled: u.accountEnabled,
       onPremisesSyncEnabled: u.onPremisesSyncEnabled,
+      onPremisesImmutableId: u.onPremisesImmutableId ?? null,
+      onPremisesUserPrincipalName: u.onPremisesUserPrincipalName ?? null,
       lastPasswordChangeDateTime: u.lastPasswordChangeDateTime,
       passwordProfile: { password: null, forceChangePasswordNextSignIn: u.forceChangePasswordNextSignIn, forceChangePasswordNextSignInWithMfa: false },
       signInSessionsValidFromDateTime: u.signInSessionsValidFromDateTime,

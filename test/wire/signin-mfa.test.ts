@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ForbiddenError } from '../../directory/directory';
 import { demoUser } from '../support/access';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import {
@@ -97,7 +98,7 @@ describe('MFA recovery with the manager', () => {
     expect(findById(ready, 'signin-complete').title).toBe('Remove the 2 lost methods and give me a pass');
     expect(findById(ready, 'signin-text').text).toMatch(/Thomas Berg/);
     const done = await click(h, emily(), 'signin.complete', { session });
-    expect(findById(done, 'signin-title').text).toBe('Done: recover your sign-in methods (mfa)');
+    expect(findById(done, 'signin-title').text).toBe('Done: MFA recovery');
 
     const shown = secretMessage(h, emily().id);
     expect(shown.secret).toMatch(/^[A-Za-z2-9]{16}$/);
@@ -144,7 +145,7 @@ describe('MFA recovery with the manager', () => {
     await h.bot.scheduler.idle();
     await click(h, emily(), 'signin.complete', { session });
     const twice = await click(h, emily(), 'signin.complete', { session });
-    expect(findById(twice, 'signin-title').text).toBe('Done: recover your sign-in methods (mfa)');
+    expect(findById(twice, 'signin-title').text).toBe('Done: MFA recovery');
     expect(h.bot.store.audit.query({ correlationId: session, action: 'signin.verified' })).toHaveLength(1);
     expect(h.bot.store.audit.query({ correlationId: session, action: 'signin.tap-issued' })).toHaveLength(1);
     expect(cardsFor(h, emily().id).filter((c) => findById(c, 'secret-value'))).toHaveLength(1);
@@ -156,7 +157,7 @@ describe('MFA recovery with the manager', () => {
     expect(findById(declined, 'attest-status').text).toMatch(/^Declined by Thomas Berg/);
     await h.bot.scheduler.idle();
     const told = lastCardFor(h, emily().id);
-    expect(findById(told, 'signin-title').text).toBe('Not confirmed: recover your sign-in methods (mfa)');
+    expect(findById(told, 'signin-title').text).toBe('Not confirmed: MFA recovery');
     expect(findById(told, 'signin-technician')).toBeDefined();
     expect(h.bot.store.recovery.get(session)).toMatchObject({ state: 'refused', outcome: 'declined' });
     expect((await h.bot.directory.listAuthMethods(emily().id)).map((m) => m.kind)).toEqual(['password', 'microsoftAuthenticator', 'phone']);
@@ -231,6 +232,24 @@ describe('MFA recovery with the manager', () => {
     await click(h, thomas(), 'signin.confirm', { session, method: 'manager' });
     await click(h, emily(), 'signin.complete', { session });
     expect((await h.bot.directory.listAuthMethods(emily().id)).map((m) => m.kind)).toEqual(['password', 'microsoftAuthenticator', 'temporaryAccessPass']);
+  });
+
+  it('a directory failure: nothing shown, the failure audited, the technicians told', async () => {
+    await openTechniciansChannel(h);
+    const session = await askThomas();
+    await click(h, thomas(), 'signin.confirm', { session, method: 'manager' });
+    await h.bot.scheduler.idle();
+    const original = h.bot.directory.createTemporaryAccessPass.bind(h.bot.directory);
+    h.bot.directory.createTemporaryAccessPass = async () => {
+      throw new ForbiddenError('Authorization_RequestDenied', 'UserAuthenticationMethod.ReadWrite.All');
+    };
+    const res = await click(h, emily(), 'signin.complete', { session });
+    h.bot.directory.createTemporaryAccessPass = original;
+    expect(findById(res, 'signin-title').text).toBe('Recover your sign-in methods (MFA): not done');
+    expect(cardsFor(h, emily().id).filter((c) => findById(c, 'secret-value'))).toHaveLength(0);
+    expect(h.bot.store.recovery.get(session)).toMatchObject({ state: 'failed' });
+    expect(recoveryAudit(h, session).slice(-2)).toEqual(['signin.methods-removed', 'signin.recovery-failed']);
+    expect(channelCards(h).some((c) => findById(c, 'notice-title')?.text === 'Sign-in recovery failed: Emily Chen')).toBe(true);
   });
 
   it('a disabled account is refused when the manager confirms, and the technicians are told', async () => {

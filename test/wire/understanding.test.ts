@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/harness';
+import { startHarness, TestClock, type Harness } from '../support/harness';
 import { cardOf, cardText, findById } from '../support/teams-client';
 import { cardProblems } from '../cards/validate';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  // The bot's clock agrees with the users' clocks below (Wednesday 10 June 2026).
+  h = await startHarness({}, { clock: new TestClock('2026-06-10T10:00:00.000Z').now });
 });
 afterAll(async () => {
   await h?.stop();
@@ -22,26 +23,33 @@ function messageAt(user: any, text: string, localTimestamp = '2026-06-10T11:00:0
 }
 
 describe('free text', () => {
-  it('answers an access request honestly, showing the resource and the end date it understood', async () => {
+  it('starts an access request with the resource and the end date it understood, asking only for what is missing', async () => {
     const employee = h.user('employee');
     const res = await messageAt(employee, 'could I get the source code repos till end of month?');
     expect(res.status).toBe(200);
     const sent = sentTo(employee);
     expect(sent).toHaveLength(1);
-    expect(sent[0].text).toMatch(/request access/);
-    expect(sent[0].text).toContain('Source Code');
-    expect(sent[0].text).toMatch(/until: \*\*end of .*2026 \(Europe\/London\)\*\*/);
-    // Never presented as done.
-    expect(sent[0].text).toMatch(/nothing has been requested or changed/);
-    expect(sent[0].text).toMatch(/IT service desk/);
+    // Source Code needs a justification: the form, with the resource and the end date chosen.
+    const form = cardOf(sent[0]);
+    expect(cardProblems(form)).toEqual([]);
+    expect(findById(form, 'resource').value).toBe('source-code');
+    expect(findById(form, 'duration').value).toBe('until');
+    expect(findById(form, 'duration').choices).toContainEqual({ title: 'Until end of Tuesday 30 June 2026 (Europe/London)', value: 'until' });
+    expect(findById(form, 'form-error').text).toMatch(/Source Code needs a justification/);
+    // Nothing is requested from the words alone.
+    expect(h.bot.store.requests.listForRequester(employee.id)).toHaveLength(0);
   });
 
   it('uses the user time zone for "until Friday", not the server clock', async () => {
     const employee = h.user('employee');
     await messageAt(employee, 'could I get into the payroll reports until friday', '2026-06-10T11:00:00.000+01:00');
-    const [reply] = sentTo(employee);
-    expect(reply.text).toContain('Payroll Reports');
-    expect(reply.text).toContain('end of Friday 12 June 2026 (Europe/London)');
+    const form = cardOf(sentTo(employee)[0]);
+    expect(findById(form, 'resource').value).toBe('payroll-reports');
+    expect(findById(form, 'duration').choices).toContainEqual({ title: 'Until end of Friday 12 June 2026 (Europe/London)', value: 'until' });
+    h.connector.clear();
+    // The same words in New York: the end of Friday there.
+    await messageAt(employee, 'could I get into the payroll reports until friday', '2026-06-10T06:00:00.000-04:00', 'America/New_York');
+    expect(findById(cardOf(sentTo(employee)[0]), 'duration').choices).toContainEqual({ title: 'Until end of Friday 12 June 2026 (America/New_York)', value: 'until' });
   });
 
   it('routes sign-in trouble, password and MFA problems to their intents, with the people named', async () => {
@@ -141,10 +149,14 @@ describe('clarifying questions', () => {
     const res = await h.client.invoke(employee, 'understanding.choose', { intent: 'access.request' });
     expect(res.status).toBe(200);
     expect(findById(res.body.value, 'notice-title').text).toBe('You chose: Request access');
-    const [reply] = sentTo(employee);
-    expect(reply.text).toMatch(/request access/);
-    expect(reply.text).toContain('VPN');
-    expect(reply.text).toContain('end of Friday 12 June 2026');
+    // The request's confirmation card, with what the first message said: nothing is requested yet.
+    const confirm = cardOf(sentTo(employee)[0]);
+    expect(cardProblems(confirm)).toEqual([]);
+    const facts = cardText(findById(confirm, 'confirm-facts'));
+    expect(facts).toContain('VPN');
+    expect(facts).toContain('until end of Friday 12 June 2026 (Europe/London)');
+    expect(findById(confirm, 'access-submit')).toBeDefined();
+    expect(h.bot.store.requests.listForRequester(employee.id)).toHaveLength(0);
 
     // One answer per question: a second click is stale.
     h.connector.clear();

@@ -68,9 +68,11 @@ describe('help and the welcome card', () => {
       expect(findById(lastCard(h.client.personalConversationId(employee)), 'title')?.text).toBe('Northwind IAM Helpdesk');
     }
     h.connector.clear();
+    // "help" inside a sentence is not the help command: whatever the answer is, it is not the welcome card.
     await h.client.message(employee, 'I need help with payroll shipping');
     const sent = h.connector.sentTo(h.client.personalConversationId(employee));
-    expect(cardOf(sent[0])).toBeUndefined();
+    expect(sent.length).toBeGreaterThan(0);
+    for (const reply of sent) expect(findById(cardOf(reply) ?? {}, 'title')?.text).not.toBe('Northwind IAM Helpdesk');
   });
 
   it('welcomes on install once, although Teams sends installationUpdate and conversationUpdate', async () => {

@@ -1,0 +1,36 @@
+import { DEFAULT_BIRTHRIGHT_FILE, loadBirthrightRules } from '../directory/birthright';
+import { LocalDirectory } from '../directory/local-directory';
+import { TechnicianCommands } from '../dialogs/technician/commands';
+import type { AccessCapability } from './access';
+import type { BotDeps } from './deps';
+
+/**
+ * Puts the technicians' commands together on what access requests built (notifier,
+ * scheduler, ticket queue, catalog): the birthright rules (validated; a bad file stops the
+ * start), the privileged groups for the four-eyes rule (the configured list; in local mode
+ * the demo tenant's; in production without a list every account counts as privileged), and
+ * the plan jobs registered with the scheduler.
+ */
+export function createTechnicianCapability(deps: BotDeps, access: AccessCapability): TechnicianCommands {
+  const { config } = deps;
+  const birthright = loadBirthrightRules(config.technicians.birthrightPath ?? DEFAULT_BIRTHRIGHT_FILE);
+  const local = deps.directory instanceof LocalDirectory ? deps.directory : null;
+  const privilegedGroupIds = config.recovery.privilegedGroupIds ?? (local ? local.tenant.privilegedGroupIds : null);
+  const commands = new TechnicianCommands({
+    config,
+    store: deps.store,
+    directory: deps.directory,
+    logger: deps.logger.child({ component: 'technician' }),
+    clock: deps.clock,
+    notifier: access.notifier,
+    scheduler: access.scheduler,
+    tickets: access.tickets,
+    access: access.service,
+    catalog: access.service.catalog,
+    birthright,
+    privilegedGroupIds,
+    technicianGroupId: deps.technicianGroupId,
+  });
+  commands.registerJobs(access.scheduler);
+  return commands;
+}
