@@ -83,6 +83,11 @@ export const FEATURES: Feature[] = [
     permissions: ['TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsAppInstallation.ReadWriteForUser.All'],
     probe: (c) => `/users/${c.userId}/teamwork/installedApps`,
   },
+  {
+    name: 'Find the bot in the organisation app catalog (to install it for new approvers)',
+    permissions: ['AppCatalog.Read.All', 'AppCatalog.ReadWrite.All'],
+    probe: () => `/appCatalogs/teamsApps?$select=id,externalId&$top=1`,
+  },
 ];
 
 type Status = 'ok' | 'MISSING' | 'CHECK' | 'ERROR';

@@ -70,7 +70,7 @@ describe('npm run doctor', () => {
   });
 
   it('names the permission or role each missing feature needs', async () => {
-    fake.grantedRoles = ALL_ROLES.filter((r) => !['GroupMember.ReadWrite.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'UserAuthenticationMethod.ReadWrite.All'].includes(r));
+    fake.grantedRoles = ALL_ROLES.filter((r) => !['GroupMember.ReadWrite.All', 'TeamsAppInstallation.ReadWriteSelfForUser.All', 'UserAuthenticationMethod.ReadWrite.All', 'AppCatalog.Read.All'].includes(r));
     fake.directoryRoles = [];
     const r = await doctor();
     expect(r.code).toBe(1);
@@ -78,8 +78,9 @@ describe('npm run doctor', () => {
     expect(line(r.text, 'Reset passwords')).toMatch(/MISSING .*needs the Entra role User Administrator/);
     expect(line(r.text, 'MFA recovery')).toMatch(/MISSING .*UserAuthenticationMethod\.ReadWrite\.All/);
     expect(line(r.text, 'install the app')).toMatch(/MISSING .*TeamsAppInstallation\.ReadWriteSelfForUser\.All \(Graph refused a read it makes\)/);
+    expect(line(r.text, 'organisation app catalog')).toMatch(/MISSING .*AppCatalog\.Read\.All/);
     expect(line(r.text, 'See sign-in methods')).toMatch(/^\s+ok\s/);
-    expect(r.text).toContain(`${FEATURES.length - 4} of ${FEATURES.length} features will work.`);
+    expect(r.text).toContain(`${FEATURES.length - 5} of ${FEATURES.length} features will work.`);
     expect(r.text).toMatch(/Grant admin consent/);
   });
 
