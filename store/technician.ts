@@ -526,26 +526,39 @@ export class TechCards {
 // ---- audit search ------------------------------------------------------------------------------
 
 /**
- * Audit events about one thing: acted by it, done to it, or correlated with it (a user id, a
- * request id, a ticket id), in sequence order, a page at a time.
+ * Audit events about something: acted by it, done to it, or correlated with it (a user id, a
+ * request id, a ticket id, a plan id), in sequence order, a page at a time.
  */
 export class AuditSearch {
-  private readonly page;
+  private readonly pages = new Map<number, { all: (...params: unknown[]) => unknown[] }>();
 
-  constructor(db: Db) {
-    this.page = db
-      .prepare(
-        `SELECT seq, ts, actor_id, actor_name, action, target, outcome, details, correlation_id, prev_hash, hash FROM audit_events
-         WHERE seq > @after AND (@since IS NULL OR ts >= @since)
-           AND (actor_id = @key OR target = @key OR correlation_id = @key)
-         ORDER BY seq LIMIT @limit`,
-      )
-      .raw();
+  constructor(private readonly db: Db) {}
+
+  private statement(keys: number) {
+    let st = this.pages.get(keys);
+    if (!st) {
+      const list = Array.from({ length: keys }, () => '?').join(', ');
+      st = this.db
+        .prepare(
+          `SELECT seq, ts, actor_id, actor_name, action, target, outcome, details, correlation_id, prev_hash, hash FROM audit_events
+           WHERE seq > ? AND (? IS NULL OR ts >= ?)
+             AND (actor_id IN (${list}) OR target IN (${list}) OR correlation_id IN (${list}))
+           ORDER BY seq LIMIT ?`,
+        )
+        .raw() as unknown as { all: (...params: unknown[]) => unknown[] };
+      this.pages.set(keys, st);
+    }
+    return st;
   }
 
-  about(key: string, options: { since?: string | null; afterSeq?: number; limit?: number } = {}): AuditEvent[] {
+  /** Events about any of `keys` (at most 200: a user and their requests), oldest first, a page at a time. */
+  about(keys: string | readonly string[], options: { since?: string | null; afterSeq?: number; limit?: number } = {}): AuditEvent[] {
+    const list = [...new Set(typeof keys === 'string' ? [keys] : keys)].slice(0, 200);
+    if (!list.length) return [];
     const limit = Math.max(1, Math.min(options.limit ?? 20, 1000));
-    return (this.page.all({ key, since: options.since ?? null, after: options.afterSeq ?? 0, limit }) as unknown[][]).map((r) => ({
+    const since = options.since ?? null;
+    const rows = this.statement(list.length).all(options.afterSeq ?? 0, since, since, ...list, ...list, ...list, limit) as unknown[][];
+    return rows.map((r) => ({
       seq: r[0] as number,
       ts: r[1] as string,
       actorId: r[2] as string | null,
@@ -560,13 +573,13 @@ export class AuditSearch {
     }));
   }
 
-  /** The most recent `n` events about `key`, oldest first. */
-  latestAbout(key: string, n: number): AuditEvent[] {
+  /** The most recent `n` events about `keys`, oldest first. */
+  latestAbout(keys: string | readonly string[], n: number): AuditEvent[] {
     const all: AuditEvent[] = [];
     let after = 0;
-    // Pages forward; keeps only the last n (the trail about one person stays small).
+    // Pages forward and keeps the last n (the trail about one person stays small).
     for (;;) {
-      const page = this.about(key, { afterSeq: after, limit: 500 });
+      const page = this.about(keys, { afterSeq: after, limit: 500 });
       all.push(...page);
       if (all.length > n) all.splice(0, all.length - n);
       if (page.length < 500) break;

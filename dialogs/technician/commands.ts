@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ConversationReference } from 'botbuilder';
 import { renderTechCard, type Fact, type TechAction } from '../../adaptive-cards/technician';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import type { AppConfig } from '../../bot/config';
@@ -14,7 +15,7 @@ import { buildReport, reportCsv } from '../../store/report';
 import type { Store } from '../../store/store';
 import type { AccessService } from '../access-service';
 import { formatDuration, formatTime } from '../access-duration';
-import { checkRequest } from '../access-policy';
+import { checkRequest, nextEnabledManager } from '../access-policy';
 import { auditTailCard, auditVerifyCard } from '../audit-commands';
 import { COMMANDS, commandSpec, helpText, parseCommand, REPORT_DAYS, type ParsedCommand } from './grammar';
 import { describeStep, methodName, planCard, PlanRunner, signatureOf, TECH_JOBS, technicianRefusal, type PlanArgs, type Step, type TechPlan } from './plans';
@@ -283,7 +284,8 @@ export class TechnicianCommands {
     const isPriv = privileged === null || groups.some((g) => privileged.has(g.id.toLowerCase()));
     const open = this.d.store.requests.openForRequester(user.id);
     const approvals = this.d.store.requests.pendingForApprover(user.id, 50);
-    const recent = this.d.store.technician.auditSearch.latestAbout(user.id, 5);
+    const mfa = methods.filter((m) => m.kind !== 'password');
+    const recent = this.d.store.technician.auditSearch.latestAbout(this.auditKeys(user), 5);
     this.lookedUp(caller, 'whois', user.id);
     groups.sort((a, b) => a.displayName.localeCompare(b.displayName));
     return renderTechCard({
@@ -298,7 +300,7 @@ export class TechnicianCommands {
         { title: 'Mail', value: user.mail ?? 'none' },
         { title: 'Account', value: `${user.accountEnabled ? 'enabled' : 'disabled'}, ${user.onPremisesSyncEnabled ? 'synchronised from on-premises AD' : 'cloud account'}` },
         { title: 'Sign-in', value: `${state.lockSupported ? (state.locked ? 'locked' : 'not locked') : 'no lockout flag (cloud)'}${state.passwordChangeRequired ? '; must change password' : ''}${state.lastPasswordChange ? `; password set ${formatTime(state.lastPasswordChange)}` : ''}` },
-        { title: 'MFA methods', value: caps.authenticationMethods ? (methods.length ? [...new Set(methods.map((m) => methodName(m.kind)))].join(', ') : 'none') : 'not kept by this directory' },
+        { title: 'MFA methods', value: caps.authenticationMethods ? (mfa.length ? [...new Set(mfa.map((m) => methodName(m.kind)))].join(', ') : 'none') : 'not kept by this directory' },
         { title: 'Direct reports', value: String(reports.length) },
         { title: 'Object id', value: user.id },
       ],
@@ -378,6 +380,7 @@ export class TechnicianCommands {
     // audit <user | REQ-… | TKT-… | PLN-…>
     const raw = q.target.trim();
     let key: string;
+    let keys: string[] | null = null;
     let label: string;
     if (/^(REQ|TKT|PLN)-\d{1,9}$/i.test(raw)) {
       key = raw.toUpperCase();
@@ -386,20 +389,28 @@ export class TechnicianCommands {
       const user = await this.pickUser(o.user ?? raw, caller, line, 'user', !!o.user);
       if (!isUser(user)) return user;
       key = user.id;
+      keys = this.auditKeys(user);
       label = user.displayName;
     }
+    const page = this.auditPage(caller, keys ?? [key], label, cmd.flags.since ?? null, 0);
+    // Recorded after the listing, which shows what was there before this look.
     this.lookedUp(caller, 'audit', key);
-    return [card(this.auditPage(caller, key, label, cmd.flags.since ?? null, 0))];
+    return [card(page)];
   }
 
-  private auditPage(caller: Caller, key: string, label: string, since: string | null, afterSeq: number): AdaptiveCardJson {
-    const page = this.d.store.technician.auditSearch.about(key, { since, afterSeq, limit: AUDIT_PAGE + 1 });
+  /** A user and the requests they made: what `audit <user>` is about. */
+  private auditKeys(user: DirectoryUser): string[] {
+    return [user.id, ...this.d.store.requests.listForRequester(user.id, 199).map((r) => r.id)];
+  }
+
+  private auditPage(caller: Caller, keys: string[], label: string, since: string | null, afterSeq: number): AdaptiveCardJson {
+    const page = this.d.store.technician.auditSearch.about(keys, { since, afterSeq, limit: AUDIT_PAGE + 1 });
     const more = page.length > AUDIT_PAGE;
     const events = page.slice(0, AUDIT_PAGE);
     const actions: TechAction[] = [];
     if (more) {
       const id = `PAGE-${randomUUID()}`;
-      this.d.store.technician.prompts.create(id, caller.user.id, 'audit-page', { mode: 'about', key, label, since, afterSeq: events[events.length - 1]!.seq }, new Date(this.now().getTime() + 60 * 60_000));
+      this.d.store.technician.prompts.create(id, caller.user.id, 'audit-page', { mode: 'about', keys, label, since, afterSeq: events[events.length - 1]!.seq }, new Date(this.now().getTime() + 60 * 60_000));
       actions.push({ id: 'tech-more', title: 'More', verb: 'tech.more', data: { prompt: id } });
     }
     return renderTechCard({
@@ -523,8 +534,9 @@ export class TechnicianCommands {
           dir.getDirectReports(user.id),
         ]);
         const open = this.d.store.requests.openForRequester(user.id);
-        const approvals = this.d.store.requests.pendingForApprover(user.id, 500);
-        const manager = approvals.length ? await dir.getManager(user.id) : null;
+        const manager = await nextEnabledManager(dir, user, user.id);
+        // Approvals already handed to the manager (an earlier run) are not handed again.
+        const approvals = this.d.store.requests.pendingForApprover(user.id, 500).filter((r) => !manager || !this.d.store.requests.approver(r.id, r.stage, manager.id));
         const steps: Step[] = [];
         if (user.accountEnabled) steps.push({ kind: 'disable' });
         steps.push({ kind: 'revoke-sessions' });
@@ -532,7 +544,7 @@ export class TechnicianCommands {
         steps.push({ kind: 'remove-mfa', methods: methods.filter((m) => m.kind !== 'password').map((m) => ({ id: m.id, kind: m.kind, isDefault: m.isDefault })) });
         steps.push({ kind: 'cancel-requests', requests: open.map((r) => ({ id: r.id, name: r.policy.name, state: r.state })) });
         steps.push({ kind: 'reassign-approvals', requests: approvals.map((r) => ({ id: r.id, stage: r.stage, name: r.policy.name })), to: manager ? { id: manager.id, name: manager.displayName } : null });
-        steps.push({ kind: 'report-direct-reports', reports: reports.map((r) => ({ id: r.id, name: r.displayName })) });
+        steps.push({ kind: 'report-direct-reports', reports: reports.map((r) => ({ id: r.id, name: r.displayName })).sort((a, b) => a.name.localeCompare(b.name)) });
         return { steps };
       }
       case 'revoke': {
@@ -565,7 +577,7 @@ export class TechnicianCommands {
       const g = await this.d.directory.getGroup(id);
       if (g) out.push({ id: g.id, name: g.displayName });
     }
-    return out;
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** The line that proposes a plan again, naming the user by object id. */
@@ -700,7 +712,7 @@ export class TechnicianCommands {
   }
 
   /** Remembers where a plan card landed, so its progress can update it. */
-  rememberPlanCard(planId: string, activityId: string, reference: Parameters<TechnicianCommands['d']['store']['technician']['cards']['add']>[0]['reference']): void {
+  rememberPlanCard(planId: string, activityId: string, reference: Partial<ConversationReference>): void {
     this.d.store.technician.cards.add({ ownerId: planId, purpose: 'plan', activityId, reference });
   }
 
@@ -758,10 +770,10 @@ export class TechnicianCommands {
 
   private async clickMore(data: Record<string, unknown>, caller: Caller): Promise<ClickResult> {
     const id = data.prompt;
-    const prompt = typeof id === 'string' && id.startsWith('PAGE-') ? this.d.store.technician.prompts.get<{ mode: 'about' | 'export'; key?: string; label?: string; since: string | null; afterSeq: number }>(id) : null;
+    const prompt = typeof id === 'string' && id.startsWith('PAGE-') ? this.d.store.technician.prompts.get<{ mode: 'about' | 'export'; keys?: string[]; label?: string; since: string | null; afterSeq: number }>(id) : null;
     if (!prompt || prompt.kind !== 'audit-page' || this.now().getTime() > Date.parse(prompt.expiresAt)) return { card: notice('This listing is no longer active', 'Type the audit command again.', 'warning') };
     const p = prompt.payload;
-    if (p.mode === 'about') return { card: this.auditPage(caller, p.key!, p.label!, p.since, p.afterSeq) };
+    if (p.mode === 'about') return { card: this.auditPage(caller, p.keys!, p.label!, p.since, p.afterSeq) };
     const [header, ...rest] = this.exportPage(caller, p.since, p.afterSeq);
     return { card: (header as { card: AdaptiveCardJson }).card, replies: rest };
   }
@@ -797,7 +809,10 @@ export class TechnicianCommands {
     this.d.store.transaction(() => {
       if (this.d.store.technician.plans.markConfirmed(plan.id)) this.auditPlan(plan, 'technician.plan-confirmed', caller, { privileged: plan.privileged });
     });
-    return this.startIfReady(this.d.store.technician.plans.get<Step, PlanArgs>(plan.id)!, caller);
+    const confirmed = this.d.store.technician.plans.get<Step, PlanArgs>(plan.id)!;
+    // Still waiting for the second technician: the other copies (the channel's) say it is confirmed.
+    if (confirmed.privileged && !confirmed.approvedBy.id) await this.runner.updateCards(confirmed);
+    return this.startIfReady(confirmed, caller);
   }
 
   private async clickApprove(data: Record<string, unknown>, caller: Caller): Promise<ClickResult> {

@@ -537,10 +537,11 @@ export class PlanRunner {
 
   /** Requests waiting for the user's decision get the user's manager as an approver too (a delegate). */
   private async reassignApprovals(plan: TechPlan): Promise<StepResult> {
-    const waiting = this.d.store.requests.pendingForApprover(plan.subject.id, 500);
-    if (!waiting.length) return { status: 'skipped', detail: 'none waiting' };
     const user = await this.d.directory.getUser(plan.subject.id);
     const manager = user ? await nextEnabledManager(this.d.directory, user, plan.subject.id) : null;
+    // Idempotent: a request already handed to the manager is not handed again.
+    const waiting = this.d.store.requests.pendingForApprover(plan.subject.id, 500).filter((r) => !manager || !this.d.store.requests.approver(r.id, r.stage, manager.id));
+    if (!waiting.length) return { status: 'skipped', detail: 'none waiting' };
     if (!manager) {
       return { status: 'failed', detail: `no manager to hand them to: decide ${waiting.map((r) => r.id).join(', ')} by hand`, failures: waiting.map((r) => `${r.id}: nobody to hand it to`) };
     }
@@ -581,7 +582,7 @@ export class PlanRunner {
 
   /** Direct reports of a leaver: a ticket, so someone finds them a new manager. */
   private async reportDirectReports(plan: TechPlan): Promise<StepResult> {
-    const reports = await this.d.directory.getDirectReports(plan.subject.id);
+    const reports = (await this.d.directory.getDirectReports(plan.subject.id)).sort((a, b) => a.displayName.localeCompare(b.displayName));
     if (!reports.length) return { status: 'skipped', detail: 'no direct reports' };
     const ticket = await this.d.tickets.open(
       {
@@ -591,7 +592,8 @@ export class PlanRunner {
         facts: reports.slice(0, 25).map((r) => ({ title: r.displayName, value: `${r.jobTitle ?? 'no title'} (${r.userPrincipalName})` })),
         requester: plan.actor,
         subject: { id: plan.subject.id, name: plan.subject.name },
-        sourceRef: plan.id,
+        // One ticket per leaver, however often the checklist runs.
+        sourceRef: `offboarding:${plan.subject.id}`,
       },
       plan.actor,
     );

@@ -186,10 +186,9 @@ export class TicketService implements TechnicianNotices {
 
   /** Type, requester and subject of a notice: named by the flow, else from the request or recovery it is about. */
   private async describe(notice: TechnicianNotice): Promise<NoticeTicket> {
-    const n = notice as TechnicianNotice & { type?: string; requester?: Person | null; subject?: Person | null };
-    const type = classifyNotice(n);
-    let requester: Person = n.requester ?? { id: null, name: null };
-    let subject: Person = n.subject ?? { id: null, name: null };
+    const type = classifyNotice(notice);
+    let requester: Person = notice.requester ?? { id: null, name: null };
+    let subject: Person = notice.subject ?? { id: null, name: null };
     const ref = notice.requestId ?? null;
     if (ref && /^REQ-\d+$/.test(ref)) {
       const r = this.d.store.requests.get(ref);

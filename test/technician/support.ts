@@ -88,12 +88,11 @@ export function planOf(card: any): string {
   return id;
 }
 
-/** The latest version of every posted copy of a plan's card (its last update, or as sent). */
+/** The latest update of every posted copy of a plan's card (undefined for a copy never updated). */
 export function planCopies(h: Harness, planId: string): any[] {
   return h.bot.store.technician.cards.forOwner(planId, 'plan').map((ref) => {
     const updates = h.connector.calls.filter((c) => c.kind === 'update' && c.conversationId === ref.conversationId && c.activityId === ref.activityId);
-    const sent = h.connector.calls.find((c) => (c.kind === 'send' || c.kind === 'reply') && c.conversationId === ref.conversationId);
-    return cardOf((updates[updates.length - 1] ?? sent)?.body);
+    return cardOf(updates[updates.length - 1]?.body);
   });
 }
 
