@@ -23,6 +23,7 @@ import { createSigninCapability } from './signin';
 import { registerTechnicianCommands } from '../dialogs/technician/register';
 import { createTechnicianCapability } from './technician';
 import type { Scheduler } from './scheduler';
+import { DisabledAccountNotices } from './disabled-notices';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
 const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, ActivityTypes.ConversationUpdate, ActivityTypes.InstallationUpdate]);
@@ -42,7 +43,10 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
     longRunningMessages: false,
   });
 
-  app.turn('beforeTurn', (context) => admitTurn(context, deps));
+  // The ticket queue is built before any turn can run: the door tells the technicians about disabled accounts.
+  const access = createAccessCapability(deps, adapter);
+  const disabledNotices = new DisabledAccountNotices({ store: deps.store, technicians: access.tickets, clock: deps.clock, logger: deps.logger.child({ component: 'door' }) });
+  app.turn('beforeTurn', (context) => admitTurn(context, deps, disabledNotices));
 
   app.error(async (context, error) => {
     const correlationId = (context.turnState.get(CORRELATION) as string | undefined) ?? randomUUID();
@@ -55,7 +59,6 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   registerWelcome(app, deps, menu);
   registerMyTeam(app, deps, menu);
   registerAuditCommands(app, deps, menu);
-  const access = createAccessCapability(deps, adapter);
   registerAccessRequests(app, deps, menu, intents, access.service);
   const signin = createSigninCapability(deps, access);
   registerSigninRecovery(app, deps, menu, intents, signin.service, { stepUpConnection: signin.stepUpConnection });
@@ -104,8 +107,14 @@ function createAdapter(config: AppConfig): TeamsAdapter {
     CertificatePrivateKey: config.bot.certificateKeyPath ? readKey(config.bot.certificateKeyPath) : undefined,
     // Setting any one endpoint makes the SDK use only the endpoints given, leaving the others
     // undefined: no token issuer would be accepted and replies would have no login URL. So an
-    // overridden metadata URL comes with the public cloud's other endpoints.
-    ...(config.bot.openIdMetadataUrl ? { ...PUBLIC_CLOUD, ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl } : {}),
+    // overridden metadata URL or token service URL comes with the public cloud's other endpoints.
+    ...(config.bot.openIdMetadataUrl || config.bot.oAuthUrl
+      ? {
+          ...PUBLIC_CLOUD,
+          ...(config.bot.openIdMetadataUrl ? { ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl } : {}),
+          ...(config.bot.oAuthUrl ? { OAuthUrl: config.bot.oAuthUrl } : {}),
+        }
+      : {}),
   });
 }
 
@@ -115,6 +124,7 @@ const PUBLIC_CLOUD = {
   ToChannelFromBotLoginUrl: 'https://login.microsoftonline.com/botframework.com',
   ToChannelFromBotOAuthScope: 'https://api.botframework.com',
   OAuthUrl: 'https://api.botframework.com',
+  ToBotFromChannelOpenIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
   ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
   CallerId: CallerIdConstants.PublicAzureChannel,
   ValidateAuthority: true,
@@ -129,10 +139,12 @@ const CORRELATION = Symbol('helpdesk.correlationId');
 /**
  * Decides whether a turn may run: who is acting (`from.aadObjectId` resolved in the
  * directory), and whether that account may use the helpdesk. Unknown and disabled
- * accounts are refused politely and the refusal is audited. Admitted turns get their
+ * accounts are refused politely and the refusal is audited; when a disabled account writes
+ * (a message or a card click), the technicians get a notice, at most once a day per
+ * account, and the user is told so. Admitted turns get their
  * {@link TurnInfo} and a saved conversation reference.
  */
-async function admitTurn(context: TurnContext, deps: BotDeps): Promise<boolean> {
+async function admitTurn(context: TurnContext, deps: BotDeps, disabledNotices: DisabledAccountNotices): Promise<boolean> {
   const activity = context.activity;
   if (!HANDLED.has(activity.type)) return false;
   const correlationId = randomUUID();
@@ -160,8 +172,12 @@ async function admitTurn(context: TurnContext, deps: BotDeps): Promise<boolean> 
       },
     });
     log.warn({ reason }, 'turn refused');
+    const wrote = activity.type === ActivityTypes.Message || activity.type === ActivityTypes.Invoke;
+    const techniciansTold = user && wrote ? await disabledNotices.notify(user, correlationId, activity.type) : false;
     const text = user
-      ? 'Sorry, your account is disabled, so I cannot help you here. Please contact the IT service desk or your manager.'
+      ? techniciansTold
+        ? 'Sorry, your account is disabled, so I cannot help you here. The identity technicians have been told and will contact you; you can also contact the IT service desk or your manager.'
+        : 'Sorry, your account is disabled, so I cannot help you here. Please contact the IT service desk or your manager.'
       : 'Sorry, I cannot find your account in the company directory, so I cannot help you here. If you think this is wrong, please contact the IT service desk.';
     // Announcements of membership changes do not deserve an answer unless the bot was just added.
     if (activity.type !== ActivityTypes.ConversationUpdate || botWasAdded(activity)) {

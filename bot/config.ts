@@ -32,6 +32,8 @@ export interface AppConfig {
     certificateKeyPath: string | null;
     /** Where Bot Framework signing keys are published; the public cloud's unless overridden. */
     openIdMetadataUrl: string | null;
+    /** The Bot Framework token service (user sign-in for step-up); the public cloud's unless overridden. */
+    oAuthUrl?: string | null;
   };
   playground: { enabled: boolean; basePort: number };
   /** Seconds to wait for in-flight turns on shutdown. */
@@ -192,6 +194,7 @@ export const envSchema = z.object({
   ),
   BOT_CERTIFICATE_KEY_PATH: optionalString,
   BOT_OPENID_METADATA_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
+  BOT_OAUTH_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
   HOST: optionalString,
   PORT: port(3978),
   DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().trim().default('./data/helpdesk.db')),
@@ -346,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       certificateThumbprint: e.BOT_CERTIFICATE_THUMBPRINT ?? null,
       certificateKeyPath: e.BOT_CERTIFICATE_KEY_PATH ?? null,
       openIdMetadataUrl: e.BOT_OPENID_METADATA_URL ?? null,
+      oAuthUrl: e.BOT_OAUTH_URL ?? null,
     },
     playground: { enabled: e.PLAYGROUND, basePort: e.PLAYGROUND_BASE_PORT },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,

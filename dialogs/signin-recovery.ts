@@ -123,6 +123,13 @@ export function registerSigninRecovery(app: HelpdeskApp, deps: BotDeps, menu: Me
       async (context) => flow.verifyState(context),
       true,
     );
+    // Teams single sign-on hands over a token of the Teams session without a new sign-in, which
+    // proves no fresh MFA: declined (412), so Teams shows the card's sign-in button instead.
+    app.addRoute(
+      async (context) => context.activity.type === ActivityTypes.Invoke && context.activity.name === 'signin/tokenExchange',
+      async (context) => flow.declineTokenExchange(context),
+      true,
+    );
   }
 }
 
@@ -296,7 +303,8 @@ class SigninChat {
     // Signed out first: the token must come from a new sign-in, not the token store's cache.
     await client.signOutUser(context.activity.from.id, connection, context.activity.channelId);
     const resource = await client.getSignInResource(connection, context.activity as never, '');
-    const card = CardFactory.oauthCard(connection, 'Sign in again', 'Sign in with your work account and MFA to prove it is you.', resource.signInLink, resource.tokenExchangeResource);
+    // No token exchange resource: Teams would try single sign-on, which is not a new sign-in.
+    const card = CardFactory.oauthCard(connection, 'Sign in again', 'Sign in with your work account and MFA to prove it is you.', resource.signInLink);
     await context.sendActivity(MessageFactory.attachment(card));
     return renderSigninNotice({ title: 'Sign in again', text: 'Use the sign-in card below. Your recovery goes on as soon as you are signed in.' });
   }
@@ -313,7 +321,23 @@ class SigninChat {
     // The token is used once and forgotten: nothing keeps it, and the token store lets it go.
     await client.signOutUser(context.activity.from.id, connection, context.activity.channelId).catch(() => undefined);
     await respond(StatusCodes.OK);
-    const card = token?.token ? await this.service.submitSignIn(info.user, token.token, this.deliver(context)) : null;
+    if (!token?.token) {
+      // No token for this code: the sign-in was not finished (or the code is not the one the token service gave).
+      await sendCard(context, renderSigninNotice({ title: 'The sign-in did not complete', text: 'I got no sign-in back, so nothing was verified. Click "Sign in again with MFA" on your request to try again.', tone: 'warning' }));
+      return;
+    }
+    const card = await this.service.submitSignIn(info.user, token.token, this.deliver(context));
     await sendCard(context, card ?? renderSigninNotice({ title: 'Nothing to verify', text: 'You have no recovery waiting for a sign-in.', tone: 'warning' }));
+  }
+
+  /** Answers Teams' single sign-on attempt with 412: the user must sign in on the card. */
+  async declineTokenExchange(context: TurnContext): Promise<void> {
+    const value = (context.activity.value ?? {}) as { id?: unknown; connectionName?: unknown };
+    const body = {
+      id: typeof value.id === 'string' ? value.id.slice(0, 200) : undefined,
+      connectionName: this.options.stepUpConnection!,
+      failureDetail: 'A new sign-in with MFA is required.',
+    };
+    await context.sendActivity({ type: 'invokeResponse', value: { status: StatusCodes.PRECONDITION_FAILED, body } satisfies InvokeResponse });
   }
 }

@@ -7,8 +7,8 @@ import { InvalidInputError, isGuid, type Directory, type DirectoryGroup, type Di
  * returned as such (the caller asks which one), never guessed.
  */
 
-/** Most candidates a pick-one card offers. */
-export const MAX_CANDIDATES = 6;
+/** Most candidates a pick-one card offers: one button each, and Teams cards take at most five. */
+export const MAX_CANDIDATES = 5;
 
 export type Resolved<T> = { kind: 'one'; value: T } | { kind: 'many'; values: T[]; more: boolean } | { kind: 'none'; message: string };
 

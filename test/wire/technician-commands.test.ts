@@ -58,6 +58,17 @@ function refusals(after: number) {
   return h.bot.store.audit.query({ action: 'helpdesk.command-refused' }, { afterSeq: after });
 }
 
+describe('pick-one cards', () => {
+  it('offers at most five candidates, one button each, for a query that matches many groups', async () => {
+    // "-" matches every group with a dash in its name ("App - VPN Access", ...).
+    const said = await say(h, sarah(h), 'members -');
+    expect(said.cards).toHaveLength(1);
+    const buttons = (said.cards[0].actions ?? []) as unknown[];
+    expect(buttons.length).toBeGreaterThan(1);
+    expect(buttons.length).toBeLessThanOrEqual(5);
+  });
+});
+
 describe('who may run commands', () => {
   it('refuses an employee in the channel, briefly, and audits it without the rest of the line', async () => {
     const before = h.bot.store.audit.count();
