@@ -1,4 +1,5 @@
 import { DemoAuthenticatorCodes } from '../directory/demo-authenticator';
+import { loadDemoTenant } from '../directory/demo-tenant';
 import { LocalDirectory } from '../directory/local-directory';
 import { RecoveryService } from '../dialogs/signin/recovery-service';
 import type { AccessCapability } from './access';
@@ -20,7 +21,10 @@ export interface SigninCapability {
  */
 export function createSigninCapability(deps: BotDeps, access: AccessCapability): SigninCapability {
   const { config } = deps;
-  const local = deps.directory instanceof LocalDirectory ? deps.directory : null;
+  // Local mode serves the demo tenant, whatever the backend: the demo directory itself, the
+  // cloud side of `hybrid`, or (`ad`) a lab DC seeded with its ids. Its phones and its
+  // privileged groups apply; in `ad` alone no authenticator is listed, so no code is offered.
+  const demo = deps.directory instanceof LocalDirectory ? deps.directory.tenant : config.mode === 'local' ? loadDemoTenant() : null;
   const techniciansReachable = () => deps.technicianGroupId !== null && deps.store.conversations.findChannel(config.proactive.techniciansTeamId) !== null;
   const s = config.recovery.stepUp;
   const tenantId = config.bot.tenantId;
@@ -33,13 +37,13 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
     notifier: access.notifier,
     clock: deps.clock,
     // Only the demo tenant's phones have known secrets; a real tenant's never leave the phone.
-    codes: local ? new DemoAuthenticatorCodes(local.tenant) : null,
+    codes: demo ? new DemoAuthenticatorCodes(demo) : null,
     stepUp,
     techniciansReachable,
   });
   // Local mode: the demo tenant names its privileged groups. Production without a list:
   // null, and every account gets the privileged policy (fail closed).
-  const privilegedGroupIds = config.recovery.privilegedGroupIds ?? (local ? local.tenant.privilegedGroupIds : null);
+  const privilegedGroupIds = config.recovery.privilegedGroupIds ?? (demo ? demo.privilegedGroupIds : null);
   if (privilegedGroupIds === null) {
     deps.logger.warn({ action: 'signin.config' }, 'RECOVERY_PRIVILEGED_GROUP_IDS is not set: every account gets the privileged verification policy');
   }

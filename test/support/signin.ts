@@ -105,8 +105,9 @@ export function secretMessage(h: Harness, userId: string): { secret: string; ses
 
 /**
  * Where the secret can be found besides its one message: every log line, every table of
- * both SQLite files (and their raw bytes, WAL included), the bot state, and every activity
- * sent to any other conversation. Returns the places; empty means nowhere.
+ * both SQLite files (the bot's, and the demo directory's unless `DIRECTORY=ad`) and their raw
+ * bytes (WAL included), the bot state, and every activity sent to any other conversation.
+ * Returns the places; empty means nowhere.
  */
 export function secretLeaks(h: Harness, secret: string, ownConversationId: string): string[] {
   expect(secret.length).toBeGreaterThanOrEqual(8);
@@ -115,6 +116,8 @@ export function secretLeaks(h: Harness, secret: string, ownConversationId: strin
     if (JSON.stringify(line).includes(secret)) leaks.push(`log line ${i}: ${String(line.msg)}`);
   });
   for (const file of ['helpdesk.db', 'directory.db']) {
+    // The demo directory's file exists unless the bot runs on Active Directory alone.
+    if (file === 'directory.db' && h.bot.directory.kind === 'ad' && !fs.existsSync(path.join(h.dir, file))) continue;
     const db = new Database(path.join(h.dir, file), { readonly: true, fileMustExist: true });
     try {
       const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
