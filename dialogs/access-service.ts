@@ -516,6 +516,17 @@ export class AccessService {
     if (request.state === 'revoked') history.push({ title: 'Access removed', value: formatTime(request.endedAt!) });
 
     const refreshUserIds = pending ? [...new Set([...approvers.map((a) => a.approverId), request.requesterId])].map((id) => this.d.notifier.teamsUserId(id)) : [];
+    // The copy an approver decided on keeps saying so after later updates of every copy,
+    // whichever of the invoke response and the update reaches the client last.
+    if (!banner && viewerId) {
+      const mine = this.d.store.requests.decisions(request.id).filter((d) => d.decidedById === viewerId).pop();
+      if (mine) {
+        banner = {
+          text: `You ${mine.decision} ${request.id}${request.stageCount > 1 ? ` (stage ${mine.stage})` : ''} at ${formatTime(mine.decidedAt)}.`,
+          tone: mine.decision === 'approved' ? 'good' : 'attention',
+        };
+      }
+    }
     return renderRequestCard({
       requestId: request.id,
       stage: request.stage,

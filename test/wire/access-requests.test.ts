@@ -347,6 +347,9 @@ describe('two approval stages', () => {
     const thomasCopy = currentCopies(h, id).find((c) => c.userId === thomas().id)!;
     expect(findById(thomasCopy.card, 'access-status').text).toMatch(/stage 2 of 2/);
     expect(findById(thomasCopy.card, 'access-approve')).toBeUndefined();
+    // Updates of every copy keep telling the approver what he decided; nobody else sees "You".
+    expect(findById(thomasCopy.card, 'access-banner').text).toMatch(new RegExp(`^You approved ${id} \\(stage 1\\) at `));
+    for (const c of currentCopies(h, id).filter((x) => x.userId !== thomas().id)) expect(findById(c.card, 'access-banner')).toBeUndefined();
 
     await click(h, rebecca, 'access.approve', id, 2);
     await settle(h);
