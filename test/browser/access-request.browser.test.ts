@@ -1,14 +1,6 @@
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Locator, Page } from 'playwright-core';
-import { startBot, type RunningBot } from '../../bot/main';
-import { startPlaygrounds, type RunningPlaygrounds } from '../../bot/playground';
 import { findResourceById, loadCatalog } from '../../directory/catalog';
-import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
-import { cardsWith, launchChromium, openPlayground, sendChatMessage, settledCount, waitForCount, type ChromiumSession } from './chromium';
+import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, type BrowserRig } from './chromium';
 
 /**
  * One access request followed through Microsoft's local Teams-like client: the employee asks
@@ -17,31 +9,9 @@ import { cardsWith, launchChromium, openPlayground, sendChatMessage, settledCoun
  * card state goes to `test-results/`.
  */
 
-const RESULTS_DIR = path.resolve(__dirname, '../../test-results');
 const LONG = 180_000;
 
-let dir: string;
-let tenant: DemoTenant;
-let bot: RunningBot | undefined;
-let playgrounds: RunningPlaygrounds | undefined;
-let browser: ChromiumSession | undefined;
-
-function urlOf(key: 'employee' | 'manager'): string {
-  const p = playgrounds?.personas.find((x) => x.key === key);
-  if (!p) throw new Error(`no ${key} playground`);
-  return p.url;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+let rig: BrowserRig | undefined;
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -51,53 +21,28 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void>
   }
 }
 
-async function shoot(page: Page, card: Locator, name: string): Promise<void> {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  await card.scrollIntoViewIfNeeded();
-  await page.screenshot({ path: path.join(RESULTS_DIR, name) });
-}
-
 beforeAll(async () => {
-  browser = await launchChromium();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-browser-access-'));
-  tenant = loadDemoTenant();
-  bot = await startBot({
-    PORT: '0',
-    DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-    LOCAL_DIRECTORY_PATH: path.join(dir, 'directory.db'),
-    LOG_LEVEL: 'silent',
-    PLAYGROUND: 'false',
-    SHUTDOWN_GRACE_SECONDS: '2',
-  });
-  playgrounds = await startPlaygrounds({
-    tenant,
-    botEndpoint: `${bot.url}/api/messages`,
-    botId: 'helpdesk-bot',
-    dataDir: dir,
-    only: ['employee', 'manager'],
-    ports: { employee: await freePort(), manager: await freePort() },
-  });
+  rig = await startBrowserRig({ name: 'access-request', personas: ['employee', 'manager'] });
 }, LONG);
 
 afterAll(async () => {
-  await Promise.allSettled([browser?.close(), playgrounds?.stop()]);
-  await bot?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 }, LONG);
 
 describe('an access request from the employee to the manager and back', () => {
   it(
     'the employee asks, the manager approves on the card in his chat, both see the outcome',
     async () => {
+      const { bot, browser, tenant, urlOf } = rig!;
       const vpn = findResourceById(loadCatalog(), 'vpn')!.groupId;
       const employee = tenant.users.find((u) => u.id === tenant.personas.employee)!;
 
       // The manager's chat is open first: loading it installs the app for him, which is
       // how the bot learns where his chat is (his own playground).
-      const managerPage = await browser!.newPage();
+      const managerPage = await browser.newPage();
       await openPlayground(managerPage, urlOf('manager'));
       await settledCount(cardsWith(managerPage, 'title', 'Northwind IAM Helpdesk'), 2_000);
-      const employeePage = await browser!.context.newPage();
+      const employeePage = await browser.context.newPage();
       await openPlayground(employeePage, urlOf('employee'));
       await settledCount(cardsWith(employeePage, 'title', 'Northwind IAM Helpdesk'), 2_000);
 
@@ -125,14 +70,14 @@ describe('an access request from the employee to the manager and back', () => {
 
       // 4. He approves: his card shows the decision in place.
       await approval.first().getByRole('button', { name: 'Approve' }).click();
-      await waitUntil(() => bot!.store.requests.decisions(id).length === 1, 60_000);
+      await waitUntil(() => bot.store.requests.decisions(id).length === 1, 60_000);
       await waitForCount(cardsWith(managerPage, 'access-banner', /You approved/), (n) => n > 0, 60_000);
       expect(await approval.first().getByRole('button', { name: 'Approve' }).count()).toBe(0);
       await shoot(managerPage, approval.first(), 'access-4-manager-approved.png');
 
       // 5. The employee is a member and is told until when.
-      await bot!.scheduler.idle();
-      expect(await bot!.directory.checkMemberGroups(employee.id, [vpn])).toEqual([vpn]);
+      await bot.scheduler.idle();
+      expect(await bot.directory.checkMemberGroups(employee.id, [vpn])).toEqual([vpn]);
       const granted = cardsWith(employeePage, 'notice-title', 'Access granted: VPN');
       await granted.first().waitFor({ timeout: 30_000 });
       expect(await granted.first().innerText()).toMatch(/until \w{3} \d{1,2} \w{3} \d{4}, \d\d:\d\d UTC/);
@@ -142,7 +87,7 @@ describe('an access request from the employee to the manager and back', () => {
       await waitForCount(cardsWith(employeePage, 'access-status', /^Granted until /), (n) => n === 1, 60_000);
       expect(await cardsWith(employeePage, 'access-status', /Waiting for approval/).count()).toBe(0);
       await shoot(employeePage, status.first(), 'access-6-employee-status-updated.png');
-      const events = bot!.store.audit.query({ correlationId: id }).map((e) => e.action);
+      const events = bot.store.audit.query({ correlationId: id }).map((e) => e.action);
       expect(events).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
       await employeePage.close();
       await managerPage.close();

@@ -1,7 +1,12 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startBot, type RunningBot } from '../../bot/main';
+import { startPlaygrounds, type PersonaKey, type RunningPlaygrounds } from '../../bot/playground';
+import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
 
 /**
  * Browser tests drive the Debian `chromium` package through playwright-core (no browser
@@ -153,6 +158,23 @@ export async function settledCount(locator: Locator, quietMs = 1_500, timeoutMs 
   throw new Error(`${locator} kept changing for ${timeoutMs} ms`);
 }
 
+/**
+ * Waits for a bot's reply in a channel: the playground's page can miss a reply that reaches
+ * it before it has drawn the post it answers (its log panel shows the reply delivered with
+ * 201), so after `firstWaitMs` the page is reloaded, which draws the conversation `label`
+ * as the playground holds it, and the wait goes on.
+ */
+export async function waitForChannelReply(page: Page, label: string, locator: Locator, ok: (n: number) => boolean, firstWaitMs = 15_000): Promise<number> {
+  try {
+    return await waitForCount(locator, ok, firstWaitMs);
+  } catch {
+    await page.reload();
+    await page.locator('[role=textbox][data-lexical-editor=true]').first().waitFor({ timeout: 60_000 });
+    await selectConversation(page, label);
+    return waitForCount(locator, ok, 15_000);
+  }
+}
+
 /** Waits until the number of matches satisfies `ok`. */
 export async function waitForCount(locator: Locator, ok: (n: number) => boolean, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -162,4 +184,108 @@ export async function waitForCount(locator: Locator, ok: (n: number) => boolean,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting on the count of ${locator} (now ${n})`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// One rig per browser test file: Chromium, the bot in local mode on its own temporary
+// store and demo directory, and one playground per persona on free ports.
+
+/** Where browser tests put their screenshots. */
+export const RESULTS_DIR = path.resolve(__dirname, '../../test-results');
+
+export interface BrowserRig {
+  dir: string;
+  tenant: DemoTenant;
+  bot: RunningBot;
+  playgrounds: RunningPlaygrounds;
+  browser: ChromiumSession;
+  /** The playground URL of a persona the rig started. */
+  urlOf(key: PersonaKey): string;
+  /** Stops the browser, the playgrounds and the bot, and removes the temporary folder. */
+  close(): Promise<void>;
+}
+
+/** A port nobody listens on right now (the playgrounds must not meet a developer's `npm start`). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts Chromium first (without it nothing else is worth starting, and its error says what
+ * to install), then the bot and the playgrounds of `personas`. Whatever started is stopped
+ * again if a later part fails.
+ */
+export async function startBrowserRig(options: {
+  /** Names the bot's log file, `test-results/<name>.log`. */
+  name: string;
+  personas: readonly PersonaKey[];
+  viewport?: { width: number; height: number };
+  env?: Record<string, string>;
+}): Promise<BrowserRig> {
+  const browser = await launchChromium({ viewport: options.viewport });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-browser-'));
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const logFile = path.join(RESULTS_DIR, `${options.name}.log`);
+  fs.rmSync(logFile, { force: true });
+  let bot: RunningBot | undefined;
+  let playgrounds: RunningPlaygrounds | undefined;
+  const close = async () => {
+    await Promise.allSettled([browser.close(), playgrounds?.stop()]);
+    await bot?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const tenant = loadDemoTenant();
+    bot = await startBot({
+      PORT: '0',
+      DATABASE_PATH: path.join(dir, 'helpdesk.db'),
+      LOCAL_DIRECTORY_PATH: path.join(dir, 'directory.db'),
+      // Warnings and errors go to a file in test-results/, read when a test fails.
+      LOG_LEVEL: 'warn',
+      PLAYGROUND: 'false',
+      SHUTDOWN_GRACE_SECONDS: '2',
+      ...options.env,
+    }, { logDestination: pino.destination({ dest: logFile, sync: true }) });
+    const ports: Partial<Record<PersonaKey, number>> = {};
+    for (const key of options.personas) ports[key] = await freePort();
+    playgrounds = await startPlaygrounds({ tenant, botEndpoint: `${bot.url}/api/messages`, botId: 'helpdesk-bot', dataDir: dir, only: options.personas, ports });
+    const running = playgrounds;
+    return {
+      dir,
+      tenant,
+      bot,
+      playgrounds,
+      browser,
+      urlOf(key) {
+        const p = running.personas.find((x) => x.key === key);
+        if (!p) throw new Error(`no ${key} playground`);
+        return p.url;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** A screenshot of the window with `card` scrolled into view, in `test-results/`. */
+export async function shootPage(page: Page, card: Locator, name: string): Promise<void> {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  await card.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(RESULTS_DIR, name) });
+}
+
+/** A screenshot of the whole card, however tall (an element screenshot is not clipped to the window). */
+export async function shootCard(card: Locator, name: string): Promise<void> {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  await card.scrollIntoViewIfNeeded();
+  await card.screenshot({ path: path.join(RESULTS_DIR, name) });
 }

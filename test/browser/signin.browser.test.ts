@@ -1,14 +1,8 @@
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Locator, Page } from 'playwright-core';
-import { startBot, type RunningBot } from '../../bot/main';
-import { startPlaygrounds, type RunningPlaygrounds } from '../../bot/playground';
+import type { PersonaKey } from '../../bot/playground';
 import { DemoAuthenticatorCodes } from '../../directory/demo-authenticator';
-import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
-import { cardsWith, launchChromium, openPlayground, sendChatMessage, settledCount, waitForCount, type ChromiumSession } from './chromium';
+import type { DemoTenant } from '../../directory/demo-tenant';
+import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, type BrowserRig, type ChromiumSession } from './chromium';
 
 /**
  * Sign-in recovery in Microsoft's local Teams-like client: the employee resets her password
@@ -16,65 +10,23 @@ import { cardsWith, launchChromium, openPlayground, sendChatMessage, settledCoun
  * own chat. Screenshots of each card go to `test-results/`.
  */
 
-const RESULTS_DIR = path.resolve(__dirname, '../../test-results');
 const LONG = 180_000;
 
-let dir: string;
 let tenant: DemoTenant;
-let bot: RunningBot | undefined;
-let playgrounds: RunningPlaygrounds | undefined;
+let bot: BrowserRig['bot'] | undefined;
+let rig: BrowserRig | undefined;
 let browser: ChromiumSession | undefined;
 
-function urlOf(key: 'employee' | 'manager'): string {
-  const p = playgrounds?.personas.find((x) => x.key === key);
-  if (!p) throw new Error(`no ${key} playground`);
-  return p.url;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function shoot(page: Page, card: Locator, name: string): Promise<void> {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  await card.scrollIntoViewIfNeeded();
-  await page.screenshot({ path: path.join(RESULTS_DIR, name) });
-}
-
 beforeAll(async () => {
-  browser = await launchChromium();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-browser-signin-'));
-  tenant = loadDemoTenant();
-  bot = await startBot({
-    PORT: '0',
-    DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-    LOCAL_DIRECTORY_PATH: path.join(dir, 'directory.db'),
-    LOG_LEVEL: 'silent',
-    PLAYGROUND: 'false',
-    SHUTDOWN_GRACE_SECONDS: '2',
-  });
-  playgrounds = await startPlaygrounds({
-    tenant,
-    botEndpoint: `${bot.url}/api/messages`,
-    botId: 'helpdesk-bot',
-    dataDir: dir,
-    only: ['employee', 'manager'],
-    ports: { employee: await freePort(), manager: await freePort() },
-  });
+  rig = await startBrowserRig({ name: 'signin', personas: ['employee', 'manager'] });
+  ({ tenant, bot, browser } = rig);
 }, LONG);
 
 afterAll(async () => {
-  await Promise.allSettled([browser?.close(), playgrounds?.stop()]);
-  await bot?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 }, LONG);
+
+const urlOf = (key: PersonaKey): string => rig!.urlOf(key);
 
 describe('sign-in recovery in the playground', () => {
   it(

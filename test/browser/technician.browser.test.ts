@@ -1,14 +1,9 @@
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
-import { startBot, type RunningBot } from '../../bot/main';
-import { startPlaygrounds, TECHNICIAN_CHANNEL_NAME, TECHNICIAN_TEAM_NAME, type RunningPlaygrounds } from '../../bot/playground';
-import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
+import { TECHNICIAN_CHANNEL_NAME, TECHNICIAN_TEAM_NAME, type PersonaKey } from '../../bot/playground';
+import type { DemoTenant } from '../../directory/demo-tenant';
 import { REFUSAL_TEXT } from '../../dialogs/technician/commands';
-import { cardsWith, launchChromium, openPlayground, postMentioningBot, selectConversation, sendChatMessage, settledCount, waitForCount, type ChromiumSession } from './chromium';
+import { cardsWith, channelThreads, openPlayground, RESULTS_DIR, postMentioningBot, selectConversation, sendChatMessage, settledCount, shootCard as shoot, startBrowserRig, waitForChannelReply, waitForCount, type BrowserRig, type ChromiumSession } from './chromium';
 
 /**
  * The technicians' command line through Microsoft's local Teams-like client: the demo
@@ -19,77 +14,43 @@ import { cardsWith, launchChromium, openPlayground, postMentioningBot, selectCon
  */
 
 const APP_TITLE = 'Northwind IAM Helpdesk';
-const RESULTS_DIR = path.resolve(__dirname, '../../test-results');
 const LONG = 240_000;
+const CHANNEL = `${TECHNICIAN_TEAM_NAME} - ${TECHNICIAN_CHANNEL_NAME}`;
 /** An ordinary leaver: Sales, several groups, no privileged group, no direct reports. */
 const LEAVER_UPN = 'fatima.haddad@northwind.example';
 const LOOKUP_UPN = 'thomas.berg@northwind.example';
 
-let dir: string;
 let tenant: DemoTenant;
-let bot: RunningBot | undefined;
-let playgrounds: RunningPlaygrounds | undefined;
+let bot: BrowserRig['bot'] | undefined;
+let rig: BrowserRig | undefined;
 let browser: ChromiumSession | undefined;
-
-function urlOf(key: 'employee' | 'technician'): string {
-  const p = playgrounds?.personas.find((x) => x.key === key);
-  if (!p) throw new Error(`no ${key} playground`);
-  return p.url;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** The whole card, however tall (an element screenshot is not clipped to the window). */
-async function shoot(card: Locator, name: string): Promise<void> {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  await card.scrollIntoViewIfNeeded();
-  await card.screenshot({ path: path.join(RESULTS_DIR, name) });
-}
 
 /** Posts a new channel thread that @mentions the bot and waits for its card titled `title`. */
 async function ask(page: Page, line: string, titleId: string, title: string | RegExp): Promise<Locator> {
-  const before = await cardsWith(page, titleId, title).count();
+  const cards = cardsWith(page, titleId, title);
+  const before = await cards.count();
   await postMentioningBot(page, APP_TITLE, line);
-  await waitForCount(cardsWith(page, titleId, title), (n) => n > before, 30_000);
-  return cardsWith(page, titleId, title).last();
+  try {
+    await waitForChannelReply(page, CHANNEL, cards, (n) => n > before);
+  } catch (err) {
+    // What the channel showed instead, for whoever reads the failure.
+    await page.screenshot({ path: `${RESULTS_DIR}/technician-failed-${line.split(' ')[0]}.png` }).catch(() => undefined);
+    const last = await channelThreads(page).first().innerText().catch(() => '(no thread)');
+    throw new Error(`${(err as Error).message}\nnewest thread:\n${last}`);
+  }
+  return cards.last();
 }
 
 beforeAll(async () => {
-  browser = await launchChromium({ viewport: { width: 1400, height: 1400 } });
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-browser-tech-'));
-  tenant = loadDemoTenant();
-  bot = await startBot({
-    PORT: '0',
-    DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-    LOCAL_DIRECTORY_PATH: path.join(dir, 'directory.db'),
-    LOG_LEVEL: 'silent',
-    PLAYGROUND: 'false',
-    SHUTDOWN_GRACE_SECONDS: '2',
-  });
-  playgrounds = await startPlaygrounds({
-    tenant,
-    botEndpoint: `${bot.url}/api/messages`,
-    botId: 'helpdesk-bot',
-    dataDir: dir,
-    only: ['employee', 'technician'],
-    ports: { employee: await freePort(), technician: await freePort() },
-  });
+  rig = await startBrowserRig({ name: 'technician', personas: ['employee', 'technician'], viewport: { width: 1400, height: 1400 } });
+  ({ tenant, bot, browser } = rig);
 }, LONG);
 
 afterAll(async () => {
-  await Promise.allSettled([browser?.close(), playgrounds?.stop()]);
-  await bot?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 }, LONG);
+
+const urlOf = (key: PersonaKey): string => rig!.urlOf(key);
 
 describe('technician commands in the Helpdesk channel of the playground', () => {
   it(

@@ -1,22 +1,22 @@
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startBot, type RunningBot } from '../../bot/main';
-import { startPlaygrounds, TECHNICIAN_CHANNEL_NAME, TECHNICIAN_TEAM_NAME, type RunningPlaygrounds } from '../../bot/playground';
-import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
+import { TECHNICIAN_CHANNEL_NAME, TECHNICIAN_TEAM_NAME, type PersonaKey } from '../../bot/playground';
+import type { DemoTenant } from '../../directory/demo-tenant';
 import {
   adaptiveCards,
   cardsWith,
-  launchChromium,
   openPlayground,
   postMentioningBot,
   selectConversation,
   sendChatMessage,
   settledCount,
+  startBrowserRig,
+  waitForChannelReply,
   waitForCount,
+  RESULTS_DIR,
+  type BrowserRig,
   type ChromiumSession,
 } from './chromium';
 
@@ -28,32 +28,11 @@ import {
  */
 
 const APP_TITLE = 'Northwind IAM Helpdesk';
-const RESULTS_DIR = path.resolve(__dirname, '../../test-results');
 const LONG = 120_000;
 
-let dir: string;
 let tenant: DemoTenant;
-let bot: RunningBot | undefined;
-let playgrounds: RunningPlaygrounds | undefined;
+let rig: BrowserRig | undefined;
 let browser: ChromiumSession | undefined;
-
-function urlOf(key: 'employee' | 'technician'): string {
-  const p = playgrounds?.personas.find((x) => x.key === key);
-  if (!p) throw new Error(`no ${key} playground`);
-  return p.url;
-}
-
-/** A port nobody listens on right now (the playgrounds must not meet a developer's `npm start`). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function screenshot(page: Page, name: string): Promise<string> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
@@ -68,33 +47,15 @@ async function welcomeCardsAfterLoad(page: Page): Promise<number> {
 }
 
 beforeAll(async () => {
-  // Chromium first: without it nothing else is worth starting, and the message says what to install.
-  browser = await launchChromium();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-browser-'));
-  tenant = loadDemoTenant();
-  bot = await startBot({
-    PORT: '0',
-    DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-    LOCAL_DIRECTORY_PATH: path.join(dir, 'directory.db'),
-    LOG_LEVEL: 'silent',
-    PLAYGROUND: 'false',
-    SHUTDOWN_GRACE_SECONDS: '2',
-  });
-  playgrounds = await startPlaygrounds({
-    tenant,
-    botEndpoint: `${bot.url}/api/messages`,
-    botId: 'helpdesk-bot',
-    dataDir: dir,
-    only: ['employee', 'technician'],
-    ports: { employee: await freePort(), technician: await freePort() },
-  });
+  rig = await startBrowserRig({ name: 'welcome', personas: ['employee', 'technician'] });
+  ({ tenant, browser } = rig);
 }, LONG);
 
 afterAll(async () => {
-  await Promise.allSettled([browser?.close(), playgrounds?.stop()]);
-  await bot?.close();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await rig?.close();
 }, LONG);
+
+const urlOf = (key: PersonaKey): string => rig!.urlOf(key);
 
 describe('the welcome card in the Microsoft 365 Agents Playground', () => {
   it('gives each persona its own identity in the mock data', async () => {
@@ -177,7 +138,7 @@ describe('the welcome card in the Microsoft 365 Agents Playground', () => {
       await welcomeCardsAfterLoad(page);
       const thread = await postMentioningBot(page, APP_TITLE, 'help');
       const reply = cardsWith(thread, 'title', APP_TITLE);
-      await reply.first().waitFor({ timeout: 30_000 });
+      await waitForChannelReply(page, `${TECHNICIAN_TEAM_NAME} - ${TECHNICIAN_CHANNEL_NAME}`, reply, (n) => n > 0);
       const technician = tenant.users.find((u) => u.id === tenant.personas.technician)!;
       await expect(reply.first().locator('#identity').innerText()).resolves.toContain(technician.userPrincipalName);
       await thread.scrollIntoViewIfNeeded();
