@@ -40,9 +40,11 @@ export interface TechCardData {
   actions?: TechAction[];
 }
 
-function color(tone: Tone | undefined): string {
-  return tone === 'good' ? 'Good' : tone === 'attention' ? 'Attention' : tone === 'warning' ? 'Warning' : tone === 'accent' ? 'Accent' : 'Default';
-}
+/**
+ * The status line sits on the header, whose background already carries the tone: coloured
+ * text on a background of the same colour is hard to read, so it keeps the default colour.
+ */
+const STATUS_COLOR = 'Default';
 
 function headerStyle(tone: Tone | undefined): string {
   return tone === 'good' ? 'good' : tone === 'attention' ? 'attention' : tone === 'warning' ? 'warning' : tone === 'accent' ? 'accent' : 'emphasis';
@@ -64,7 +66,7 @@ export function renderTechCard(d: TechCardData): AdaptiveCardJson {
     title: shown(d.title),
     subtitle: shown(d.subtitle ?? ''),
     status: shown(d.status ?? ''),
-    statusColor: color(d.tone),
+    statusColor: STATUS_COLOR,
     headerStyle: headerStyle(d.tone),
     text: shown(d.text ?? ''),
     facts: facts(d.facts),
@@ -102,7 +104,7 @@ export function renderTicketCard(d: TicketCardData): AdaptiveCardJson {
     title: shown(d.title),
     text: shown(d.text),
     status: shown(d.status),
-    statusColor: color(d.tone),
+    statusColor: STATUS_COLOR,
     headerStyle: headerStyle(d.tone),
     facts: facts(d.facts),
     ticketFacts: facts(d.ticketFacts),

@@ -37,6 +37,7 @@ export function reportCard(r: Report): AdaptiveCardJson {
       { key: 'queue', title: 'Open tickets by age', chart: 'vertical', xAxis: 'Age', yAxis: 'Tickets', points: points(queue.map((q) => ({ label: q.bucket, count: q.count }))), empty: 'The queue is empty.' },
       { key: 'tickets', title: 'Tickets by type', chart: 'pie', points: points(r.ticketsByType.map((t) => ({ label: TICKET_TYPE_LABELS[t.type], count: t.count }))), empty: 'No tickets were opened in this period.' },
     ],
-    footer: `The same numbers as CSV: report --days ${r.days} --format csv, or npm run report -- --days ${r.days} --format csv|json`,
+    // One command per line: a line break inside "--" would not survive being copied.
+    footer: `The same numbers as CSV, here:\n\nreport --days ${r.days} --format csv\n\nor on the server:\n\nnpm run report -- --days ${r.days} --format csv|json`,
   });
 }
