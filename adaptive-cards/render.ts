@@ -10,15 +10,40 @@ const templates = new Map<string, Template>();
 /**
  * Binds a JSON template from `adaptive-cards/templates/` to `data`. Templates are read
  * once and cached; the source folder is found from both `ts` sources and `dist/`.
+ *
+ * `remember`: keep the result for the same template and data (the last
+ * {@link REMEMBERED_CARDS}), so the card asked for again skips the template engine, which
+ * is the largest cost of a `help` turn. Only for cards that carry no secret; each call gets
+ * its own copy.
  */
-export function renderTemplate(name: string, data: object): AdaptiveCardJson {
+export function renderTemplate(name: string, data: object, options: { remember?: boolean } = {}): AdaptiveCardJson {
+  if (!options.remember) return templateNamed(name).expand({ $root: data }) as AdaptiveCardJson;
+  const key = `${name}\n${JSON.stringify(data)}`;
+  const known = remembered.get(key);
+  if (known !== undefined) {
+    // Most recently used last: the first key is the one to forget.
+    remembered.delete(key);
+    remembered.set(key, known);
+    return JSON.parse(known) as AdaptiveCardJson;
+  }
+  const card = templateNamed(name).expand({ $root: data }) as AdaptiveCardJson;
+  remembered.set(key, JSON.stringify(card));
+  if (remembered.size > REMEMBERED_CARDS) remembered.delete(remembered.keys().next().value!);
+  return card;
+}
+
+/** How many rendered cards {@link renderTemplate} keeps when asked to remember (about 10 kB each). */
+export const REMEMBERED_CARDS = 500;
+const remembered = new Map<string, string>();
+
+function templateNamed(name: string): Template {
   let template = templates.get(name);
   if (!template) {
     const file = path.join(templatesDir(), `${name}.json`);
     template = new Template(JSON.parse(fs.readFileSync(file, 'utf8')));
     templates.set(name, template);
   }
-  return template.expand({ $root: data }) as AdaptiveCardJson;
+  return template;
 }
 
 function templatesDir(): string {

@@ -40,15 +40,20 @@ export function renderWelcomeCard(d: WelcomeCardData): AdaptiveCardJson {
         .slice(0, 5)
         .map((i) => ({ key: i.key, title: i.button! })),
     }));
-  return renderTemplate('welcome', {
-    appName: d.appName,
-    greeting: `Hi ${d.givenName ?? d.displayName}. I am the identity and access helpdesk: ask me in plain words or pick an item below.`,
-    displayName: d.displayName,
-    userPrincipalName: d.userPrincipalName,
-    roleSummary: d.roleSummary,
-    sections,
-    footer: d.inChannel
-      ? 'In a channel, @mention me before each command. Everything you do here is recorded in the audit trail.'
-      : 'Type help at any time to see this card again. Everything you do here is recorded in the audit trail.',
-  });
+  // The same person asking again gets the same card: remembered, not templated again.
+  return renderTemplate(
+    'welcome',
+    {
+      appName: d.appName,
+      greeting: `Hi ${d.givenName ?? d.displayName}. I am the identity and access helpdesk: ask me in plain words or pick an item below.`,
+      displayName: d.displayName,
+      userPrincipalName: d.userPrincipalName,
+      roleSummary: d.roleSummary,
+      sections,
+      footer: d.inChannel
+        ? 'In a channel, @mention me before each command. Everything you do here is recorded in the audit trail.'
+        : 'Type help at any time to see this card again. Everything you do here is recorded in the audit trail.',
+    },
+    { remember: true },
+  );
 }

@@ -1,119 +1,140 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
-import { openStore } from '../store/store';
-import { turnBenchmarks, type Row } from './turns';
+import { auditAppendBenchmark } from './audit-append';
+import { auditStoreBenchmark } from './audit-store';
+import { dataset, type Dataset } from './dataset';
+import { formatSummary, summariseProfile } from './profile-summary';
+import { reportBenchmark } from './report-bench';
+import type { BenchOutput, Row } from './row';
+import { soakBenchmark } from './soak';
+import { turnBenchmarks } from './turns';
 
 /**
- * `npm run bench [-- name...]`: benchmarks measured as ratios against a baseline run in the
- * same process, so a shared, noisy machine still gives comparable numbers.
+ * `npm run bench [-- name...] [--profile]`: the benchmarks, each measured against a baseline
+ * in the same run so a shared, noisy machine still gives comparable numbers. Prints a
+ * Markdown table (and notes on missed targets) and writes the results as JSON to
+ * `bench/results/<date>-<names>.json` with the machine's CPU count and model, the Node
+ * version and the date. `--profile` runs everything under `node --cpu-prof` and summarises
+ * the profiles (`bench/results/profiles/`).
  */
 
-type Bench = (work: string) => Row[] | Promise<Row[]>;
+const ROOT = path.resolve(__dirname, '..', '..');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const PROFILES = path.join(RESULTS, 'profiles');
+const CACHE = path.join(ROOT, 'bench', '.cache');
 
-const benches: Record<string, Bench> = {
-  turns: (work) => turnBenchmarks(work),
+interface Context {
+  work: string;
+  profileDir?: string;
+  /** The audit datasets, made (or taken from the cache) when first needed. */
+  datasets(): { big: Dataset; small: Dataset };
+}
 
-  'audit-append': (work) => {
-    const n = 20_000;
-    const store = openStore(path.join(work, 'audit.db'));
-    const raw = new Database(path.join(work, 'raw.db'));
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
-    raw.pragma('foreign_keys = ON');
-    raw.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, ts TEXT, actor_id TEXT, actor_name TEXT, action TEXT, target TEXT, outcome TEXT, details TEXT, correlation_id TEXT, prev_hash TEXT, hash TEXT)');
-    // The same table with the audit trail's four secondary indexes: separates the cost of
-    // the indexes from the cost of the chain (hashing, head lookup, transaction).
-    raw.exec('CREATE TABLE ti AS SELECT * FROM t WHERE 0');
-    raw.exec('CREATE INDEX ti_a ON ti (actor_id, seq); CREATE INDEX ti_c ON ti (correlation_id, seq); CREATE INDEX ti_x ON ti (action, seq); CREATE INDEX ti_t ON ti (ts)');
-    const ins = raw.prepare('INSERT INTO t VALUES (?,?,?,?,?,?,?,?,?,?,?)');
-    const insIndexed = raw.prepare('INSERT INTO ti VALUES (?,?,?,?,?,?,?,?,?,?,?)');
-    const h = 'a'.repeat(64);
-    const details = JSON.stringify({ group: 'payroll-reports', durationHours: 168 });
-    const rawRun = (stmt: Database.Statement) => {
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) stmt.run(null, new Date().toISOString(), 'actor-id-000000000000000000000000000', 'Avery Actor', 'access.requested', 'REQ-1042', 'success', details, 'corr-000000000000000000000000000000', h, h);
-      return n / ((performance.now() - t0) / 1000);
-    };
-    const auditRun = () => {
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++)
-        store.audit.append({ actor: { id: 'actor-id-000000000000000000000000000', name: 'Avery Actor' }, action: 'access.requested', target: 'REQ-1042', outcome: 'success', details: { group: 'payroll-reports', durationHours: 168 }, correlationId: 'corr-000000000000000000000000000000' });
-      return n / ((performance.now() - t0) / 1000);
-    };
-    // Alternate the two to spread machine noise evenly; keep the best of three each.
-    let rawBest = 0;
-    let indexedBest = 0;
-    let auditBest = 0;
-    for (let round = 0; round < 3; round++) {
-      rawBest = Math.max(rawBest, rawRun(ins));
-      indexedBest = Math.max(indexedBest, rawRun(insIndexed));
-      auditBest = Math.max(auditBest, auditRun());
-    }
-    store.close();
-    raw.close();
-    const ratio = auditBest / rawBest;
-    return [
-      { name: 'audit-append', metric: 'events/s vs raw inserts (one transaction each)', value: auditBest, baseline: rawBest, ratio, target: '>= 0.5 of raw inserts', pass: ratio >= 0.5 },
-      { name: 'audit-append-indexed', metric: 'events/s vs raw inserts with the same indexes', value: auditBest, baseline: indexedBest, ratio: auditBest / indexedBest },
-    ];
+const benches: Record<string, { about: string; run: (c: Context) => Promise<BenchOutput> | BenchOutput }> = {
+  turns: {
+    about: 'turn throughput and latency: echo bot, empty teams-ai app, helpdesk read, write and card-action turns; memory',
+    run: (c) => turnBenchmarks(c.work, { seconds: 5, rounds: 3, warmSeconds: 2, clients: 20, profileDir: c.profileDir, missProfileDir: c.profileDir ? undefined : PROFILES }),
   },
-
-  'audit-verify': (work) => {
-    const n = 200_000;
-    const store = openStore(path.join(work, 'verify.db'));
-    store.transaction(() => {
-      for (let i = 0; i < n; i++) store.audit.append({ actor: { id: `u${i % 50}`, name: `User ${i % 50}` }, action: 'access.requested', target: `REQ-${i}`, outcome: 'success', details: { i }, correlationId: `c${i}` });
-    });
-    const t0 = performance.now();
-    const r = store.audit.verify();
-    const rate = n / ((performance.now() - t0) / 1000);
-    const q0 = performance.now();
-    store.audit.query({ actor: 'u7' }, { limit: 100 });
-    const queryMs = performance.now() - q0;
-    store.close();
-    return [
-      { name: 'audit-verify', metric: `events/s over ${n.toLocaleString('en')} events`, value: rate, target: '>= 300,000 events/s', pass: r.ok && rate >= 300_000 },
-      { name: 'audit-query-actor', metric: 'ms for the first page by actor', value: queryMs, target: '< 5 ms', pass: queryMs < 5 },
-    ];
-  },
+  'audit-append': { about: 'audit events appended per second against raw SQLite inserts', run: (c) => auditAppendBenchmark(c.work) },
+  'audit-store': { about: 'verify, queries and CSV export at 1,000,000 events', run: (c) => auditStoreBenchmark(c.datasets().big, c.datasets().small) },
+  report: { about: "the technicians' report over 1,000,000 events and 100,000 requests", run: (c) => reportBenchmark(c.datasets().big) },
+  soak: { about: '200 concurrent conversations for 60 s mixing read, write and card-action turns', run: (c) => soakBenchmark(c.work, { seconds: 60, warmSeconds: 10, conversations: 200 }) },
 };
 
-async function main(): Promise<void> {
-  const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-  const unknown = names.filter((n) => !benches[n]);
-  if (unknown.length) {
-    process.stderr.write(`Unknown benchmark ${unknown.join(', ')}. Available: ${Object.keys(benches).join(', ')}\n`);
-    process.exit(2);
+const USAGE = `Usage: npm run bench [-- name...] [--profile]
+
+Benchmarks (all of them when none is named):
+${Object.entries(benches)
+  .map(([name, b]) => `  ${name.padEnd(13)} ${b.about}`)
+  .join('\n')}
+
+--profile  run under node --cpu-prof; profiles and their summaries go to bench/results/profiles/`;
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
   }
+  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--profile');
+  const names = args.filter((a) => !a.startsWith('-'));
+  const unknown = names.filter((n) => !benches[n]);
+  if (unknownFlags.length || unknown.length) {
+    process.stderr.write(`Unknown ${[...unknown.map((n) => `benchmark ${n}`), ...unknownFlags.map((f) => `option ${f}`)].join(', ')}.\n\n${USAGE}\n`);
+    return 2;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  if (args.includes('--profile') && !process.env.HELPDESK_BENCH_PROFILING) return profiled(names, stamp);
+
+  const selected = names.length ? [...new Set(names)] : Object.keys(benches);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-bench-'));
+  const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  let sets: { big: Dataset; small: Dataset } | null = null;
+  const context: Context = {
+    work,
+    profileDir: process.env.HELPDESK_BENCH_PROFILING ? PROFILES : undefined,
+    datasets: () => (sets ??= { small: dataset(CACHE, { events: 100_000, requests: 10_000 }, log), big: dataset(CACHE, { events: 1_000_000, requests: 100_000 }, log) }),
+  };
   const rows: Row[] = [];
+  const notes: string[] = [];
+  const started = Date.now();
   try {
-    for (const name of names.length ? names : Object.keys(benches)) rows.push(...(await benches[name]!(work)));
+    for (const name of selected) {
+      log(`${name}...`);
+      const t0 = Date.now();
+      const out = await benches[name]!.run(context);
+      rows.push(...out.rows);
+      notes.push(...(out.notes ?? []));
+      log(`${name} done in ${Math.round((Date.now() - t0) / 1000)} s`);
+    }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, date: new Date().toISOString() };
-  const fmt = (v: number | undefined) => (v === undefined ? '' : v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(2));
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, date: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 1000) };
+  if (sets) {
+    const { big, small } = sets as { big: Dataset; small: Dataset };
+    for (const d of [small, big]) if (d.generated) notes.push(`Generated ${path.relative(process.cwd(), d.file)} in ${d.generateSeconds?.toFixed(0)} s (cached for the next runs).`);
+  }
+  const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(2));
   const lines = [
-    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.date}`,
+    `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.date}, ${machine.seconds} s`,
     '',
     '| benchmark | metric | value | baseline | ratio | target | result |',
     '|---|---|---:|---:|---:|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${r.metric} | ${fmt(r.value)} | ${fmt(r.baseline)} | ${fmt(r.ratio)} | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'pass' : 'MISS'} |`),
+    ...rows.map((r) => `| ${r.name} | ${r.metric} | ${fmt(r.value)} | ${fmt(r.baseline)} | ${fmt(r.ratio)} | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL'} |`),
   ];
+  if (notes.length) lines.push('', ...notes.map((n) => (n.startsWith('  ') ? n : `- ${n}`)));
   process.stdout.write(lines.join('\n') + '\n');
-  const out = path.resolve(__dirname, '..', '..', 'bench', 'results');
-  const resultsDir = fs.existsSync(out) ? out : path.resolve(__dirname, 'results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `bench-${machine.date.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ machine, rows }, null, 2));
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const file = path.join(RESULTS, `${stamp}-${names.length ? selected.join('+') : 'all'}.json`);
+  fs.writeFileSync(file, JSON.stringify({ machine, rows, notes }, null, 2) + '\n');
   process.stdout.write(`\nResults written to ${path.relative(process.cwd(), file)}\n`);
+  return 0;
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
-});
+/** Runs the benchmarks again under `--cpu-prof` and summarises every profile written. */
+function profiled(names: string[], stamp: string): number {
+  fs.mkdirSync(PROFILES, { recursive: true });
+  const before = new Set(fs.readdirSync(PROFILES));
+  const r = spawnSync(process.execPath, ['--disable-warning=DEP0111', '--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${stamp}-run.cpuprofile`, __filename, ...names], {
+    stdio: 'inherit',
+    env: { ...process.env, HELPDESK_BENCH_PROFILING: '1' },
+  });
+  for (const f of fs.readdirSync(PROFILES).filter((x) => x.endsWith('.cpuprofile') && !before.has(x))) {
+    const file = path.join(PROFILES, f);
+    const text = formatSummary(summariseProfile(file, 25));
+    fs.writeFileSync(file.replace(/\.cpuprofile$/, '.txt'), text + '\n');
+    process.stdout.write(`\n${text}\n`);
+  }
+  return r.status ?? 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -22,6 +22,11 @@ import { registerSigninRecovery } from '../dialogs/signin-recovery';
 import { createSigninCapability } from './signin';
 import { registerTechnicianCommands } from '../dialogs/technician/register';
 import { createTechnicianCapability } from './technician';
+import { createDriftCapability } from './drift';
+import { scheduleAuditAnchors } from './audit-anchors';
+import { createReviewCapability } from './reviews';
+import { registerReviewActions } from '../dialogs/reviews/register';
+import { createHrFeedCapability, type HrFeedCapability } from './hr-feed';
 import type { Scheduler } from './scheduler';
 import { DisabledAccountNotices } from './disabled-notices';
 
@@ -32,7 +37,7 @@ const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, Ac
  * Builds the adapter and the teams-ai Application and registers every capability. The
  * order matters: routes are first-match, so the catch-all fallback is registered last.
  */
-export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsAdapter; scheduler: Scheduler } {
+export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsAdapter; scheduler: Scheduler; hrFeed: HrFeedCapability } {
   const adapter = createAdapter(deps.config);
   const app = new Application<TurnState>({
     adapter,
@@ -63,12 +68,22 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   const signin = createSigninCapability(deps, access);
   registerSigninRecovery(app, deps, menu, intents, signin.service, { stepUpConnection: signin.stepUpConnection });
   // Technicians' commands: after the exact phrases above ("unlock my account" stays self-service), before the recognizer.
-  registerTechnicianCommands(app, deps, menu, createTechnicianCapability(deps, access));
+  const technician = createTechnicianCapability(deps, access, signin.service.actions);
+  // Access reviews: the `review` command goes through the technicians' commands; the reviewers'
+  // card buttons are routes of their own. Drift and the HR feed start reviews through the service.
+  const reviews = createReviewCapability(deps, access, technician);
+  registerReviewActions(app, reviews.service, technician);
+  // Drift detection: the `drift` command and its tickets' buttons go through the technicians' commands.
+  createDriftCapability(deps, access, technician, reviews.service);
+  scheduleAuditAnchors(deps, access.scheduler);
+  registerTechnicianCommands(app, deps, menu, technician);
+  // The HR feed drives the technicians' joiner, mover and leaver plans; its card button is a route, so before the fallback.
+  const hrFeed = createHrFeedCapability(deps, app, access, technician, reviews.service);
   // Free text no exact command claimed: recognized, then handed to the flow of its intent.
   // Its resources are the catalog's the bot loaded (trained once per catalog and process).
   registerUnderstanding(app, deps, menu, intents, { recognizer: defaultRecognizer(access.service.catalog.resources) });
   registerFallback(app, deps, menu);
-  return { app, adapter, scheduler: access.scheduler };
+  return { app, adapter, scheduler: access.scheduler, hrFeed };
 }
 
 /** Errors of the JWT library the SDK validates tokens with: all of them mean a bad token. */

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { recoveryConfigFrom, recoveryEnvShape, type RecoveryConfig } from './recovery-config';
 import { technicianConfigFrom, technicianEnvShape, type TechnicianConfig } from './technician-config';
+import { hrFeedConfigFrom, hrFeedEnvShape, type HrFeedConfig } from './hr-feed-config';
+import { reviewConfigFrom, reviewEnvShape, type ReviewConfig } from './review-config';
 
 /**
  * The bot's whole configuration, read once from the environment by {@link loadConfig}.
@@ -58,6 +60,14 @@ export interface AppConfig {
   recovery: RecoveryConfig;
   /** Technician commands: channel allow-list, plan lifetime, ticket SLAs, birthright rules. */
   technicians: TechnicianConfig;
+  /** Audit anchors: where the chain's head is written, and how often (0: never). */
+  auditAnchors: { file: string | null; intervalHours: number };
+  /** Drift detection: hours between scheduled checks (0: none). */
+  drift: { checkIntervalHours: number };
+  /** The HR feed: drop folder, webhook, time zone of its dates. */
+  hrFeed: HrFeedConfig;
+  /** Access review campaigns: the scheduled campaigns file, reminders, the default due date. */
+  reviews: ReviewConfig;
 }
 
 /** Microsoft Entra ID through Microsoft Graph: the production directory. */
@@ -224,10 +234,15 @@ export const envSchema = z.object({
   JOB_RETRY_BASE_SECONDS: wholeNumber(30, 1, 3600),
   JOB_RETRY_MAX_SECONDS: wholeNumber(3600, 1, 86400),
   SCHEDULER_POLL_SECONDS: wholeNumber(30, 1, 3600),
+  DRIFT_CHECK_INTERVAL_HOURS: wholeNumber(24, 0, 24 * 30),
+  AUDIT_ANCHOR_FILE: optionalString,
+  AUDIT_ANCHOR_INTERVAL_HOURS: wholeNumber(24, 0, 24 * 30),
   BOT_SERVICE_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
   TECHNICIANS_TEAM_ID: optionalString,
   ...recoveryEnvShape,
   ...technicianEnvShape,
+  ...hrFeedEnvShape,
+  ...reviewEnvShape,
   GRAPH_TENANT_ID: optionalGuid,
   GRAPH_CLIENT_ID: optionalGuid,
   GRAPH_CLIENT_SECRET: optionalString,
@@ -370,6 +385,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     proactive: { serviceUrl: e.BOT_SERVICE_URL ?? null, techniciansTeamId: e.TECHNICIANS_TEAM_ID ?? null },
     recovery: recoveryConfigFrom(e, { appId: e.BOT_ID ?? '', tenantId: e.BOT_TENANT_ID ?? null }),
     technicians: technicianConfigFrom(e),
+    drift: { checkIntervalHours: e.DRIFT_CHECK_INTERVAL_HOURS },
+    auditAnchors: {
+      file: e.AUDIT_ANCHOR_INTERVAL_HOURS > 0 ? path.resolve(e.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(path.resolve(e.DATABASE_PATH)), 'audit-anchors.jsonl')) : null,
+      intervalHours: e.AUDIT_ANCHOR_INTERVAL_HOURS,
+    },
+    hrFeed: hrFeedConfigFrom(e),
+    reviews: reviewConfigFrom(e),
   };
 }
 

@@ -7,6 +7,7 @@ import { loadConfig, type AppConfig } from './config';
 import type { BotDeps } from './deps';
 import { openDirectory, type OpenedDirectory } from './directory-setup';
 import { createLogger, type Logger } from './logger';
+import type { HrFeedCapability } from './hr-feed';
 import type { Scheduler } from './scheduler';
 import { createServer } from './server';
 import { packageVersion } from './version';
@@ -21,6 +22,8 @@ export interface RunningBot {
   logger: Logger;
   /** Runs durable jobs (provisioning, expiry, reminders); started once the server listens. */
   scheduler: Scheduler;
+  /** The HR feed: its drop folder poller (started with the scheduler), webhook and store. */
+  hrFeed: HrFeedCapability;
   /** Stops taking turns, lets those in flight finish (within the grace period), closes the databases. */
   close(): Promise<void>;
 }
@@ -53,8 +56,8 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
       technicianGroupId: opened.technicianGroupId,
       clock,
     };
-    const { app, adapter, scheduler } = createBotApp(deps);
-    const http = createServer(deps, app, adapter, packageVersion());
+    const { app, adapter, scheduler, hrFeed } = createBotApp(deps);
+    const http = createServer(deps, app, adapter, packageVersion(), [hrFeed.mount]);
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
       http.server.listen(config.port, config.host, () => resolve());
@@ -64,6 +67,7 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
     logger.info({ mode: config.mode, url, database: config.databasePath, directory: directory.kind }, 'helpdesk bot listening');
     // Jobs that fell due while the bot was down (or were cut short by a stop) run now.
     scheduler.start();
+    hrFeed.start();
 
     let closing: Promise<void> | null = null;
     const dir = opened;
@@ -75,6 +79,7 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
       directory,
       logger,
       scheduler,
+      hrFeed,
       close: () =>
         (closing ??= (async () => {
           const closed = new Promise<void>((resolve) => http.server.close(() => resolve()));
@@ -83,6 +88,7 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
           // Keep-alive connections would hold server.close() open; the turns are done.
           (http.server.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
           await closed;
+          await hrFeed.stop(config.shutdownGraceSeconds * 1000);
           await scheduler.stop(config.shutdownGraceSeconds * 1000);
           dir.close();
           store.close();

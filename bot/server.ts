@@ -10,10 +10,12 @@ export interface HelpdeskServer {
 
 /**
  * The HTTP surface: `POST /api/messages` (Bot Framework activities, authenticated by the
- * adapter in production mode) and `GET /healthz`.
+ * adapter in production mode) and `GET /healthz`; capabilities with routes of their own
+ * (the HR feed's signed webhook) add them through `mounts`.
  */
-export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdapter, version: string): HelpdeskServer {
+export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdapter, version: string, mounts: ReadonlyArray<(server: restify.Server) => void> = []): HelpdeskServer {
   const server = restify.createServer({ name: 'iam-helpdesk', handleUncaughtExceptions: false });
+  for (const mount of mounts) mount(server);
   server.use(restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false, rejectUnknown: true }));
 
   let inFlight = 0;

@@ -1,5 +1,6 @@
 import { DEFAULT_BIRTHRIGHT_FILE, loadBirthrightRules } from '../directory/birthright';
 import { LocalDirectory } from '../directory/local-directory';
+import type { RecoveryActions } from '../dialogs/signin/recovery-actions';
 import { TechnicianCommands } from '../dialogs/technician/commands';
 import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
@@ -8,10 +9,11 @@ import type { BotDeps } from './deps';
  * Puts the technicians' commands together on what access requests built (notifier,
  * scheduler, ticket queue, catalog): the birthright rules (validated; a bad file stops the
  * start), the privileged groups for the four-eyes rule (the configured list; in local mode
- * the demo tenant's; in production without a list every account counts as privileged), and
- * the plan jobs registered with the scheduler.
+ * the demo tenant's; in production without a list every account counts as privileged), the
+ * sign-in recovery's actions (`recovery`, the employee flow's own) for `reset-password`,
+ * `tap`, `unlock` and `mfa-reset`, and the plan jobs registered with the scheduler.
  */
-export function createTechnicianCapability(deps: BotDeps, access: AccessCapability): TechnicianCommands {
+export function createTechnicianCapability(deps: BotDeps, access: AccessCapability, recovery?: RecoveryActions): TechnicianCommands {
   const { config } = deps;
   const birthright = loadBirthrightRules(config.technicians.birthrightPath ?? DEFAULT_BIRTHRIGHT_FILE);
   const local = deps.directory instanceof LocalDirectory ? deps.directory : null;
@@ -30,6 +32,7 @@ export function createTechnicianCapability(deps: BotDeps, access: AccessCapabili
     birthright,
     privilegedGroupIds,
     technicianGroupId: deps.technicianGroupId,
+    recovery,
   });
   commands.registerJobs(access.scheduler);
   return commands;

@@ -45,6 +45,8 @@ export async function resolveStageApprovers(
   stage: StageSnapshot,
   policy: PolicySnapshot,
   fallbackGroupId: string | null,
+  /** Who approved an earlier stage of the same request: each stage needs another person. */
+  earlierApprovers: ReadonlySet<string> = NOBODY,
 ): Promise<ResolvedApprover[]> {
   let candidates: DirectoryUser[] = [];
   let skippedSelf = false;
@@ -57,33 +59,35 @@ export async function resolveStageApprovers(
     candidates = await directory.listGroupMembers(stage.groupId);
   }
   skippedSelf = candidates.some((c) => c.id === requester.id);
-  const eligible = candidates.filter((c) => c.accountEnabled && c.id !== requester.id);
+  const eligible = candidates.filter((c) => c.accountEnabled && c.id !== requester.id && !earlierApprovers.has(c.id));
   if (eligible.length) return sortByName(eligible).slice(0, MAX_STAGE_APPROVERS).map((user) => ({ user, source: 'policy' as const }));
 
   // Fallback: the next manager up from whoever was skipped (the requester themself, or a
   // manager who cannot sign in), then the configured group.
   const from = stage.approver === 'manager' && candidates[0] && !skippedSelf ? candidates[0] : requester;
-  const up = await nextEnabledManager(directory, from, requester.id);
+  const up = await nextEnabledManager(directory, from, requester.id, earlierApprovers);
   if (up) return [{ user: up, source: 'fallback' }];
-  return fallbackGroupApprovers(directory, fallbackGroupId, requester.id);
+  return fallbackGroupApprovers(directory, fallbackGroupId, requester.id, earlierApprovers);
 }
 
+const NOBODY: ReadonlySet<string> = new Set();
+
 /** Members of the fallback group who can sign in, except the requester. */
-export async function fallbackGroupApprovers(directory: Directory, groupId: string | null, requesterId: string): Promise<ResolvedApprover[]> {
+export async function fallbackGroupApprovers(directory: Directory, groupId: string | null, requesterId: string, alsoExcluded: ReadonlySet<string> = NOBODY): Promise<ResolvedApprover[]> {
   if (!groupId) return [];
   const members = await directory.listGroupMembers(groupId);
-  return sortByName(members.filter((m) => m.accountEnabled && m.id !== requesterId))
+  return sortByName(members.filter((m) => m.accountEnabled && m.id !== requesterId && !alsoExcluded.has(m.id)))
     .slice(0, MAX_STAGE_APPROVERS)
     .map((user) => ({ user, source: 'fallback' as const }));
 }
 
 /** The first manager above `user` who can sign in and is not `excludeId` (at most 10 levels). */
-export async function nextEnabledManager(directory: Directory, user: DirectoryUser, excludeId: string): Promise<DirectoryUser | null> {
+export async function nextEnabledManager(directory: Directory, user: DirectoryUser, excludeId: string, alsoExcluded: ReadonlySet<string> = NOBODY): Promise<DirectoryUser | null> {
   let current = user;
   for (let i = 0; i < 10; i++) {
     const m = await directory.getManager(current.id);
     if (!m) return null;
-    if (m.accountEnabled && m.id !== excludeId) return m;
+    if (m.accountEnabled && m.id !== excludeId && !alsoExcluded.has(m.id)) return m;
     current = m;
   }
   return null;

@@ -51,7 +51,33 @@ export const ACCESS_JOBS = {
   expireRequest: 'access.request-expiry',
   expiryNotice: 'access.expiry-notice',
   revoke: 'access.revoke',
+  removeMembership: 'access.remove-membership',
 } as const;
+
+/**
+ * A group membership to remove that is not the end of a request (an access review's
+ * decision): through the same durable path as revocations, with retries and a ticket when it
+ * gives up. See {@link AccessService.scheduleRemoval}.
+ */
+export interface MembershipRemoval {
+  groupId: string;
+  groupName: string;
+  userId: string;
+  userName: string;
+  userPrincipalName: string;
+  /** Why, in a few words: kept in the audit trail and on the ticket if it fails. */
+  reason: string;
+  /** The correlation id of its job and audit events (a campaign id). */
+  correlationId: string;
+  /** Whose decision it carries out: `kind` names the {@link RemovalListener} told of the outcome; `ref` is the owner's key. */
+  owner: { kind: string; ref: string };
+}
+
+/** Told how a scheduled removal ended; each call runs in the transaction that records the outcome. */
+export interface RemovalListener {
+  removed(ref: string, at: Date, result: 'removed' | 'not-member'): void;
+  failed(ref: string, at: Date, error: string): void;
+}
 
 /** The bot itself, as an audit actor (jobs, expiry). */
 export const SYSTEM_ACTOR: AuditActor = { id: 'system', name: APP_NAME };
@@ -86,6 +112,8 @@ type RequesterEvent = 'granted' | 'denied' | 'failed' | 'expired' | 'revoked' | 
  * jobs it makes necessary are scheduled in that transaction too.
  */
 export class AccessService {
+  private readonly removalListeners = new Map<string, RemovalListener>();
+
   constructor(private readonly d: AccessDeps) {}
 
   get catalog(): Catalog {
@@ -267,6 +295,14 @@ export class AccessService {
       this.refuse(actor, request, decision, 'self-approval', turnCorrelationId, cardStage);
       return { outcome: 'refused', request, message: 'You cannot decide on your own request.' };
     }
+    // Each stage is a separate pair of eyes: who approved an earlier stage may deny a later
+    // one, never approve it.
+    const earlier = this.earlierApprovers(request);
+    if (decision === 'approve' && earlier.has(actor.id)) {
+      this.refuse(actor, request, decision, 'approved-earlier-stage', turnCorrelationId, cardStage);
+      return { outcome: 'refused', request, message: `You approved an earlier stage of ${request.id}; stage ${request.stage} needs another approver, so nothing was changed. You can still deny it.` };
+    }
+
     if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id))) {
       this.refuse(actor, request, decision, 'not-an-approver', turnCorrelationId, cardStage);
       return { outcome: 'refused', request, message: `You are not an approver of ${request.id} at this stage, so nothing was changed.` };
@@ -274,12 +310,12 @@ export class AccessService {
     if (decision === 'deny' && !comment) {
       return { outcome: 'invalid', request, message: 'Add a comment to deny: the requester will see it.' };
     }
-
     const isFinal = decision === 'deny' || request.stage === request.stageCount;
     let next: ResolvedApprover[] = [];
     if (!isFinal) {
       const requester = await this.requesterUser(request);
-      next = await resolveStageApprovers(this.d.directory, requester, request.policy.stages[request.stage]!, request.policy, this.d.fallbackGroupId);
+      if (decision === 'approve') earlier.add(actor.id);
+      next = await resolveStageApprovers(this.d.directory, requester, request.policy.stages[request.stage]!, request.policy, this.d.fallbackGroupId, earlier);
     }
     const by = { id: actor.id, name: actor.displayName };
     const won = this.d.store.transaction(() => {
@@ -337,6 +373,11 @@ export class AccessService {
           ? `You approved ${request.id}. Access is being granted; ${request.requesterName} will be told.`
           : `You approved stage ${request.stage} of ${request.id}. It now waits for stage ${after.stage}: ${after.policy.stages[after.stage - 1]?.title}.`;
     return { outcome: 'done', request: after, message };
+  }
+
+  /** Who approved a stage of `request` before its current one. */
+  private earlierApprovers(request: AccessRequest): Set<string> {
+    return new Set(this.d.store.requests.decisions(request.id).filter((d) => d.stage < request.stage && d.decision === 'approved').map((d) => d.decidedById));
   }
 
   /** Why a card's stage can no longer be acted on because it was decided or closed; null while it can. */
@@ -430,6 +471,7 @@ export class AccessService {
     if (typeof found === 'string') return { outcome: 'invalid', request, message: found };
     if (found.id === request.requesterId) return { outcome: 'invalid', request, message: `${found.displayName} is the requester and cannot approve their own request.` };
     if (found.id === actor.id) return { outcome: 'invalid', request, message: 'Name someone other than yourself.' };
+    if (this.earlierApprovers(request).has(found.id)) return { outcome: 'invalid', request, message: `${found.displayName} approved an earlier stage of ${request.id}; this stage needs someone else.` };
     if (this.d.store.requests.approver(request.id, request.stage, found.id)) {
       return { outcome: 'invalid', request, message: `${found.displayName} is already an approver of this stage.` };
     }
@@ -556,6 +598,107 @@ export class AccessService {
     scheduler.register(ACCESS_JOBS.expireRequest, { run: (job) => this.runExpireRequest(job) });
     scheduler.register(ACCESS_JOBS.expiryNotice, { run: (job) => this.runExpiryNotice(job) });
     scheduler.register(ACCESS_JOBS.revoke, { run: (job) => this.runRevoke(job), onGiveUp: (job, err) => this.revokeGaveUp(job, err) });
+    scheduler.register(ACCESS_JOBS.removeMembership, { run: (job) => this.runRemoveMembership(job), onGiveUp: (job, err) => this.removalGaveUp(job, err) });
+  }
+
+  // ---- removals not tied to a request ---------------------------------------------------------
+
+  /** Registers who is told how the removals of one owner kind end (an access review: `review`). */
+  onRemoval(kind: string, listener: RemovalListener): void {
+    if (this.removalListeners.has(kind)) throw new Error(`removal listener ${kind} registered twice`);
+    this.removalListeners.set(kind, listener);
+  }
+
+  /**
+   * Schedules the removal of a membership as a durable job, like the removal of time-bound
+   * access: retried with backoff, a ticket for the technicians when it gives up, any grant of
+   * that access the bot recorded ended with it. Call it inside the `store.transaction` that
+   * records the decision it carries out; kick the scheduler after. False when this owner's
+   * removal was already scheduled.
+   */
+  scheduleRemoval(r: MembershipRemoval): boolean {
+    const id = this.d.store.jobs.schedule({
+      kind: ACCESS_JOBS.removeMembership,
+      requestId: r.correlationId,
+      runAt: this.now(),
+      payload: { ...r },
+      dedupeKey: `remove:${r.owner.kind}:${r.owner.ref}`,
+      maxAttempts: this.maxAttempts,
+    });
+    return id !== null;
+  }
+
+  private async runRemoveMembership(job: Job): Promise<void> {
+    const r = job.payload as unknown as MembershipRemoval;
+    let result: 'removed' | 'not-member';
+    let gone: string | null = null;
+    try {
+      // Idempotent: after a crash between this call and the commit below, the retry finds it gone.
+      result = await this.d.directory.removeGroupMember(r.groupId, r.userId);
+    } catch (err) {
+      // The user or the group no longer exists: neither does the membership.
+      if (!(err instanceof NotFoundError)) throw err;
+      result = 'not-member';
+      gone = err.message.slice(0, 200);
+    }
+    const at = this.now();
+    this.d.store.transaction(() => {
+      const ended: string[] = [];
+      for (const resource of this.d.catalog.resources.filter((c) => c.groupId.toLowerCase() === r.groupId.toLowerCase())) {
+        for (const g of this.d.store.requests.grantedFor(r.userId, resource.id)) {
+          if (!this.d.store.requests.endGrant(g.id, 'revoked')) continue;
+          this.d.store.jobs.cancelForRequest(g.id);
+          this.d.store.audit.append({
+            actor: SYSTEM_ACTOR,
+            action: 'access.revoked',
+            target: g.id,
+            outcome: 'success',
+            correlationId: g.id,
+            details: { groupId: g.groupId, userId: g.requesterId, result, reason: r.reason, by: r.correlationId },
+          });
+          this.scheduleUpdateCards(g.id);
+          ended.push(g.id);
+        }
+      }
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.membership-removed',
+        target: r.userId,
+        outcome: 'success',
+        correlationId: r.correlationId,
+        details: { groupId: r.groupId, group: r.groupName, userId: r.userId, result, gone, reason: r.reason, owner: r.owner, endedRequests: ended, attempt: job.attempts },
+      });
+      this.removalListeners.get(r.owner.kind)?.removed(r.owner.ref, at, result);
+    });
+    this.d.scheduler.kick();
+  }
+
+  private async removalGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
+    const r = job.payload as unknown as MembershipRemoval;
+    this.d.store.transaction(() => {
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.membership-removal-failed',
+        target: r.userId,
+        outcome: 'failure',
+        correlationId: r.correlationId,
+        details: { groupId: r.groupId, userId: r.userId, reason: r.reason, owner: r.owner, attempts: job.attempts, error: err.message.slice(0, 300) },
+      });
+      this.removalListeners.get(r.owner.kind)?.failed(r.owner.ref, this.now(), err.message);
+    });
+    this.d.scheduler.kick();
+    return {
+      title: `Access not removed: ${r.userName} from ${r.groupName}`,
+      text: `${r.reason}: removing ${r.userName} from ${r.groupName} failed ${job.attempts} times (${err.message}). Remove the membership by hand.`,
+      facts: [
+        { title: 'User', value: `${r.userName} (${r.userPrincipalName})` },
+        { title: 'Group', value: `${r.groupName} (${r.groupId})` },
+        { title: 'Reference', value: r.correlationId },
+      ],
+      requestId: r.correlationId,
+      type: 'provisioning',
+      subject: { id: r.userId, name: r.userName },
+    };
   }
 
   private requestOf(job: Job): AccessRequest {
@@ -766,15 +909,16 @@ export class AccessService {
     if (r.state !== 'pending' || r.stage !== stage) return;
     const current = this.d.store.requests.approvers(r.id, stage);
     const known = new Set([...current.map((a) => a.approverId), r.requesterId]);
+    const earlier = this.earlierApprovers(r);
     const added = new Map<string, DirectoryUser>();
     for (const a of current) {
       const approver = await this.d.directory.getUser(a.approverId);
       if (!approver) continue;
-      const up = await nextEnabledManager(this.d.directory, approver, r.requesterId);
+      const up = await nextEnabledManager(this.d.directory, approver, r.requesterId, earlier);
       if (up && !known.has(up.id)) added.set(up.id, up);
     }
     if (!added.size) {
-      for (const f of await fallbackGroupApprovers(this.d.directory, this.d.fallbackGroupId, r.requesterId)) if (!known.has(f.user.id)) added.set(f.user.id, f.user);
+      for (const f of await fallbackGroupApprovers(this.d.directory, this.d.fallbackGroupId, r.requesterId, earlier)) if (!known.has(f.user.id)) added.set(f.user.id, f.user);
     }
     const to = [...added.values()];
     this.d.store.transaction(() => {

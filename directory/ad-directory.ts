@@ -28,6 +28,7 @@ import {
   USER_FILTER,
   byName,
   bytes,
+  entryId,
   int,
   matchesAll,
   searchWords,
@@ -55,8 +56,10 @@ import {
   limitArg,
   lookupArg,
   membershipChangesArg,
+  profileChangesArg,
   queryWords,
   tapOptionsArg,
+  userIdsArg,
 } from './rules';
 
 /** What each operation needs from the service account (the README has the same list). */
@@ -70,6 +73,7 @@ export const AD_OPERATIONS = {
     what: 'reset the password',
     right: 'the Reset Password extended right and Write pwdLastSet on user objects',
   },
+  updateProfile: { what: "change the user's department, job title or manager", right: 'Write department, Write title and Write manager on user objects' },
 } satisfies Record<string, AdOperation>;
 
 /**
@@ -82,6 +86,8 @@ export const PASSWORD_METHOD_ID = '28c10230-6103-485e-b985-444c60001490';
 const MAX_SEARCH_CANDIDATES = 5_000;
 /** Attempts of a userAccountControl read-modify-write that raced another writer. */
 const UAC_ATTEMPTS = 3;
+/** Users asked about per search of `getLastSignIns`. */
+const SIGN_IN_CHUNK = 50;
 
 export interface AdDirectoryOptions extends LdapPoolOptions {
   /**
@@ -124,7 +130,7 @@ interface ResolvedUser {
  */
 export class AdDirectory implements Directory {
   readonly kind = 'ad';
-  readonly capabilities: DirectoryCapabilities = { onPremisesAccounts: true, authenticationMethods: false };
+  readonly capabilities: DirectoryCapabilities = { onPremisesAccounts: true, authenticationMethods: false, signInActivity: true };
 
   private healthyUntil = 0;
   private baseDnPromise: Promise<string> | undefined;
@@ -345,6 +351,50 @@ export class AdDirectory implements Directory {
       }
     }
     return results;
+  }
+
+  // ---- profile and sign-in activity -------------------------------------------------------
+
+  /**
+   * `department`, `title` and `manager` (the manager's DN, found by objectGUID under the base)
+   * in one modify, so all change or none; `null` removes the value. The manager is looked up
+   * before anything is written.
+   */
+  async updateUserProfile(userId: string, changes: { department?: string | null; jobTitle?: string | null; managerId?: string | null }): Promise<void> {
+    const uid = guidArg(userId, 'user id');
+    const c = profileChangesArg(uid, changes);
+    const user = await this.requireUser(uid);
+    if (Object.keys(c).length === 0) return;
+    const mods: Change[] = [];
+    if (c.department !== undefined) mods.push(replaceValue('department', c.department));
+    if (c.jobTitle !== undefined) mods.push(replaceValue('title', c.jobTitle));
+    if (c.managerId !== undefined) mods.push(replaceValue('manager', c.managerId === null ? null : (await this.requireUser(c.managerId)).dn));
+    try {
+      await this.modify(user.dn, mods);
+    } catch (e) {
+      throw toDirectoryError(e, AD_OPERATIONS.updateProfile);
+    }
+  }
+
+  /**
+   * `lastLogonTimestamp`, which every domain controller replicates but updates only when the
+   * value it holds is older than `msDS-LogonTimeSyncInterval` (14 days by default, less a
+   * random few): a last sign-in up to about two weeks old may show as older. The exact
+   * `lastLogon` is kept per DC and never replicated, so it is not read.
+   */
+  async getLastSignIns(userIds: readonly string[]): Promise<Map<string, Date | null>> {
+    const ids = userIdsArg(userIds);
+    const found = new Map<string, Date | null>();
+    for (let i = 0; i < ids.length; i += SIGN_IN_CHUNK) {
+      const chunk = ids.slice(i, i + SIGN_IN_CHUNK);
+      const filter = and(USER_FILTER, or(...chunk.map((g) => equalsBytes('objectGUID', guidToBytes(g)))));
+      for (const e of await this.searchAll(filter, ['objectGUID', 'lastLogonTimestamp'], AD_OPERATIONS.readUser)) {
+        found.set(entryId(e), fileTimeToDate(text(e, 'lastLogonTimestamp')));
+      }
+    }
+    const out = new Map<string, Date | null>();
+    for (const id of ids) if (found.has(id)) out.set(id, found.get(id)!);
+    return out;
   }
 
   // ---- account state -------------------------------------------------------------------
@@ -604,6 +654,11 @@ export class AdDirectory implements Directory {
     if (!cache.has(key)) cache.set(key, (await find())?.dn ?? null);
     return cache.get(key)!;
   }
+}
+
+/** Replaces an attribute's values; null removes the attribute (a replace with no values). */
+function replaceValue(type: string, value: string | null): Change {
+  return new Change({ operation: 'replace', modification: new Attribute({ type, values: value === null ? [] : [value] }) });
 }
 
 function change(operation: 'add' | 'delete' | 'replace', type: string, value: string | Buffer): Change {

@@ -43,6 +43,8 @@ export interface DemoUser {
   locked: boolean;
   passwordChangeRequired: boolean;
   lastPasswordChange: string | null;
+  /** When the user last signed in; null or absent: never. */
+  lastSignIn?: string | null;
   authMethods: DemoAuthMethod[];
 }
 
@@ -132,6 +134,7 @@ const userSchema = z
     locked: z.boolean(),
     passwordChangeRequired: z.boolean(),
     lastPasswordChange: isoTimestamp.nullable(),
+    lastSignIn: isoTimestamp.nullable().optional(),
     authMethods: z.array(authMethodSchema),
   })
   .strict();

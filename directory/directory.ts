@@ -95,7 +95,7 @@ export interface SignInState {
 
 /**
  * What a backend does beyond the baseline of Microsoft Entra ID. A backend without
- * `capabilities` has the baseline: `{ onPremisesAccounts: false, authenticationMethods: true }`.
+ * `capabilities` has the baseline: {@link BASELINE_CAPABILITIES}.
  */
 export interface DirectoryCapabilities {
   /**
@@ -110,10 +110,33 @@ export interface DirectoryCapabilities {
    * revocation are refused with {@link UnsupportedError}.
    */
   authenticationMethods: boolean;
+  /**
+   * Knows when users last signed in ({@link Directory.getLastSignIns}): Entra ID from its
+   * sign-in activity (a P1 or P2 licence and `AuditLog.Read.All`), Active Directory from
+   * `lastLogonTimestamp`, the demo tenant from its data. Without it that call is refused with
+   * {@link UnsupportedError}.
+   */
+  signInActivity: boolean;
 }
 
-/** The capabilities of a backend that declares none. */
-export const BASELINE_CAPABILITIES: DirectoryCapabilities = { onPremisesAccounts: false, authenticationMethods: true };
+/** The capabilities of a backend that declares none: Microsoft Entra ID's. */
+export const BASELINE_CAPABILITIES: DirectoryCapabilities = { onPremisesAccounts: false, authenticationMethods: true, signInActivity: true };
+
+/**
+ * A change of a user's profile: only the fields present change; `null` clears one. Department
+ * and job title are text (at most {@link MAX_DEPARTMENT_LENGTH} and {@link MAX_JOB_TITLE_LENGTH}
+ * characters, Entra's and AD's limits); the manager is a user's id.
+ */
+export interface UserProfileChanges {
+  department?: string | null;
+  jobTitle?: string | null;
+  managerId?: string | null;
+}
+
+/** The longest department Entra ID and AD take. */
+export const MAX_DEPARTMENT_LENGTH = 64;
+/** The longest job title Entra ID and AD take. */
+export const MAX_JOB_TITLE_LENGTH = 128;
 
 export interface Directory {
   /** `local`, `graph`, `ad` or `hybrid`; shown in `/healthz` and logs. */
@@ -155,6 +178,24 @@ export interface Directory {
    * {@link InvalidInputError} and nothing changes. At most 1000 changes per call.
    */
   batchMembershipChanges(changes: readonly MembershipChange[]): Promise<MembershipChangeResult[]>;
+
+  /**
+   * Changes the user's department, job title and manager: only the fields given change, `null`
+   * clears one (removes the manager). Everything is validated first (ids, lengths, a user as
+   * their own manager) and an unknown manager is {@link NotFoundError}: in each case nothing
+   * changes. Accounts mastered on-premises are refused with {@link UnsupportedError} unless the
+   * backend masters them (`capabilities.onPremisesAccounts`). Idempotent.
+   */
+  updateUserProfile(userId: string, changes: { department?: string | null; jobTitle?: string | null; managerId?: string | null }): Promise<void>;
+
+  /**
+   * When each user last signed in: a map from the canonical id of every user the directory
+   * knows among `userIds` to the time, or null when they never signed in. Ids the directory
+   * does not know are left out; a bad id rejects the whole call with {@link InvalidInputError}.
+   * How fresh the answer is depends on the backend (AD's `lastLogonTimestamp` lags by up to
+   * about two weeks). {@link UnsupportedError} without `capabilities.signInActivity`.
+   */
+  getLastSignIns(userIds: readonly string[]): Promise<Map<string, Date | null>>;
 
   setAccountEnabled(userId: string, enabled: boolean): Promise<void>;
   getSignInState(userId: string): Promise<SignInState>;

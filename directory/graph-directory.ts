@@ -11,6 +11,7 @@ import {
   type AuthMethod,
   type AuthMethodKind,
   type Directory,
+  type DirectoryCapabilities,
   type DirectoryGroup,
   type DirectoryUser,
   type MembershipChange,
@@ -21,8 +22,8 @@ import {
 } from './directory';
 import { GraphClient } from './graph/client';
 import { GraphTokenProvider, type GraphCredential } from './graph/credentials';
-import { graphMessage, graphStatus, retryAfterSeconds, toDirectoryError, type GraphOperation } from './graph/errors';
-import { filterEquals, searchClause, searchValue } from './graph/odata';
+import { graphMessage, graphRequestId as graphRequestIdOf, graphStatus, retryAfterSeconds, toDirectoryError, type GraphOperation } from './graph/errors';
+import { MAX_IN_VALUES, filterEquals, filterIn, searchClause, searchValue } from './graph/odata';
 import { HttpsTransport } from './graph/transport';
 import {
   DEFAULT_LIMIT,
@@ -32,9 +33,11 @@ import {
   lookupArg,
   membershipChangesArg,
   passwordWeakness,
+  profileChangesArg,
   queryWords,
   tapHint,
   tapOptionsArg,
+  userIdsArg,
 } from './rules';
 
 /** The `$select` of every user read: exactly the fields of {@link DirectoryUser}. */
@@ -46,6 +49,8 @@ const PAGE = 999;
 export const BATCH_SIZE = 20;
 const SEARCH_FIELDS = ['displayName', 'givenName', 'surname', 'userPrincipalName', 'mail'];
 const EVENTUAL = { ConsistencyLevel: 'eventual' };
+/** Sign-in activity requests in flight at once (each asks for up to 15 users). */
+const SIGN_IN_CONCURRENCY = 4;
 
 /** What each operation needs, least privilege first (the README has the same table). */
 export const GRAPH_OPERATIONS = {
@@ -58,6 +63,8 @@ export const GRAPH_OPERATIONS = {
   readMethods: { what: 'read authentication methods', permission: 'UserAuthenticationMethod.Read.All' },
   changeMethods: { what: 'change authentication methods', permission: 'UserAuthenticationMethod.ReadWrite.All' },
   revokeSessions: { what: 'revoke sign-in sessions', permission: 'User.RevokeSessions.All' },
+  updateProfile: { what: "change the user's department, job title or manager", permission: 'User.ReadWrite.All' },
+  readSignInActivity: { what: 'read sign-in activity', permission: 'AuditLog.Read.All' },
 } satisfies Record<string, GraphOperation>;
 
 interface GraphUser {
@@ -71,6 +78,13 @@ interface GraphUser {
   jobTitle: string | null;
   accountEnabled: boolean | null;
   onPremisesSyncEnabled: boolean | null;
+}
+
+/** Graph's `signInActivity` of a user (null for someone who never signed in). */
+interface GraphSignInActivity {
+  lastSignInDateTime?: string | null;
+  lastNonInteractiveSignInDateTime?: string | null;
+  lastSuccessfulSignInDateTime?: string | null;
 }
 
 interface GraphGroup {
@@ -153,6 +167,7 @@ export interface GraphDirectoryOptions {
  */
 export class GraphDirectory implements Directory {
   readonly kind = 'graph';
+  readonly capabilities: DirectoryCapabilities = { onPremisesAccounts: false, authenticationMethods: true, signInActivity: true };
   private healthyUntil = 0;
 
   constructor(
@@ -407,6 +422,87 @@ export class GraphDirectory implements Directory {
     }
     if (notFoundRemovals.length > 0) await this.resolveRemovals(valid, notFoundRemovals, results);
     return results;
+  }
+
+  // ---- profile and sign-in activity ---------------------------------------------------
+
+  /**
+   * `PATCH /users/{id}` with `department` and `jobTitle`; the manager with
+   * `PUT /users/{id}/manager/$ref` (`@odata.id` of the manager) or `DELETE` of it (none set is
+   * done). The user and a new manager are checked first; synced users are refused before
+   * anything is sent, as Graph would refuse them.
+   */
+  async updateUserProfile(userId: string, changes: { department?: string | null; jobTitle?: string | null; managerId?: string | null }): Promise<void> {
+    const uid = guidArg(userId, 'user id');
+    const c = profileChangesArg(uid, changes);
+    const user = await this.requireUser(uid);
+    if (Object.keys(c).length === 0) return;
+    if (user.onPremisesSyncEnabled) {
+      throw new UnsupportedError(
+        `${user.displayName} is synchronised from on-premises Active Directory, where the department, job title and manager are mastered: change them there (a technician with AD access can do it).`,
+      );
+    }
+    if (c.managerId) await this.requireUser(c.managerId);
+    const op = GRAPH_OPERATIONS.updateProfile;
+    const patch: Record<string, string | null> = {};
+    if (c.department !== undefined) patch.department = c.department;
+    if (c.jobTitle !== undefined) patch.jobTitle = c.jobTitle;
+    if (Object.keys(patch).length > 0) {
+      try {
+        await this.client.api(`/users/${uid}`).patch(patch);
+      } catch (e) {
+        throw this.syncedOr(e, user, op);
+      }
+    }
+    if (c.managerId === undefined) return;
+    try {
+      if (c.managerId === null) await this.client.api(`/users/${uid}/manager/$ref`).delete();
+      else await this.client.api(`/users/${uid}/manager/$ref`).put({ '@odata.id': `${this.client.origin}/v1.0/users/${c.managerId}` });
+    } catch (e) {
+      // Removing a manager that is not set: Graph's 404 means done.
+      if (c.managerId === null && graphStatus(e) === 404) return;
+      throw this.syncedOr(e, user, op);
+    }
+  }
+
+  /**
+   * `GET /users?$filter=id in (...)&$select=id,signInActivity`, 15 ids per request (the most
+   * an `in` takes), a few requests at a time. The time is the last successful sign-in,
+   * interactive or not; where Graph has none recorded yet (older sign-ins), the later of the
+   * last interactive and non-interactive attempts. Needs `AuditLog.Read.All` and a Microsoft
+   * Entra ID P1 or P2 licence in the tenant.
+   */
+  async getLastSignIns(userIds: readonly string[]): Promise<Map<string, Date | null>> {
+    const ids = userIdsArg(userIds);
+    const found = new Map<string, Date | null>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += MAX_IN_VALUES) chunks.push(ids.slice(i, i + MAX_IN_VALUES));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++]!;
+        const path = `/users?$filter=${filterIn('id', chunk)}&$select=id,signInActivity&$top=${MAX_IN_VALUES}`;
+        let users: Array<{ id: string; signInActivity?: GraphSignInActivity | null }>;
+        try {
+          users = await this.client.listAll(path);
+        } catch (e) {
+          if (graphStatus(e) === 403 && /premium licen[cs]e|non-?premium|B2C/i.test(graphMessage(e))) {
+            throw new ForbiddenError(
+              `Microsoft Graph refused to read sign-in activity: the tenant needs a Microsoft Entra ID P1 or P2 licence for it (${graphMessage(e)}).`,
+              undefined,
+              graphRequestIdOf(e),
+            );
+          }
+          throw toDirectoryError(e, GRAPH_OPERATIONS.readSignInActivity);
+        }
+        for (const u of users) found.set(u.id.toLowerCase(), lastSignInOf(u.signInActivity));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SIGN_IN_CONCURRENCY, chunks.length) }, worker));
+    // In the order asked, known users only.
+    const out = new Map<string, Date | null>();
+    for (const id of ids) if (found.has(id)) out.set(id, found.get(id)!);
+    return out;
   }
 
   // ---- sign-in -----------------------------------------------------------------------
@@ -727,6 +823,22 @@ function toUser(u: GraphUser): DirectoryUser {
     accountEnabled: u.accountEnabled === true,
     onPremisesSyncEnabled: u.onPremisesSyncEnabled === true,
   };
+}
+
+/** A Graph timestamp as a Date; null for none, an unreadable one, or Graph's "never" (year 1). */
+function graphTime(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const t = Date.parse(value);
+  return Number.isNaN(t) || t <= 0 ? null : new Date(t);
+}
+
+/** The last successful sign-in, else the later of the last interactive and non-interactive ones. */
+function lastSignInOf(a: GraphSignInActivity | null | undefined): Date | null {
+  if (!a) return null;
+  const successful = graphTime(a.lastSuccessfulSignInDateTime);
+  if (successful) return successful;
+  const times = [graphTime(a.lastSignInDateTime), graphTime(a.lastNonInteractiveSignInDateTime)].filter((d): d is Date => d !== null);
+  return times.length ? new Date(Math.max(...times.map((d) => d.getTime()))) : null;
 }
 
 function toGroup(g: GraphGroup): DirectoryGroup {

@@ -17,7 +17,7 @@ import {
 } from './directory';
 import type { GraphClient } from './graph/client';
 import { toDirectoryError } from './graph/errors';
-import { guidArg } from './rules';
+import { guidArg, profileChangesArg } from './rules';
 
 /** The on-premises anchors Entra keeps for a synchronised user. */
 export interface OnPremisesLink {
@@ -71,10 +71,14 @@ export interface HybridDirectoryOptions {
  * - Reads, groups, authentication methods, passes and sessions go to the cloud, which holds
  *   every user, synchronised or not.
  * - For a user the cloud reports as synchronised (`onPremisesSyncEnabled`), the account
- *   itself is AD's: password reset, unlock, enable/disable and the sign-in state go to the AD
- *   account matched by immutable id (ms-DS-ConsistencyGuid or objectGUID, as Entra Connect
- *   anchors it), else by on-premises UPN. `getUser` shows AD's enabled flag for them, since
- *   the cloud learns of a change only at the next synchronisation.
+ *   itself is AD's: password reset, unlock, enable/disable, the sign-in state and the profile
+ *   (department, job title, manager) go to the AD account matched by immutable id
+ *   (ms-DS-ConsistencyGuid or objectGUID, as Entra Connect anchors it), else by on-premises
+ *   UPN. `getUser` shows AD's enabled flag, department and job title for them, and
+ *   `getManager` AD's manager, since the cloud learns of a change only at the next
+ *   synchronisation.
+ * - Last sign-ins come from the cloud, where every Teams user signs in (synced users too);
+ *   logons that only reach on-premises domain controllers are not counted.
  * - A cloud-only user is never matched to AD, even where an account with the same UPN exists.
  */
 export class HybridDirectory implements Directory {
@@ -91,9 +95,11 @@ export class HybridDirectory implements Directory {
     this.ad = options.onPremises;
     this.links = options.links;
     this.linkCacheMs = options.linkCacheMs ?? 600_000;
+    const cloudCaps = this.cloud.capabilities ?? BASELINE_CAPABILITIES;
     this.capabilities = {
       onPremisesAccounts: true,
-      authenticationMethods: (this.cloud.capabilities ?? BASELINE_CAPABILITIES).authenticationMethods,
+      authenticationMethods: cloudCaps.authenticationMethods,
+      signInActivity: cloudCaps.signInActivity,
     };
   }
 
@@ -110,7 +116,52 @@ export class HybridDirectory implements Directory {
     if (!u?.onPremisesSyncEnabled) return u;
     const adId = await this.adIdFor(u).catch(() => null);
     const onPrem = adId ? await this.ad.getUser(adId) : null;
-    return onPrem ? { ...u, accountEnabled: onPrem.accountEnabled } : u;
+    return onPrem ? { ...u, accountEnabled: onPrem.accountEnabled, department: onPrem.department, jobTitle: onPrem.jobTitle } : u;
+  }
+
+  /**
+   * A synced user's manager as AD has it (found in the cloud by UPN); the cloud's for everyone
+   * else, and when AD cannot be read (approvals go on with what the cloud knows).
+   */
+  async getManager(userId: string): Promise<DirectoryUser | null> {
+    const u = await this.cloud.getUser(guidArg(userId, 'user id'));
+    if (!u?.onPremisesSyncEnabled) return this.cloud.getManager(userId);
+    const adId = await this.adIdFor(u).catch(() => null);
+    const onPrem = adId ? await this.ad.getManager(adId).catch(() => undefined) : undefined;
+    if (onPrem === undefined) return this.cloud.getManager(u.id);
+    if (onPrem === null) return null;
+    return (await this.cloud.findUserByUpn(onPrem.userPrincipalName)) ?? this.cloud.getManager(u.id);
+  }
+
+  /**
+   * A synced user's profile is changed in AD (their manager too, who must then have an AD
+   * account: AD's `manager` names one); a cloud-only user's in the cloud.
+   */
+  async updateUserProfile(userId: string, changes: { department?: string | null; jobTitle?: string | null; managerId?: string | null }): Promise<void> {
+    const uid = guidArg(userId, 'user id');
+    const c = profileChangesArg(uid, changes);
+    const u = await this.requireCloudUser(uid);
+    if (!u.onPremisesSyncEnabled) return this.cloud.updateUserProfile(u.id, c);
+    if (Object.keys(c).length === 0) return;
+    const adId = await this.requireAdId(u);
+    const onPrem: { department?: string | null; jobTitle?: string | null; managerId?: string | null } = {};
+    if (c.department !== undefined) onPrem.department = c.department;
+    if (c.jobTitle !== undefined) onPrem.jobTitle = c.jobTitle;
+    if (c.managerId === null) onPrem.managerId = null;
+    else if (c.managerId !== undefined) {
+      const manager = await this.requireCloudUser(c.managerId);
+      if (!manager.onPremisesSyncEnabled) {
+        throw new UnsupportedError(
+          `${u.displayName}'s manager is mastered in on-premises Active Directory, where ${manager.displayName} (a cloud-only account) has no account to name: set the manager there, or make it a synchronised user.`,
+        );
+      }
+      onPrem.managerId = await this.requireAdId(manager);
+    }
+    return this.ad.updateUserProfile(adId, onPrem);
+  }
+
+  getLastSignIns(userIds: readonly string[]): Promise<Map<string, Date | null>> {
+    return this.cloud.getLastSignIns(userIds);
   }
 
   async setAccountEnabled(userId: string, enabled: boolean): Promise<void> {
@@ -153,9 +204,6 @@ export class HybridDirectory implements Directory {
   }
   searchUsers(query: string, limit?: number): Promise<DirectoryUser[]> {
     return this.cloud.searchUsers(query, limit);
-  }
-  getManager(userId: string): Promise<DirectoryUser | null> {
-    return this.cloud.getManager(userId);
   }
   getDirectReports(userId: string): Promise<DirectoryUser[]> {
     return this.cloud.getDirectReports(userId);

@@ -12,6 +12,7 @@ import {
   type AuthMethod,
   type AuthMethodKind,
   type Directory,
+  type DirectoryCapabilities,
   type DirectoryGroup,
   type DirectoryUser,
   type MembershipChange,
@@ -28,9 +29,11 @@ import {
   lookupArg,
   membershipChangesArg,
   passwordWeakness,
+  profileChangesArg,
   queryWords,
   tapHint,
   tapOptionsArg,
+  userIdsArg,
 } from './rules';
 
 /**
@@ -109,6 +112,19 @@ export const localDirectoryMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'last-sign-in',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE users ADD COLUMN last_sign_in TEXT;
+        -- What a migration cannot know (the seed tenant's data) is filled in from the seed the
+        -- next time the directory opens, once; a reset clears the list.
+        CREATE TABLE seed_backfill (field TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT INTO seed_backfill (field) VALUES ('last_sign_in');
+      `);
+    },
+  },
 ];
 
 const TAP_LENGTH = 16;
@@ -168,6 +184,7 @@ export interface LocalDirectoryOptions {
  */
 export class LocalDirectory implements Directory {
   readonly kind = 'local';
+  readonly capabilities: DirectoryCapabilities = { onPremisesAccounts: false, authenticationMethods: true, signInActivity: true };
 
   private readonly now: () => Date;
   private readonly stmt: ReturnType<typeof prepareStatements>;
@@ -192,6 +209,7 @@ export class LocalDirectory implements Directory {
     try {
       const dir = new LocalDirectory(db, tenant ?? loadDemoTenant(), options);
       if (dir.stmt.countUsers.get() === 0) dir.reset();
+      dir.backfillFromSeed();
       return dir;
     } catch (err) {
       db.close();
@@ -209,7 +227,9 @@ export class LocalDirectory implements Directory {
     const t = this.seed;
     const createdAt = this.now().toISOString();
     this.db.transaction(() => {
-      this.db.exec('DELETE FROM auth_methods; DELETE FROM group_members; DELETE FROM group_owners; DELETE FROM groups; DELETE FROM users;');
+      this.db.exec(
+        'DELETE FROM auth_methods; DELETE FROM group_members; DELETE FROM group_owners; DELETE FROM groups; DELETE FROM users; DELETE FROM seed_backfill;',
+      );
       for (const u of t.users) {
         this.stmt.insertUser.run({
           id: u.id,
@@ -228,6 +248,7 @@ export class LocalDirectory implements Directory {
           locked: u.locked ? 1 : 0,
           mustChange: u.passwordChangeRequired ? 1 : 0,
           lastPasswordChange: u.lastPasswordChange,
+          lastSignIn: u.lastSignIn ?? null,
           searchWords: searchWords([u.displayName, u.givenName, u.surname], [u.userPrincipalName, u.mail]),
         });
         for (const m of u.authMethods) {
@@ -242,6 +263,18 @@ export class LocalDirectory implements Directory {
       }
     })();
     return { users: t.users.length, groups: t.groups.length };
+  }
+
+  /**
+   * Fills in seed data that a schema step added a place for (the last sign-ins of a directory
+   * made before they were kept), for the users the seed knows; once.
+   */
+  private backfillFromSeed(): void {
+    if (!this.stmt.backfillPending.get('last_sign_in')) return;
+    this.db.transaction(() => {
+      for (const u of this.seed.users) if (u.lastSignIn) this.stmt.backfillLastSignIn.run(u.lastSignIn, u.id);
+      this.stmt.backfillDone.run('last_sign_in');
+    })();
   }
 
   /** Closes the database file; later calls fail. Calling it twice is harmless. */
@@ -389,6 +422,40 @@ export class LocalDirectory implements Directory {
     this.requireGroup(groupId);
     this.requireUser(userId);
     return this.stmt.deleteMember.run(groupId, userId).changes === 1 ? 'removed' : 'not-member';
+  }
+
+  // ---- profile and sign-in activity ---------------------------------------------------
+
+  /**
+   * Department, job title and manager in one transaction, after every check. Synced users
+   * are refused, as Graph does: these attributes are mastered on-premises.
+   */
+  async updateUserProfile(userId: string, changes: { department?: string | null; jobTitle?: string | null; managerId?: string | null }): Promise<void> {
+    const id = guidArg(userId, 'user id');
+    const c = profileChangesArg(id, changes);
+    const user = this.requireUserRow(id);
+    if (Object.keys(c).length === 0) return;
+    if (user.on_premises_sync_enabled) {
+      throw new UnsupportedError(
+        `${user.display_name} is synchronised from on-premises Active Directory, where the department, job title and manager are mastered: change them there (a technician with AD access can do it).`,
+      );
+    }
+    if (c.managerId) this.requireUser(c.managerId);
+    this.db.transaction(() => {
+      if (c.department !== undefined) this.stmt.setDepartment.run(c.department, id);
+      if (c.jobTitle !== undefined) this.stmt.setJobTitle.run(c.jobTitle, id);
+      if (c.managerId !== undefined) this.stmt.setManager.run(c.managerId, id);
+    })();
+  }
+
+  async getLastSignIns(userIds: readonly string[]): Promise<Map<string, Date | null>> {
+    const ids = userIdsArg(userIds);
+    const out = new Map<string, Date | null>();
+    for (const id of ids) {
+      const row = this.stmt.lastSignIn.get(id) as { last_sign_in: string | null } | undefined;
+      if (row) out.set(id, row.last_sign_in ? new Date(row.last_sign_in) : null);
+    }
+    return out;
   }
 
   // ---- sign-in -----------------------------------------------------------------------
@@ -566,15 +633,22 @@ function prepareStatements(db: Db) {
     insertUser: db.prepare(`
       INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail, mail_key,
                          department, job_title, manager_id, account_enabled, on_premises_sync_enabled, locked,
-                         password_change_required, last_password_change, sessions_revoked_at, search_words)
+                         password_change_required, last_password_change, sessions_revoked_at, search_words, last_sign_in)
       VALUES (@id, @upn, @upnKey, @displayName, @givenName, @surname, @mail, @mailKey,
               @department, @jobTitle, @managerId, @enabled, @synced, @locked,
-              @mustChange, @lastPasswordChange, NULL, @searchWords)`),
+              @mustChange, @lastPasswordChange, NULL, @searchWords, @lastSignIn)`),
     insertGroup: db.prepare('INSERT INTO groups (id, display_name, description, mail, search_words) VALUES (?, ?, ?, ?, ?)'),
     insertMember: db.prepare('INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)'),
     deleteMember: db.prepare('DELETE FROM group_members WHERE group_id = ? AND user_id = ?'),
     insertOwner: db.prepare('INSERT OR IGNORE INTO group_owners (group_id, user_id) VALUES (?, ?)'),
     setEnabled: db.prepare('UPDATE users SET account_enabled = ? WHERE id = ?'),
+    setDepartment: db.prepare('UPDATE users SET department = ? WHERE id = ?'),
+    setJobTitle: db.prepare('UPDATE users SET job_title = ? WHERE id = ?'),
+    setManager: db.prepare('UPDATE users SET manager_id = ? WHERE id = ?'),
+    lastSignIn: db.prepare('SELECT last_sign_in FROM users WHERE id = ?'),
+    backfillPending: db.prepare('SELECT 1 FROM seed_backfill WHERE field = ?'),
+    backfillLastSignIn: db.prepare('UPDATE users SET last_sign_in = ? WHERE id = ? AND last_sign_in IS NULL'),
+    backfillDone: db.prepare('DELETE FROM seed_backfill WHERE field = ?'),
     signInState: db.prepare('SELECT locked, password_change_required, last_password_change FROM users WHERE id = ?'),
     unlock: db.prepare('UPDATE users SET locked = 0 WHERE id = ?'),
     setPassword: db.prepare('UPDATE users SET last_password_change = ?, password_change_required = ? WHERE id = ?'),

@@ -1,4 +1,12 @@
-import { InvalidInputError, isGuid, type AuthMethodKind, type MembershipChange } from './directory';
+import {
+  InvalidInputError,
+  MAX_DEPARTMENT_LENGTH,
+  MAX_JOB_TITLE_LENGTH,
+  isGuid,
+  type AuthMethodKind,
+  type MembershipChange,
+  type UserProfileChanges,
+} from './directory';
 
 /**
  * Rules every {@link Directory} implementation applies the same way, so that the local demo
@@ -78,6 +86,46 @@ export function membershipChangesArg(changes: unknown): MembershipChange[] {
     }
     return { action: c.action, groupId: guidArg(c.groupId, `group id of change ${i + 1}`), userId: guidArg(c.userId, `user id of change ${i + 1}`) };
   });
+}
+
+/** Control characters (tab included), DEL and the C1 range: never part of a profile value. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function profileText(value: unknown, what: string, max: number): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string') throw new InvalidInputError(`The ${what} must be text, or null to clear it`);
+  const v = value.trim();
+  if (v === '') throw new InvalidInputError(`The ${what} is empty; give null to clear it`);
+  if (v.length > max) throw new InvalidInputError(`The ${what} is ${v.length} characters long; at most ${max}`);
+  if (CONTROL.test(v)) throw new InvalidInputError(`The ${what} contains control characters`);
+  return v;
+}
+
+/**
+ * Validates a profile change of `userId` and returns it with trimmed text and a canonical
+ * manager id, keeping only the fields given. A user cannot be their own manager.
+ */
+export function profileChangesArg(userId: string, changes: unknown): UserProfileChanges {
+  if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+    throw new InvalidInputError('The profile changes must be an object with department, jobTitle or managerId');
+  }
+  const c = changes as Record<string, unknown>;
+  const unknown = Object.keys(c).filter((k) => k !== 'department' && k !== 'jobTitle' && k !== 'managerId');
+  if (unknown.length) throw new InvalidInputError(`Unknown profile field(s): ${unknown.map((k) => describe(k)).join(', ')}`);
+  const out: UserProfileChanges = {};
+  if (c.department !== undefined) out.department = profileText(c.department, 'department', MAX_DEPARTMENT_LENGTH);
+  if (c.jobTitle !== undefined) out.jobTitle = profileText(c.jobTitle, 'job title', MAX_JOB_TITLE_LENGTH);
+  if (c.managerId !== undefined) {
+    out.managerId = c.managerId === null ? null : guidArg(c.managerId, 'manager id');
+    if (out.managerId !== null && out.managerId === userId.toLowerCase()) throw new InvalidInputError('A user cannot be their own manager');
+  }
+  return out;
+}
+
+/** Validates a list of user ids and returns them canonical, each once. */
+export function userIdsArg(ids: unknown): string[] {
+  if (!Array.isArray(ids)) throw new InvalidInputError('userIds must be a list of user ids');
+  return [...new Set(ids.map((id, i) => guidArg(id, `user id ${i + 1}`)))];
 }
 
 /** Why a password fails the Entra password policy, or null when it passes. */

@@ -369,4 +369,248 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 10,
+    name: 'access-reviews',
+    up: (db) => {
+      // Access review campaigns (`REV-1001`): what was reviewed, by whom, each decision and its
+      // reason, what was auto-applied at the close, and when each removal was asked for and took
+      // effect. `helpers` is the snapshot the reviewers were shown (how the access was granted,
+      // its expiry, the last sign-in, department and manager). A decision is one guarded UPDATE
+      // of a row whose decision is still NULL. Reviewer cards and the technicians' progress and
+      // report cards are remembered so they can be updated in place. Scheduled campaigns remember
+      // when the bot first saw a schedule and every occurrence they handled, so none starts twice.
+      db.exec(`
+        INSERT INTO sequences (name, value) VALUES ('access_review', 1000);
+
+        CREATE TABLE review_campaigns (
+          id              TEXT    PRIMARY KEY,
+          title           TEXT    NOT NULL,
+          scope           TEXT    NOT NULL,
+          reviewer        TEXT    NOT NULL,
+          auto_apply      TEXT    NOT NULL CHECK (auto_apply IN ('deny', 'keep', 'none')),
+          inactive_days   INTEGER,
+          state           TEXT    NOT NULL CHECK (state IN ('active', 'closed', 'cancelled')),
+          started_by_id   TEXT    NOT NULL,
+          started_by_name TEXT    NOT NULL,
+          reason          TEXT,
+          schedule_id     TEXT,
+          occurrence      TEXT,
+          created_at      TEXT    NOT NULL,
+          due_at          TEXT    NOT NULL,
+          updated_at      TEXT    NOT NULL,
+          closed_at       TEXT,
+          closed_by_id    TEXT,
+          closed_by_name  TEXT,
+          close_reason    TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX review_campaigns_state ON review_campaigns (state, due_at);
+
+        CREATE TABLE review_items (
+          id                   INTEGER PRIMARY KEY,
+          campaign_id          TEXT    NOT NULL REFERENCES review_campaigns (id),
+          member_id            TEXT    NOT NULL,
+          member_name          TEXT    NOT NULL,
+          member_upn           TEXT    NOT NULL,
+          group_id             TEXT    NOT NULL,
+          access_name          TEXT    NOT NULL,
+          resource_id          TEXT,
+          helpers              TEXT    NOT NULL,
+          decision             TEXT    CHECK (decision IN ('keep', 'remove')),
+          reason               TEXT,
+          decided_by_id        TEXT,
+          decided_by_name      TEXT,
+          decided_at           TEXT,
+          auto_applied         INTEGER NOT NULL DEFAULT 0 CHECK (auto_applied IN (0, 1)),
+          removal_state        TEXT    CHECK (removal_state IN ('requested', 'removed', 'failed')),
+          removal_requested_at TEXT,
+          removal_effective_at TEXT,
+          removal_result       TEXT,
+          UNIQUE (campaign_id, member_id, group_id)
+        );
+        CREATE INDEX review_items_campaign ON review_items (campaign_id, id);
+
+        CREATE TABLE review_item_reviewers (
+          item_id       INTEGER NOT NULL REFERENCES review_items (id),
+          reviewer_id   TEXT    NOT NULL,
+          reviewer_name TEXT    NOT NULL,
+          source        TEXT    NOT NULL CHECK (source IN ('manager', 'owner', 'group', 'user', 'fallback')),
+          PRIMARY KEY (item_id, reviewer_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX review_item_reviewers_user ON review_item_reviewers (reviewer_id, item_id);
+
+        CREATE TABLE review_cards (
+          id              INTEGER PRIMARY KEY,
+          campaign_id     TEXT    NOT NULL,
+          purpose         TEXT    NOT NULL CHECK (purpose IN ('reviewer', 'progress', 'report')),
+          user_id         TEXT,
+          page            INTEGER NOT NULL DEFAULT 1,
+          conversation_id TEXT    NOT NULL,
+          activity_id     TEXT    NOT NULL,
+          reference       TEXT    NOT NULL,
+          created_at      TEXT    NOT NULL,
+          UNIQUE (conversation_id, activity_id)
+        );
+        CREATE INDEX review_cards_campaign ON review_cards (campaign_id, purpose, user_id);
+
+        CREATE TABLE review_schedule_state (
+          schedule_id   TEXT PRIMARY KEY,
+          first_seen_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE review_schedule_runs (
+          schedule_id TEXT NOT NULL,
+          occurrence  TEXT NOT NULL,
+          outcome     TEXT NOT NULL CHECK (outcome IN ('started', 'skipped')),
+          campaign_id TEXT,
+          detail      TEXT,
+          at          TEXT NOT NULL,
+          PRIMARY KEY (schedule_id, occurrence)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
+  {
+    version: 11,
+    name: 'drift-detection',
+    up: (db) => {
+      // Drift findings: one row per fingerprint (kind, group, user and, for separation of
+      // duties, the combination), its state, the ticket it raised, an accepted exception with
+      // its reason and who accepted it, a removal waiting for its confirmation (and a second
+      // technician's approval); and the runs of the check. Card copies go to technician_cards.
+      db.exec(`
+        INSERT INTO sequences (name, value) VALUES ('drift_finding', 1000);
+
+        CREATE TABLE drift_findings (
+          id                       TEXT    PRIMARY KEY,
+          fingerprint              TEXT    NOT NULL UNIQUE,
+          kind                     TEXT    NOT NULL CHECK (kind IN ('unapproved', 'expired-grant', 'disabled', 'left', 'sod', 'privileged')),
+          group_id                 TEXT    NOT NULL,
+          group_name               TEXT    NOT NULL,
+          other_group_id           TEXT,
+          other_group_name         TEXT,
+          combination              TEXT,
+          user_id                  TEXT    NOT NULL,
+          user_name                TEXT    NOT NULL,
+          user_upn                 TEXT,
+          details                  TEXT    NOT NULL,
+          state                    TEXT    NOT NULL CHECK (state IN ('open', 'accepted', 'resolved')),
+          occurrence               INTEGER NOT NULL CHECK (occurrence > 0),
+          ticket_id                TEXT,
+          first_seen_at            TEXT    NOT NULL,
+          last_seen_at             TEXT    NOT NULL,
+          opened_at                TEXT    NOT NULL,
+          resolved_at              TEXT,
+          resolution               TEXT    CHECK (resolution IN ('gone', 'removed', 'exception-revoked')),
+          accepted_reason          TEXT,
+          accepted_by_id           TEXT,
+          accepted_by_name         TEXT,
+          accepted_at              TEXT,
+          review_id                TEXT,
+          removal_state            TEXT    CHECK (removal_state IN ('proposed', 'running', 'done', 'failed', 'cancelled')),
+          removal_group_id         TEXT,
+          removal_group_name       TEXT,
+          removal_by_id            TEXT,
+          removal_by_name          TEXT,
+          removal_confirmed_at     TEXT,
+          removal_approved_by_id   TEXT,
+          removal_approved_by_name TEXT,
+          removal_approved_at      TEXT,
+          removal_privileged       INTEGER CHECK (removal_privileged IN (0, 1)),
+          removal_expires_at       TEXT,
+          removal_error            TEXT,
+          updated_at               TEXT    NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX drift_findings_state  ON drift_findings (state, kind);
+        CREATE INDEX drift_findings_ticket ON drift_findings (ticket_id);
+        CREATE INDEX drift_findings_user   ON drift_findings (user_id);
+
+        CREATE TABLE drift_runs (
+          id          INTEGER PRIMARY KEY,
+          trigger     TEXT    NOT NULL CHECK (trigger IN ('command', 'schedule')),
+          actor_id    TEXT,
+          actor_name  TEXT,
+          scope       TEXT    NOT NULL,
+          dry_run     INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+          started_at  TEXT    NOT NULL,
+          finished_at TEXT,
+          summary     TEXT
+        );
+      `);
+    },
+  },  {
+    version: 12,
+    name: 'hr-feed',
+    up: (db) => {
+      // The HR feed: every batch received (a drop-folder file or a webhook call) with its
+      // per-line report; the latest accepted record of each employee id with its content hash
+      // (the same record again changes nothing), bound to one directory account; and the
+      // joiner, mover and leaver actions the records caused, each run by a durable job at its
+      // due time (`jobs.request_id` is the action id).
+      db.exec(`
+        INSERT INTO sequences (name, value) VALUES ('hr_batch', 1000), ('hr_action', 1000);
+
+        CREATE TABLE hr_batches (
+          id                TEXT    PRIMARY KEY,
+          source            TEXT    NOT NULL CHECK (source IN ('file', 'webhook')),
+          name              TEXT    NOT NULL,
+          sha256            TEXT    NOT NULL,
+          bytes             INTEGER NOT NULL,
+          state             TEXT    NOT NULL CHECK (state IN ('processed', 'rejected')),
+          error             TEXT,
+          records           INTEGER NOT NULL,
+          changed           INTEGER NOT NULL,
+          unchanged         INTEGER NOT NULL,
+          rejected          INTEGER NOT NULL,
+          created_at        TEXT    NOT NULL,
+          summary_posted_at TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX hr_batches_sha256 ON hr_batches (sha256, created_at);
+
+        CREATE TABLE hr_batch_lines (
+          batch_id    TEXT    NOT NULL REFERENCES hr_batches (id),
+          line        INTEGER NOT NULL,
+          employee_id TEXT,
+          upn         TEXT,
+          outcome     TEXT    NOT NULL CHECK (outcome IN ('changed', 'unchanged', 'rejected')),
+          reason      TEXT,
+          actions     TEXT    NOT NULL,
+          PRIMARY KEY (batch_id, line)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE hr_employees (
+          employee_id  TEXT    PRIMARY KEY,
+          user_id      TEXT    NOT NULL UNIQUE,
+          upn          TEXT    NOT NULL,
+          record       TEXT    NOT NULL,
+          content_hash TEXT    NOT NULL,
+          started      INTEGER NOT NULL CHECK (started IN (0, 1)),
+          batch_id     TEXT    NOT NULL REFERENCES hr_batches (id),
+          updated_at   TEXT    NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE hr_actions (
+          id          TEXT PRIMARY KEY,
+          batch_id    TEXT NOT NULL REFERENCES hr_batches (id),
+          employee_id TEXT NOT NULL,
+          user_id     TEXT NOT NULL,
+          user_name   TEXT NOT NULL,
+          upn         TEXT NOT NULL,
+          kind        TEXT NOT NULL CHECK (kind IN ('joiner', 'mover', 'leaver')),
+          due_at      TEXT NOT NULL,
+          state       TEXT NOT NULL CHECK (state IN ('scheduled', 'running', 'done', 'partial', 'nothing-to-do', 'waiting-approval', 'superseded', 'failed')),
+          record      TEXT NOT NULL,
+          plan_ids    TEXT NOT NULL,
+          review_id   TEXT,
+          ticket_id   TEXT,
+          detail      TEXT,
+          created_at  TEXT NOT NULL,
+          updated_at  TEXT NOT NULL,
+          finished_at TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX hr_actions_employee ON hr_actions (employee_id, state);
+        CREATE INDEX hr_actions_batch    ON hr_actions (batch_id, id);
+      `);
+    },
+  },
 ];

@@ -1,33 +1,23 @@
 import { CardFactory, MessageFactory, type Activity, type ConversationReference } from 'botbuilder';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { renderSigninNotice, type CardAction, type Fact, type Tone } from '../../adaptive-cards/signin';
-import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
 import type { RecoveryConfig } from '../../bot/recovery-config';
 import { PermanentJobError, type Scheduler, type TechnicianNotices } from '../../bot/scheduler';
 import { resolveResource, type Catalog, type CatalogResource } from '../../directory/catalog';
-import { ConflictError, DirectoryError, NotFoundError, UnsupportedError, type AuthMethod, type Directory, type DirectoryUser } from '../../directory/directory';
+import { DirectoryError, UnsupportedError, type AuthMethod, type Directory, type DirectoryUser } from '../../directory/directory';
 import type { AuditActor } from '../../store/audit-trail';
 import type { Job } from '../../store/jobs';
 import { ACTIVE_STATES, isRecoveryId, type LostMethod, type RecoveryFlow, type RecoverySession, type VerificationMethod } from '../../store/recovery';
 import type { Store } from '../../store/store';
 import { formatTime } from '../access-duration';
 import { attestCard, attestNotice, defaultCapable, describeMethod, endedCard, FLOW_NAMES, FLOW_TITLES, FLOW_WHAT, hiddenSecretCard, passwordCard, readyCard, removableMethods, tapCard, time, verifyCard } from './cards';
-import { generateTemporaryPassword } from './password';
 import { isSatisfied, planVerification, usefulMethods, METHOD_NAMES } from './policy';
+import { RecoveryActions, SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver, type SecretOutlet } from './recovery-actions';
 import type { Verifier } from './verifier';
 
-/** Durable jobs of sign-in recovery; their payloads hold ids only, never a secret. */
-export const SIGNIN_JOBS = {
-  notifyVerifier: 'signin.notify-verifier',
-  updateCards: 'signin.update-cards',
-  tellUser: 'signin.tell-user',
-  hideSecret: 'signin.hide-secret',
-  expire: 'signin.expire',
-} as const;
-
-export const SIGNIN_SYSTEM: AuditActor = { id: 'system', name: APP_NAME };
+export { SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver } from './recovery-actions';
 
 const DAY_MS = 24 * 3_600_000;
 /** A colleague's report about the same person within this time is not sent again. */
@@ -50,9 +40,6 @@ export interface RecoveryServiceDeps {
   /** Whether a technicians' channel is known, so a notice reaches someone. */
   techniciansReachable: () => boolean;
 }
-
-/** Sends a card in the acting user's own 1:1 chat (the turn's conversation) and says where it landed. */
-export type Deliver = (card: AdaptiveCardJson) => Promise<{ activityId: string; reference: Partial<ConversationReference> }>;
 
 /** A card for the user, and whether it belongs to a recovery (its message is then kept up to date). */
 export interface Reply {
@@ -77,12 +64,26 @@ type Decision = 'confirm' | 'decline';
  * the same transaction as the change it records; the jobs it makes necessary are scheduled
  * in that transaction too.
  *
- * Secrets: the temporary password and the pass exist only between the directory call and
- * the card sent to the user's own 1:1 chat; neither is logged, audited, stored or put in
- * a job. Of the message only its id is kept, to hide it later.
+ * The change itself (password, pass, methods, unlock; its audit event; the secret's card in
+ * the user's own 1:1 chat, hidden later) is made by {@link RecoveryActions}, the same
+ * methods the technicians' commands call with a technician as the verifier.
  */
 export class RecoveryService {
-  constructor(private readonly d: RecoveryServiceDeps) {}
+  /** The recovery actions, shared with the technicians' commands. */
+  readonly actions: RecoveryActions;
+
+  constructor(private readonly d: RecoveryServiceDeps) {
+    this.actions = new RecoveryActions({
+      recovery: d.recovery,
+      maxJobAttempts: d.maxJobAttempts,
+      store: d.store,
+      directory: d.directory,
+      notifier: d.notifier,
+      logger: d.logger,
+      clock: d.clock,
+      privilegedGroupIds: d.privilegedGroupIds,
+    });
+  }
 
   private now(): Date {
     return this.d.clock();
@@ -134,7 +135,7 @@ export class RecoveryService {
       }
     }
 
-    const privileged = await this.isPrivileged(user);
+    const privileged = await this.actions.isPrivileged(user);
     const available = await this.d.verifier.availability(user);
     const plan = planVerification(this.cfg.policy, flow, privileged, available);
     if (!plan.ok) {
@@ -394,105 +395,44 @@ export class RecoveryService {
     }
   }
 
+  /** The user's own secret: a card in their 1:1 chat (the turn's), its message kept on the recovery and hidden later. */
+  private outletFor(session: RecoverySession, user: DirectoryUser, deliver: Deliver): SecretOutlet {
+    return {
+      card: (secret, hideAt) => {
+        const done = this.d.store.recovery.get(session.id)!;
+        return secret.kind === 'password'
+          ? passwordCard(done, user, secret.password, hideAt)
+          : tapCard(done, user, secret.pass, secret.expiresAt, secret.oneTime, hideAt, secret.removed, secret.kept);
+      },
+      deliver,
+      remember: (delivered, hideAt, secretExpiresAt) => {
+        this.d.store.recovery.secretShown(session.id, delivered.activityId, secretExpiresAt);
+        this.d.store.cards.add({ requestId: session.id, userId: user.id, role: 'requester', stage: null, activityId: delivered.activityId, reference: delivered.reference });
+        this.schedule(SIGNIN_JOBS.hideSecret, session.id, hideAt, {}, `signin.hide:${session.id}`);
+      },
+    };
+  }
+
   private async resetPassword(user: DirectoryUser, session: RecoverySession, deliver: Deliver): Promise<AdaptiveCardJson> {
-    const password = generateTemporaryPassword(this.cfg.passwordLength);
-    await this.d.directory.resetPassword(user.id, password, true);
-    const done = this.finish(session, user, 'signin.password-reset', { forceChangeAtNextSignIn: true, verifiedBy: this.verifiedBy(session.id) });
-    const hideAt = this.minutesFromNow(this.cfg.secretVisibleMinutes);
-    await this.showSecret(done, user, passwordCard(done, user, password, hideAt), hideAt, null, deliver);
-    return endedCard(done);
+    const shown = await this.actions.resetPassword(user, { kind: 'self-service', session }, this.outletFor(session, user, deliver));
+    if (!shown.delivered) throw shown.error;
+    return endedCard(this.d.store.recovery.get(session.id)!);
   }
 
   private async recoverMfa(user: DirectoryUser, session: RecoverySession, deliver: Deliver): Promise<AdaptiveCardJson> {
-    const current = await this.d.directory.listAuthMethods(user.id);
-    const lost = session.lostMethods.filter((l) => current.some((c) => c.id === l.id));
-    // The default method last: the directory refuses removing it while another could replace it.
-    lost.sort((a, b) => Number(a.isDefault) - Number(b.isDefault));
-    const removed: LostMethod[] = [];
-    const kept: Array<{ method: LostMethod; reason: string }> = [];
-    for (const m of lost) {
-      try {
-        await this.d.directory.deleteAuthMethod(user.id, m.kind as AuthMethod['kind'], m.id);
-        removed.push(m);
-      } catch (err) {
-        if (err instanceof NotFoundError) continue;
-        if (err instanceof ConflictError) kept.push({ method: m, reason: 'default method while others remain' });
-        else {
-          this.auditPartialRemoval(user, session, removed);
-          throw err;
-        }
-      }
-    }
-    let tap: Awaited<ReturnType<Directory['createTemporaryAccessPass']>>;
-    try {
-      tap = await this.d.directory.createTemporaryAccessPass(user.id, { lifetimeInMinutes: this.cfg.tap.lifetimeMinutes, isUsableOnce: this.cfg.tap.oneTime });
-    } catch (err) {
-      // What was removed stays removed: it is on record before the failure is.
-      this.auditPartialRemoval(user, session, removed);
-      throw err;
-    }
-    const expiresAt = new Date(new Date(tap.startDateTime).getTime() + tap.lifetimeInMinutes * 60_000);
-    let revoked = false;
-    if (removed.length) {
-      // A lost phone may still hold signed-in sessions: end them everywhere.
-      try {
-        await this.d.directory.revokeSessions(user.id);
-        revoked = true;
-      } catch (err) {
-        this.d.logger.warn({ correlationId: session.id, err: { name: (err as Error).name, message: (err as Error).message } }, 'revoking sign-in sessions after MFA recovery failed');
-      }
-    }
-    const done = this.d.store.transaction(() => {
-      if (removed.length || kept.length) {
-        this.audit(actorOf(user), 'signin.methods-removed', user.id, 'success', session.id, {
-          removed: removed.map((r) => describeMethod(r)),
-          kept: kept.map((k) => ({ method: describeMethod(k.method), reason: k.reason })),
-          sessionsRevoked: revoked,
-        });
-      }
-      return this.finishInTx(session, user, 'signin.tap-issued', {
-        lifetimeMinutes: tap.lifetimeInMinutes,
-        oneTime: tap.isUsableOnce,
-        validUntil: expiresAt.toISOString(),
-        verifiedBy: this.verifiedBy(session.id),
-      });
-    });
-    const hideAt = this.minutesFromNow(this.cfg.secretVisibleMinutes);
-    const card = tapCard(done, user, tap.pass, expiresAt, tap.isUsableOnce, hideAt, removed.map((m) => describeMethod(m)), kept.map((k) => describeMethod(k.method)));
-    await this.showSecret(done, user, card, hideAt, expiresAt, deliver);
-    return endedCard(done);
-  }
-
-  private auditPartialRemoval(user: DirectoryUser, session: RecoverySession, removed: LostMethod[]): void {
-    if (removed.length) this.audit(actorOf(user), 'signin.methods-removed', user.id, 'success', session.id, { removed: removed.map((r) => describeMethod(r)), incomplete: true });
+    const shown = await this.actions.issuePass(user, { kind: 'self-service', session }, { lost: session.lostMethods }, this.outletFor(session, user, deliver));
+    if (!shown.delivered) throw shown.error;
+    return endedCard(this.d.store.recovery.get(session.id)!);
   }
 
   private async unlock(user: DirectoryUser, session: RecoverySession): Promise<AdaptiveCardJson> {
-    await this.d.directory.unlockAccount(user.id);
-    const done = this.finish(session, user, 'signin.unlocked', { verifiedBy: this.verifiedBy(session.id) });
+    await this.actions.unlock(user, { kind: 'self-service', session });
     return renderSigninNotice({
       title: 'Your account is unlocked',
       text: 'Try signing in again now. If you do not remember your password, reset it here.',
       tone: 'good',
-      facts: [{ title: 'Reference', value: done.id }],
+      facts: [{ title: 'Reference', value: session.id }],
       actions: [startAction('password', 'Reset my password')],
-    });
-  }
-
-  /** Sends the secret's card to the user's own chat and keeps only its message id (and the hide job). */
-  private async showSecret(session: RecoverySession, user: DirectoryUser, card: AdaptiveCardJson, hideAt: Date, secretExpiresAt: Date | null, deliver: Deliver): Promise<void> {
-    let delivered: Awaited<ReturnType<Deliver>>;
-    try {
-      delivered = await deliver(card);
-    } catch (err) {
-      // The change is made and audited; the user starts again for a new secret.
-      this.d.logger.error({ correlationId: session.id, err: { name: (err as Error).name, message: (err as Error).message } }, 'the card with the secret could not be delivered');
-      throw err;
-    }
-    this.d.store.transaction(() => {
-      this.d.store.recovery.secretShown(session.id, delivered.activityId, secretExpiresAt);
-      this.d.store.cards.add({ requestId: session.id, userId: user.id, role: 'requester', stage: null, activityId: delivered.activityId, reference: delivered.reference });
-      this.schedule(SIGNIN_JOBS.hideSecret, session.id, hideAt, {}, `signin.hide:${session.id}`);
     });
   }
 
@@ -501,11 +441,7 @@ export class RecoveryService {
     const session = isRecoveryId(sessionId) ? this.d.store.recovery.get(sessionId) : null;
     if (!session || session.userId !== user.id || !session.secretActivityId) return staleCard();
     if (replyToId && replyToId !== session.secretActivityId) return staleCard();
-    this.d.store.transaction(() => {
-      if (this.d.store.recovery.claimSecretHidden(session.id)) {
-        this.audit(actorOf(user), 'signin.secret-hidden', user.id, 'success', session.id, { by: 'user' });
-      }
-    });
+    this.actions.hideNow({ correlationId: session.id, subjectId: user.id, claimHidden: () => this.d.store.recovery.claimSecretHidden(session.id) }, actorOf(user), 'user');
     return hiddenSecretCard(this.d.store.recovery.get(session.id)!);
   }
 
@@ -733,11 +669,14 @@ export class RecoveryService {
     if (!s.secretActivityId || s.secretHiddenAt) return;
     const ref = this.d.store.cards.forRequest(s.id).find((r) => r.activityId === s.secretActivityId);
     if (!ref) throw new PermanentJobError(`no message of ${s.id} to hide`);
-    // Hidden first, then recorded: a failed update is retried, and the claim is made once.
     const preview = { ...s, secretHiddenAt: this.now().toISOString() };
-    await this.d.notifier.update(ref.reference, ref.activityId, messageWith(hiddenSecretCard(preview)));
-    this.d.store.transaction(() => {
-      if (this.d.store.recovery.claimSecretHidden(s.id)) this.audit(SIGNIN_SYSTEM, 'signin.secret-hidden', s.userId, 'success', s.id, { by: 'timer' });
+    await this.actions.hideByTimer({
+      correlationId: s.id,
+      subjectId: s.userId,
+      activityId: ref.activityId,
+      reference: ref.reference,
+      hiddenCard: hiddenSecretCard(preview),
+      claimHidden: () => this.d.store.recovery.claimSecretHidden(s.id),
     });
   }
 
@@ -838,26 +777,6 @@ export class RecoveryService {
       .map((v) => v.method);
   }
 
-  private verifiedBy(sessionId: string): Array<{ method: VerificationMethod; by: string | null }> {
-    return this.d.store.recovery
-      .verifications(sessionId)
-      .filter((v) => v.state === 'confirmed')
-      .map((v) => ({ method: v.method, by: v.method === 'manager' || v.method === 'technician' ? v.verifierName : null }));
-  }
-
-  /** Records the change: the recovery completed, counted, audited; one transaction. */
-  private finish(session: RecoverySession, user: DirectoryUser, action: string, details: Record<string, unknown>): RecoverySession {
-    return this.d.store.transaction(() => this.finishInTx(session, user, action, details));
-  }
-
-  private finishInTx(session: RecoverySession, user: DirectoryUser, action: string, details: Record<string, unknown>): RecoverySession {
-    this.d.store.recovery.transition(session.id, 'completing', 'completed', { outcome: 'done' });
-    this.d.store.recovery.recordEvent(user.id, 'completed', session.flow);
-    this.audit(actorOf(user), action, user.id, 'success', session.id, details);
-    this.schedule(SIGNIN_JOBS.updateCards, session.id, this.now());
-    return this.d.store.recovery.get(session.id)!;
-  }
-
   private async failed(user: DirectoryUser, session: RecoverySession, err: unknown): Promise<AdaptiveCardJson> {
     const e = err as Error;
     this.d.logger.error({ correlationId: session.id, err: { name: e?.name, message: e?.message } }, 'sign-in recovery failed in the directory');
@@ -931,16 +850,6 @@ export class RecoveryService {
       [{ title: 'User', value: `${user.displayName} (${user.userPrincipalName})` }],
       null,
     );
-  }
-
-  private async isPrivileged(user: DirectoryUser): Promise<boolean> {
-    const groups = this.d.privilegedGroupIds;
-    if (groups === null) return true;
-    if (groups.length === 0) return false;
-    for (let i = 0; i < groups.length; i += 20) {
-      if ((await this.d.directory.checkMemberGroups(user.id, groups.slice(i, i + 20))).length) return true;
-    }
-    return false;
   }
 
   /** Refuses a disabled account and tells the technicians; `audited`: the refusal is in the audit trail already. */

@@ -8,7 +8,7 @@ import type { Notifier } from '../../bot/notifier';
 import type { Scheduler } from '../../bot/scheduler';
 import { birthrightFor, type BirthrightRules } from '../../directory/birthright';
 import type { Catalog, CatalogResource } from '../../directory/catalog';
-import { BASELINE_CAPABILITIES, type Directory, type DirectoryGroup, type DirectoryUser } from '../../directory/directory';
+import { BASELINE_CAPABILITIES, MAX_DEPARTMENT_LENGTH, MAX_JOB_TITLE_LENGTH, type Directory, type DirectoryGroup, type DirectoryUser } from '../../directory/directory';
 import { CSV_COLUMNS, csvField, verificationHeader } from '../../store/audit-export';
 import type { AuditEvent } from '../../store/audit-trail';
 import { buildReport, reportCsv } from '../../store/report';
@@ -22,6 +22,9 @@ import { describeStep, methodName, planCard, PlanRunner, signatureOf, TECH_JOBS,
 import { reportCard } from './report-card';
 import { MAX_CANDIDATES, resolveGroup, resolveUser, splitUserAndResource, type Resolved } from './resolve';
 import { isTicketId, type TicketService } from './tickets';
+import { RecoveryActions } from '../signin/recovery-actions';
+import { isDriftVerb, type DriftService } from '../drift/service';
+import type { ReviewCommands } from '../reviews/commands';
 
 /**
  * The technicians' commands: who may run them (a member of the technicians group, now, in an
@@ -46,6 +49,12 @@ export interface TechnicianDeps {
   /** Null: every account is treated as privileged (production without a configured list). */
   privilegedGroupIds: readonly string[] | null;
   technicianGroupId: string | null;
+  /**
+   * The sign-in recovery's actions, which `reset-password`, `tap`, `unlock` and `mfa-reset`
+   * call with the technician as the verifier: the bot passes the employee flow's own; without
+   * it the same actions are built from this configuration.
+   */
+  recovery?: RecoveryActions;
 }
 
 /** Who typed or clicked, as the bot established it for the turn. */
@@ -60,7 +69,15 @@ export interface Caller {
 }
 
 /** What to send back. A plan card is remembered where it lands so it can be updated. */
-export type Reply = { kind: 'text'; text: string } | { kind: 'card'; card: AdaptiveCardJson; planId?: string };
+export type Reply =
+  | { kind: 'text'; text: string }
+  | {
+      kind: 'card';
+      card: AdaptiveCardJson;
+      planId?: string;
+      /** Told where the card landed, so its owner can update it later (a review's progress card). */
+      remember?: (activityId: string, reference: Partial<ConversationReference>) => void;
+    };
 
 export interface ClickResult {
   /** The card that replaces the clicked one. */
@@ -77,13 +94,32 @@ const CSV_PAGE = 25;
 
 export const REFUSAL_TEXT = 'Sorry, that command is for identity technicians only.';
 
-type Overrides = { user?: string; group?: string; technician?: string };
+/** A mover's department and title before the move: a rerun removes the groups of these, not of the new ones. */
+type MovedFrom = { department: string | null; jobTitle: string | null };
+type Overrides = { user?: string; group?: string; technician?: string; from?: MovedFrom };
 
 export class TechnicianCommands {
   readonly runner: PlanRunner;
+  /** Drift detection: the `drift` command and the buttons of its tickets (attached by `bot/drift.ts`). */
+  private drift: DriftService | null = null;
 
   constructor(private readonly d: TechnicianDeps) {
-    this.runner = new PlanRunner({ config: d.config, store: d.store, directory: d.directory, logger: d.logger, clock: d.clock, notifier: d.notifier, tickets: d.tickets, catalog: d.catalog });
+    const recovery =
+      d.recovery ??
+      new RecoveryActions({ recovery: d.config.recovery, maxJobAttempts: d.config.jobs.maxAttempts, store: d.store, directory: d.directory, notifier: d.notifier, logger: d.logger, clock: d.clock, privilegedGroupIds: d.privilegedGroupIds });
+    this.runner = new PlanRunner({ config: d.config, store: d.store, directory: d.directory, logger: d.logger, clock: d.clock, notifier: d.notifier, tickets: d.tickets, catalog: d.catalog, recovery });
+  }
+
+  /** Access reviews: the `review` command (attached by `bot/reviews.ts`). */
+  private reviews: ReviewCommands | null = null;
+
+  attachReviews(reviews: ReviewCommands): void {
+    this.reviews = reviews;
+  }
+
+  /** Connects drift detection: the `drift` command and the buttons of its tickets. */
+  attachDrift(drift: DriftService): void {
+    this.drift = drift;
   }
 
   /** Registers the plan jobs (running confirmed plans, hiding secrets). */
@@ -146,6 +182,7 @@ export class TechnicianCommands {
         return [card(this.d.tickets.queueCard())];
       case 'take': {
         const r = this.d.tickets.take(caller.user, cmd.ticket!, caller.correlationId);
+        this.drift?.ticketChanged(cmd.ticket!);
         return [r.ticket ? card(this.d.tickets.cardFor(r.ticket)) : text(r.message), ...(r.ticket ? [text(r.message)] : [])];
       }
       case 'assign': {
@@ -153,16 +190,24 @@ export class TechnicianCommands {
         const tech = await this.pickUser(o.technician ?? cmd.technician!, caller, line, 'technician', !!o.technician);
         if (!isUser(tech)) return tech;
         const r = await this.d.tickets.assign(caller.user, cmd.ticket!, tech.id, caller.correlationId, async () => tech);
+        this.drift?.ticketChanged(cmd.ticket!);
         return r.ok && r.ticket ? [card(this.d.tickets.cardFor(r.ticket)), text(r.message)] : [text(r.message)];
       }
       case 'close': {
         const r = this.d.tickets.close(caller.user, cmd.ticket!, cmd.flags.note, caller.correlationId);
+        this.drift?.ticketChanged(cmd.ticket!);
         return r.ok && r.ticket ? [card(this.d.tickets.cardFor(r.ticket)), text(r.message)] : [text(r.message)];
       }
       case 'audit':
         return this.audit(cmd, caller, line, o);
       case 'report':
         return this.report(cmd, caller);
+      case 'review':
+        if (!this.reviews) return [text('Access reviews are not available here.')];
+        return this.reviews.handle(cmd, caller);
+      case 'drift':
+        if (!this.drift) return [text('Drift detection is not available here.')];
+        return this.drift.command({ group: cmd.flags.group ?? null, dryRun: cmd.flags.dryRun ?? false }, caller);
       case 'members': {
         const g = await this.pickGroup(o.group ?? cmd.group!, caller, line, !!o.group);
         if (!isGroup(g)) return g;
@@ -207,7 +252,7 @@ export class TechnicianCommands {
       case 'grant':
         return this.grant(user, resource!, cmd, caller);
       default:
-        return this.act(cmd, user, resource, caller);
+        return this.act(cmd, user, resource, caller, o.from ? { from: o.from } : {});
     }
   }
 
@@ -258,7 +303,8 @@ export class TechnicianCommands {
     });
   }
 
-  private async isPrivileged(userId: string): Promise<boolean> {
+  /** Member of a privileged group (every account, without a configured list): the four-eyes rule. Also used by the HR feed. */
+  async isPrivileged(userId: string): Promise<boolean> {
     const groups = this.d.privilegedGroupIds;
     if (groups === null) return true;
     for (let i = 0; i < groups.length; i += 20) {
@@ -273,12 +319,13 @@ export class TechnicianCommands {
 
   private async whoisCard(user: DirectoryUser, caller: Caller): Promise<AdaptiveCardJson> {
     const caps = this.d.directory.capabilities ?? BASELINE_CAPABILITIES;
-    const [manager, state, methods, groups, reports] = await Promise.all([
+    const [manager, state, methods, groups, reports, lastSignIn] = await Promise.all([
       this.d.directory.getManager(user.id),
       this.d.directory.getSignInState(user.id),
       caps.authenticationMethods ? this.d.directory.listAuthMethods(user.id) : Promise.resolve([]),
       this.d.directory.listUserGroups(user.id),
       this.d.directory.getDirectReports(user.id),
+      this.lastSignInText(user, caps.signInActivity),
     ]);
     const privileged = this.privilegedSet();
     const isPriv = privileged === null || groups.some((g) => privileged.has(g.id.toLowerCase()));
@@ -300,6 +347,7 @@ export class TechnicianCommands {
         { title: 'Mail', value: user.mail ?? 'none' },
         { title: 'Account', value: `${user.accountEnabled ? 'enabled' : 'disabled'}, ${user.onPremisesSyncEnabled ? 'synchronised from on-premises AD' : 'cloud account'}` },
         { title: 'Sign-in', value: `${state.lockSupported ? (state.locked ? 'locked' : 'not locked') : 'no lockout flag (cloud)'}${state.passwordChangeRequired ? '; must change password' : ''}${state.lastPasswordChange ? `; password set ${formatTime(state.lastPasswordChange)}` : ''}` },
+        { title: 'Last sign-in', value: lastSignIn },
         { title: 'MFA methods', value: caps.authenticationMethods ? (mfa.length ? [...new Set(mfa.map((m) => methodName(m.kind)))].join(', ') : 'none') : 'not kept by this directory' },
         { title: 'Direct reports', value: String(reports.length) },
         { title: 'Object id', value: user.id },
@@ -312,10 +360,26 @@ export class TechnicianCommands {
           facts: [...open.map((r) => ({ title: r.id, value: `${r.policy.name}: ${r.state}` })), ...approvals.map((r) => ({ title: r.id, value: `waits for their decision: ${r.policy.name} for ${r.requesterName}` }))],
           text: open.length + approvals.length ? '' : 'none',
         },
-        { key: 'audit', title: 'Recent audit events', facts: recent.map(eventFact), text: recent.length ? '' : 'none' },
+        { key: 'audit', title: 'Recent audit events', facts: recent.map((e) => eventFact(e, new Map([[user.id, user.displayName]]))), text: recent.length ? '' : 'none' },
       ],
       footer: `More: groups ${user.userPrincipalName} · mfa ${user.userPrincipalName} · audit ${user.userPrincipalName}`,
     });
+  }
+
+  /** "2026-11-17 17:48 UTC (8 days ago)", "never", or why it is not known (a profile still shows). */
+  private async lastSignInText(user: DirectoryUser, supported: boolean): Promise<string> {
+    if (!supported) return 'not kept by this directory';
+    try {
+      const at = (await this.d.directory.getLastSignIns([user.id])).get(user.id);
+      if (at === undefined) return 'unknown';
+      if (at === null) return 'never';
+      const days = Math.floor((this.now().getTime() - at.getTime()) / 86_400_000);
+      const ago = days < 0 ? '' : days === 0 ? ' (today)' : days === 1 ? ' (yesterday)' : ` (${days} days ago)`;
+      return `${formatTime(at.toISOString())}${ago}${this.d.directory.kind === 'ad' ? ', as the domain replicates it (up to about 14 days behind)' : ''}`;
+    } catch (err) {
+      this.d.logger.warn({ action: 'technician.lookup', err: { name: (err as Error).name, message: (err as Error).message } }, 'last sign-in could not be read');
+      return `unknown: ${(err as Error).message.slice(0, 160)}`;
+    }
   }
 
   private async groupsCard(user: DirectoryUser, caller: Caller): Promise<AdaptiveCardJson> {
@@ -382,7 +446,7 @@ export class TechnicianCommands {
     let key: string;
     let keys: string[] | null = null;
     let label: string;
-    if (/^(REQ|TKT|PLN)-\d{1,9}$/i.test(raw)) {
+    if (/^(REQ|TKT|PLN|DRF|REV)-\d{1,9}$/i.test(raw)) {
       key = raw.toUpperCase();
       label = key;
     } else {
@@ -417,7 +481,7 @@ export class TechnicianCommands {
       title: `Audit: ${label}`,
       subtitle: `${since ? `Since ${formatTime(since)} · ` : ''}${afterSeq ? `after event ${afterSeq}` : 'from the first event'}`,
       text: events.length ? 'Oldest first. Times are UTC.' : 'No audit events about this.',
-      facts: events.map(eventFact),
+      facts: events.map((e) => eventFact(e, new Map([[keys[0]!, label]]))),
       footer: more ? 'More events follow.' : events.length ? 'That is all.' : '',
       actions,
     });
@@ -476,8 +540,8 @@ export class TechnicianCommands {
 
   // ---- changes: plans, confirmation, four eyes ----------------------------------------------
 
-  /** The steps a command would take on `user` now, or why there is nothing to do. */
-  private async planSteps(command: string, user: DirectoryUser, args: PlanArgs & Record<string, unknown>, resource: CatalogResource | null): Promise<{ steps: Step[] } | { refusal: string }> {
+  /** The steps a command would take on `user` now, or why there is nothing to do. Also used by the HR feed. */
+  async planSteps(command: string, user: DirectoryUser, args: PlanArgs & Record<string, unknown>, resource: CatalogResource | null): Promise<{ steps: Step[] } | { refusal: string }> {
     const dir = this.d.directory;
     const caps = dir.capabilities ?? BASELINE_CAPABILITIES;
     const onPrem = user.onPremisesSyncEnabled && !caps.onPremisesAccounts;
@@ -508,7 +572,8 @@ export class TechnicianCommands {
         if (!caps.authenticationMethods) return { refusal: 'This directory keeps no MFA methods.' };
         const methods = (await dir.listAuthMethods(user.id)).filter((m) => m.kind !== 'password');
         if (!methods.length) return { refusal: `${user.displayName} has no MFA methods to remove. To let them register one: tap ${user.userPrincipalName}` };
-        return { steps: [{ kind: 'remove-mfa', methods: methods.map((m) => ({ id: m.id, kind: m.kind, isDefault: m.isDefault })) }, { kind: 'revoke-sessions' }] };
+        // The sign-in recovery's action: the methods removed, then every session revoked.
+        return { steps: [{ kind: 'mfa-reset', methods: methods.map((m) => ({ id: m.id, kind: m.kind, isDefault: m.isDefault })) }] };
       }
       case 'onboard': {
         const add = await this.missingBirthright(user, user.department, user.jobTitle);
@@ -516,16 +581,39 @@ export class TechnicianCommands {
         return { steps: [{ kind: 'add-groups', groups: add }] };
       }
       case 'move': {
-        const department = args.department as string;
-        const title = (args.title as string | null) ?? user.jobTitle;
+        const department = typeof args.department === 'string' ? args.department.trim() : '';
+        const newTitle = typeof args.title === 'string' ? args.title.trim() : undefined;
+        const manager = args.manager as { id: string; name: string } | undefined;
+        if (!department) return { refusal: 'A move needs the new department: --department <department>. Nothing was changed.' };
+        if (department.length > MAX_DEPARTMENT_LENGTH) return { refusal: `The department is ${department.length} characters long; the directory takes at most ${MAX_DEPARTMENT_LENGTH}. Nothing was changed.` };
+        if (newTitle !== undefined && newTitle.length > MAX_JOB_TITLE_LENGTH) return { refusal: `The title is ${newTitle.length} characters long; the directory takes at most ${MAX_JOB_TITLE_LENGTH}. Nothing was changed.` };
+        if (manager?.id === user.id) return { refusal: `${user.displayName} cannot be their own manager. Nothing was changed.` };
+        // The groups to give up are the old role's: as it was when the move was first asked for.
+        const from = (args.from as MovedFrom | undefined) ?? { department: user.department, jobTitle: user.jobTitle };
+        const title = newTitle ?? from.jobTitle;
+        // The profile first, so that the directory says the new department before the groups follow it.
+        const current = manager ? await dir.getManager(user.id) : null;
+        const profile: Step | null =
+          user.department !== department || (newTitle !== undefined && newTitle !== user.jobTitle) || (manager !== undefined && current?.id !== manager.id)
+            ? {
+                kind: 'update-profile',
+                department,
+                ...(newTitle !== undefined ? { jobTitle: newTitle } : {}),
+                ...(manager ? { manager: { id: manager.id, name: manager.name } } : {}),
+                from: { department: user.department, jobTitle: user.jobTitle, manager: current?.displayName ?? null },
+                ...(user.onPremisesSyncEnabled && !caps.onPremisesAccounts ? { onPremises: true } : {}),
+              }
+            : null;
         const add = await this.missingBirthright(user, department, title);
-        const oldGroups = birthrightFor(this.d.birthright, user.department, user.jobTitle).groups;
+        const oldGroups = birthrightFor(this.d.birthright, from.department, from.jobTitle).groups;
         const newGroups = new Set(birthrightFor(this.d.birthright, department, title).groups);
         const leaving = oldGroups.filter((g) => !newGroups.has(g));
         const held = leaving.length ? await dir.checkMemberGroups(user.id, leaving) : [];
         const remove = await this.groupNames(leaving.filter((g) => held.includes(g)));
-        if (!add.length && !remove.length) return { refusal: `Nothing to change: ${user.displayName} has the birthright groups of ${department} / ${title ?? 'no title'} and none to give up.` };
-        return { steps: [{ kind: 'add-groups', groups: add }, { kind: 'remove-groups', groups: remove }] };
+        if (!profile && !add.length && !remove.length) {
+          return { refusal: `Nothing to change: ${user.displayName} is in ${department} / ${title ?? 'no title'} already, has its birthright groups and none to give up.` };
+        }
+        return { steps: [...(profile ? [profile] : []), { kind: 'add-groups', groups: add }, { kind: 'remove-groups', groups: remove }] };
       }
       case 'offboard': {
         const [groups, methods, reports] = await Promise.all([
@@ -587,6 +675,7 @@ export class TechnicianCommands {
     if (typeof args.minutes === 'number') parts.push(`--minutes ${args.minutes}`);
     if (typeof args.department === 'string') parts.push(`--department ${q(args.department)}`);
     if (typeof args.title === 'string') parts.push(`--title ${q(args.title)}`);
+    if (typeof (args.manager as { id?: unknown } | undefined)?.id === 'string') parts.push(`--manager ${(args.manager as { id: string }).id}`);
     if (args.hours !== undefined) parts.push(`--for ${args.hours === null ? 'permanent' : `${args.hours}h`}`);
     if (typeof args.reason === 'string') parts.push(`--reason ${q(args.reason)}`);
     return parts.join(' ');
@@ -633,12 +722,23 @@ export class TechnicianCommands {
    * becomes a plan card (and the four-eyes rule applies to the latter).
    */
   private async act(cmd: ParsedCommand, user: DirectoryUser, resource: CatalogResource | null, caller: Caller, extra: Record<string, unknown> = {}): Promise<Reply[]> {
+    let manager: { id: string; name: string } | undefined;
+    if (cmd.name === 'move' && cmd.flags.manager !== undefined) {
+      const m = await resolveUser(this.d.directory, cmd.flags.manager);
+      if (m.kind === 'none') return [text(`--manager: ${m.message} Nothing was changed.`)];
+      if (m.kind === 'many') {
+        return [text(`--manager "${cmd.flags.manager.slice(0, 60)}" matches ${m.values.map((u) => `${u.displayName} (${u.userPrincipalName})`).join(', ')}${m.more ? ' and more' : ''}: give the manager's sign-in name. Nothing was changed.`)];
+      }
+      manager = { id: m.value.id, name: m.value.displayName };
+    }
     const args: PlanArgs & Record<string, unknown> = {
       rerun: '',
       reason: cmd.flags.reason ?? null,
       ...(cmd.flags.minutes !== undefined ? { minutes: cmd.flags.minutes } : {}),
       ...(cmd.flags.department !== undefined ? { department: cmd.flags.department } : {}),
       ...(cmd.flags.title !== undefined ? { title: cmd.flags.title } : {}),
+      ...(manager ? { manager } : {}),
+      ...(cmd.name === 'move' ? { from: { department: user.department, jobTitle: user.jobTitle } } : {}),
       ...extra,
     };
     args.rerun = this.rerunLine(cmd.name, user, args, resource);
@@ -662,22 +762,23 @@ export class TechnicianCommands {
       return [card(planCard(done as TechPlan, this.now()))];
     }
 
-    // A mover gets the new groups at once (unless four eyes apply); the removals wait for the confirmation.
+    // A mover gets the new profile and groups at once (unless four eyes apply); the removals wait for the confirmation.
     let steps = planned.steps;
     let note: string | null = null;
     let related: string | null = null;
     if (cmd.name === 'move' && !privileged) {
-      const add = steps.find((s) => s.kind === 'add-groups') as Extract<Step, { kind: 'add-groups' }>;
       const remove = steps.find((s) => s.kind === 'remove-groups') as Extract<Step, { kind: 'remove-groups' }>;
-      if (add.groups.length) {
-        const addPlan = this.d.store.transaction(() => {
-          const p = this.d.store.technician.plans.create({ command: 'move', actor, subject, args, steps: [add], signature: signatureOf([add], false), privileged: false, expiresAt, correlationId: caller.correlationId, running: true });
-          this.auditPlan(p, 'technician.plan-started', caller, { command: 'move', steps: ['add-groups'], immediate: true });
+      const now = steps.filter((s) => s.kind !== 'remove-groups' && !describeStep(s).empty);
+      if (now.length) {
+        const nowPlan = this.d.store.transaction(() => {
+          const p = this.d.store.technician.plans.create({ command: 'move', actor, subject, args, steps: now, signature: signatureOf(now, false), privileged: false, expiresAt, correlationId: caller.correlationId, running: true });
+          this.auditPlan(p, 'technician.plan-started', caller, { command: 'move', steps: now.map((s) => s.kind), immediate: true });
           return p;
         });
-        const done = await this.runner.run(addPlan.id, false);
+        const done = await this.runner.run(nowPlan.id, false);
         related = done.id;
-        note = `Added now (${done.id}): ${describeStep(add).planned} (${done.progress[0]?.detail ?? ''}). The old department's groups below are removed when you confirm.`;
+        const said = now.map((s, i) => (s.kind === 'add-groups' ? `added to ${describeStep(s).planned} (${done.progress[i]?.detail ?? ''})` : (done.progress[i]?.detail ?? describeStep(s).planned)));
+        note = `Done now (${done.id}): ${said.join('; ')}. The old department's groups below are removed when you confirm.`;
       }
       if (!remove.groups.length) {
         this.d.scheduler.kick();
@@ -720,6 +821,11 @@ export class TechnicianCommands {
 
   /** A card button. Who may do what is decided here, now; the card carries only ids. */
   async click(verb: string, data: Record<string, unknown>, caller: Caller, inputs: Record<string, unknown> = {}): Promise<ClickResult> {
+    // Drift tickets decide and audit their own refusals (with the finding as correlation id) through this gate.
+    if (isDriftVerb(verb)) {
+      if (this.drift) return this.drift.click(verb, data, caller, inputs, () => this.gate(caller, verb));
+      return { card: notice('Not available', 'Drift detection is not available here.', 'warning') };
+    }
     const refusal = this.gate(caller, verb);
     if (refusal) return { card: notice('Not available', refusal, 'attention') };
     switch (verb) {
@@ -912,7 +1018,10 @@ export class TechnicianCommands {
   private async clickRerun(data: Record<string, unknown>, caller: Caller): Promise<ClickResult> {
     const plan = this.planOf(data);
     if (!plan || plan.state !== 'partial') return { card: plan ? planCard(plan, this.now()) : notice('This plan is no longer active', 'Type the command again.', 'warning') };
-    const replies = await this.handle(plan.args.rerun, caller);
+    // A mover's second run still gives up the groups of the old role, which the directory no longer says.
+    const from = plan.command === 'move' ? (plan.args.from as MovedFrom | undefined) : undefined;
+    const parsed = from ? parseCommand(plan.args.rerun, this.now()) : null;
+    const replies = parsed?.ok ? await this.execute(parsed.command, caller, plan.args.rerun, { from }) : await this.handle(plan.args.rerun, caller);
     return { card: planCard(plan, this.now(), { text: `${caller.user.displayName} ran it again: see the new plan below.`, tone: 'accent' }), replies };
   }
 
@@ -964,10 +1073,11 @@ export function notice(title: string, body: string, tone: 'good' | 'warning' | '
   return renderTechCard({ title, text: body, tone });
 }
 
-function eventFact(e: AuditEvent): Fact {
+/** One event as a line; `names` shows known targets (the person looked up) by name, not object id. */
+function eventFact(e: AuditEvent, names: ReadonlyMap<string, string> = new Map()): Fact {
   return {
     title: `#${e.seq} ${e.ts.slice(0, 16).replace('T', ' ')}`,
-    value: `${e.action} · ${e.outcome} · ${e.actorName ?? e.actorId ?? 'unknown'}${e.target ? ` → ${e.target}` : ''}${e.correlationId && /^(REQ|TKT|PLN)-/.test(e.correlationId) ? ` [${e.correlationId}]` : ''}`,
+    value: `${e.action} · ${e.outcome} · ${e.actorName ?? e.actorId ?? 'unknown'}${e.target ? ` → ${names.get(e.target) ?? e.target}` : ''}${e.correlationId && /^(REQ|TKT|PLN|DRF|REV)-/.test(e.correlationId) ? ` [${e.correlationId}]` : ''}`,
   };
 }
 

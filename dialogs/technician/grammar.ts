@@ -12,7 +12,7 @@ import { parseTimeBound } from '../../store/audit-export';
  * - "double", 'single' and “curly” quotes group words; inside double quotes `\"` and `\\`
  *   escape; an apostrophe inside a word is just a letter (`O'Brien`);
  * - `--flag value` and `--flag=value`; a dash Teams autocorrected (`—reason`) counts too;
- *   a text flag (`--reason`, `--note`, `--department`, `--title`) takes every word up to the
+ *   a text flag (`--reason`, `--note`, `--department`, `--title`, `--manager`) takes every word up to the
  *   next flag, so `--reason left the company` needs no quotes.
  */
 
@@ -38,10 +38,13 @@ export type CommandName =
   | 'assign'
   | 'close'
   | 'audit'
-  | 'report';
+  | 'report'
+  | 'drift'
+  | 'review';
 
-export type FlagName = 'reason' | 'note' | 'department' | 'title' | 'for' | 'minutes' | 'days' | 'since' | 'format';
-type FlagKind = 'text' | 'duration' | 'minutes' | 'days' | 'since' | 'format';
+export type FlagName = 'reason' | 'note' | 'department' | 'title' | 'manager' | 'for' | 'minutes' | 'days' | 'since' | 'format' | 'group' | 'dry-run'
+  | 'reviewer' | 'due' | 'auto-apply' | 'inactive' | 'csv';
+type FlagKind = 'text' | 'duration' | 'minutes' | 'days' | 'since' | 'format' | 'boolean' | 'due-days' | 'auto-apply' | 'inactive-days';
 
 interface FlagSpec {
   kind: FlagKind;
@@ -51,7 +54,7 @@ interface FlagSpec {
 }
 
 /** How the words that are not flags are read. */
-type Shape = 'none' | 'user' | 'group' | 'user-resource' | 'ticket' | 'ticket-technician' | 'audit' | 'topic';
+type Shape = 'none' | 'user' | 'group' | 'user-resource' | 'ticket' | 'ticket-technician' | 'audit' | 'topic' | 'review';
 
 /** One command: its usage, help text and what it takes. */
 export interface CommandSpec {
@@ -182,12 +185,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'move',
-    summary: "A mover: adds the new department's birthright groups now, lists the old ones and removes them on confirmation.",
-    usage: 'move <user> --department <department> [--title <title>]',
-    examples: ['move "Mei Tanaka" --department Finance --title Financial Analyst'],
-    notes: ['The department and title themselves are mastered by HR: change them there too.'],
+    summary: "A mover: sets the department and title (and manager) in the directory and adds the new department's birthright groups now, lists the old ones and removes them on confirmation.",
+    usage: 'move <user> --department <department> [--title <title>] [--manager <user>]',
+    examples: ['move "Mei Tanaka" --department Finance --title Financial Analyst', 'move mei.tanaka@northwind.example --department Finance --manager thomas.berg@northwind.example'],
+    notes: [
+      'The department (at most 64 characters), the title (at most 128) and the manager are set first; the birthright groups follow from the new department and title. A title or manager not given stays as it is.',
+      '--manager: a sign-in name, mail, object id or a name that matches one person.',
+      'For an account synchronised from on-premises AD they are changed there (DIRECTORY=hybrid), or left to a technician with AD access (Microsoft Graph alone).',
+    ],
     shape: 'user',
-    flags: { department: { kind: 'text', required: true, placeholder: '<department>' }, title: { kind: 'text', placeholder: '<title>' } },
+    flags: {
+      department: { kind: 'text', required: true, placeholder: '<department>' },
+      title: { kind: 'text', placeholder: '<title>' },
+      manager: { kind: 'text', placeholder: '<user>' },
+    },
     effect: 'change',
   },
   {
@@ -257,7 +268,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'audit',
-    summary: 'Audit events about a user, a request (REQ-…), a ticket (TKT-…) or a plan (PLN-…); verify the chain; tail; export as CSV.',
+    summary: 'Audit events about a user, a request (REQ-…), a ticket (TKT-…), a plan (PLN-…) or a drift finding (DRF-…); verify the chain; tail; export as CSV.',
     usage: 'audit <user|REQ-id|ticket> [--since <time>] | audit verify | audit tail [N] | audit export [--since <time>]',
     examples: ['audit emily.chen@northwind.example --since 7d', 'audit REQ-1001', 'audit verify', 'audit tail 5', 'audit export --since 2026-03-01'],
     notes: ['--since: a date (2026-03-01), a time (2026-03-01T09:00:00Z) or a span back from now (24h, 7d, 2w).'],
@@ -274,6 +285,51 @@ export const COMMANDS: readonly CommandSpec[] = [
     shape: 'none',
     flags: { days: { kind: 'days', placeholder: 'N' }, format: { kind: 'format', placeholder: 'card|csv' } },
     effect: 'read',
+  },
+  {
+    name: 'drift',
+    summary: 'Compares the members of the catalog’s and the privileged groups with what was approved; each finding becomes a ticket with Remove, Open a review and Accept.',
+    usage: 'drift [--group <group|resource>] [--dry-run]',
+    examples: ['drift', 'drift --group payroll reports', 'drift --dry-run'],
+    notes: [
+      'Finds members added outside the helpdesk, grants that ended while the membership stayed, disabled members and people no longer in the directory who still hold a grant, incompatible resources held together, and unexpected members of privileged groups.',
+      '--group: one catalog resource (id, name or alias) or group (name or id), with the resources it must not be held with; all of them otherwise.',
+      '--dry-run: shows what would be found; nothing is recorded and no ticket is opened. A finding already raised is not raised again until something changes.',
+    ],
+    shape: 'none',
+    flags: { group: { kind: 'text', placeholder: '<group|resource>' }, 'dry-run': { kind: 'boolean', placeholder: '' } },
+    effect: 'read',
+  },
+  {
+    name: 'review',
+    summary: 'Access review campaigns: start one (reviewers decide Keep or Remove on a card in their chat), follow it, close it, and the evidence report for auditors.',
+    usage:
+      'review start <group|resource|department> [--reviewer manager|owner|<group>] [--due 14d] [--auto-apply deny|keep|none] [--inactive <days>] [--reason <why>] | review list | review status <REV-id> | review report <REV-id> [--csv] | review close <REV-id> | review cancel <REV-id> --reason <why>',
+    examples: [
+      'review start "Payroll Reports" --reviewer manager --due 14d --auto-apply deny',
+      'review start group Production Administrators --reviewer owner',
+      'review start department Finance --inactive 90',
+      'review status REV-1001',
+      'review report REV-1001 --csv',
+      'review close REV-1001',
+    ],
+    notes: [
+      'What to review: a catalog resource (id, name or alias) or a group (name or id), or `department <name>` for the catalog access held in a department; `group <name>` and `resource <name>` say which when a name is both.',
+      '--reviewer: manager (each member’s manager, the default), owner (the group’s owners), or a group whose members review (its name or id). Nobody reviews their own access: it goes to the other reviewers, else to the identity technicians.',
+      '--due: 1 to 180 days (14d, 2w or 14); reviewers are reminded before it. --auto-apply: what happens at the close to what nobody decided (deny removes it, keep keeps it, none, the default, leaves it as it is).',
+      '--inactive: only people who have not signed in for that many days (where the directory knows sign-ins).',
+      'Everything is in the audit trail with the campaign id: audit REV-1001.',
+    ],
+    shape: 'review',
+    flags: {
+      reviewer: { kind: 'text', placeholder: 'manager|owner|<group>' },
+      due: { kind: 'due-days', placeholder: '14d' },
+      'auto-apply': { kind: 'auto-apply', placeholder: 'deny|keep|none' },
+      inactive: { kind: 'inactive-days', placeholder: '<days>' },
+      reason: { kind: 'text', placeholder: '<why>' },
+      csv: { kind: 'boolean', placeholder: '' },
+    },
+    effect: 'change',
   },
 ];
 
@@ -296,7 +352,10 @@ export function commandSpec(name: string): CommandSpec | undefined {
 /** Most characters a command line may have. */
 export const MAX_LINE = 1000;
 const MAX_TOKENS = 100;
-const MAX_TEXT: Record<string, number> = { reason: 500, note: 1000, department: 100, title: 100 };
+const MAX_TEXT: Record<string, number> = { reason: 500, note: 1000, department: 64, title: 128, manager: 200, group: 200, reviewer: 200 };
+/** `review --due` and `--inactive`, in days. */
+export const REVIEW_DUE_DAYS = { min: 1, max: 180 } as const;
+export const REVIEW_INACTIVE_DAYS = { min: 1, max: 3650 } as const;
 const MAX_QUERY = 200;
 export const TAP_MINUTES = { min: 10, max: 43_200 } as const;
 export const REPORT_DAYS = { min: 1, max: 365, default: 30 } as const;
@@ -310,6 +369,8 @@ export interface ParsedFlags {
   note?: string;
   department?: string;
   title?: string;
+  /** `move --manager`: a user as typed. */
+  manager?: string;
   /** Hours, or null for permanent. Absent: the resource's default. */
   for?: number | null;
   minutes?: number;
@@ -317,7 +378,26 @@ export interface ParsedFlags {
   /** ISO timestamp. */
   since?: string;
   format?: 'card' | 'csv';
+  /** `drift --group`: a group or catalog resource as typed. */
+  group?: string;
+  /** `drift --dry-run`. */
+  dryRun?: boolean;
+  /** `review start --reviewer`: manager, owner, or a group as typed. */
+  reviewer?: string;
+  /** `review start --due`, in days. */
+  due?: number;
+  autoApply?: 'deny' | 'keep' | 'none';
+  /** `review start --inactive`, in days. */
+  inactive?: number;
+  /** `review report --csv`. */
+  csv?: boolean;
 }
+
+/** A `review` subcommand: what to start a campaign on, or the campaign to act on. */
+export type ReviewCommand =
+  | { sub: 'start'; target: string; quoted: boolean }
+  | { sub: 'list' }
+  | { sub: 'status' | 'report' | 'close' | 'cancel'; campaign: string };
 
 export type AuditQuery = { sub: 'verify' } | { sub: 'tail'; n: number } | { sub: 'export' } | { sub: 'search'; target: string };
 
@@ -333,6 +413,7 @@ export interface ParsedCommand {
   ticket?: string;
   technician?: string;
   audit?: AuditQuery;
+  review?: ReviewCommand;
   /** `help <command>`. */
   topic?: CommandName | null;
   flags: ParsedFlags;
@@ -455,6 +536,12 @@ export function parseCommand(raw: string, now: Date): ParseResult {
     }
     if (seen.has(name)) return usage(spec, `--${name} is given twice. Give it once.`);
     seen.add(name);
+    if (flag.kind === 'boolean') {
+      if (m[2] !== undefined) return usage(spec, `--${name} takes no value.`);
+      if (name === 'dry-run') flags.dryRun = true;
+      if (name === 'csv') flags.csv = true;
+      continue;
+    }
     let value: string;
     if (m[2] !== undefined) {
       value = m[2];
@@ -536,6 +623,32 @@ function setFlag(flags: ParsedFlags, name: FlagName, spec: FlagSpec, value: stri
       flags.since = at;
       return null;
     }
+    case 'due-days': {
+      const m = /^(\d{1,3})\s*(d|days?|w|weeks?)?$/i.exec(value);
+      const days = m ? Number(m[1]) * (m[2]?.toLowerCase().startsWith('w') ? 7 : 1) : Number.NaN;
+      if (!Number.isInteger(days) || days < REVIEW_DUE_DAYS.min || days > REVIEW_DUE_DAYS.max) {
+        return `--due ${clip(value, 20)} is not a due date: use days or weeks from now, such as 14d, 2w or 14 (from ${REVIEW_DUE_DAYS.min} to ${REVIEW_DUE_DAYS.max} days).`;
+      }
+      flags.due = days;
+      return null;
+    }
+    case 'inactive-days': {
+      const m = /^(\d{1,4})\s*(d|days?)?$/i.exec(value);
+      const days = m ? Number(m[1]) : Number.NaN;
+      if (!Number.isInteger(days) || days < REVIEW_INACTIVE_DAYS.min || days > REVIEW_INACTIVE_DAYS.max) {
+        return `--inactive takes a number of days without a sign-in, from ${REVIEW_INACTIVE_DAYS.min} to ${REVIEW_INACTIVE_DAYS.max} (such as 90 or 90d).`;
+      }
+      flags.inactive = days;
+      return null;
+    }
+    case 'auto-apply': {
+      const v = value.toLowerCase();
+      if (v !== 'deny' && v !== 'keep' && v !== 'none') return '--auto-apply takes deny (remove what nobody decided), keep, or none.';
+      flags.autoApply = v;
+      return null;
+    }
+    case 'boolean':
+      return `--${name} takes no value.`;
     case 'format': {
       const v = value.toLowerCase();
       if (v !== 'card' && v !== 'csv') return '--format takes card or csv.';
@@ -630,6 +743,53 @@ function bindPositional(spec: CommandSpec, cmd: ParsedCommand, tokens: Token[], 
       if (twice) return twice;
       cmd.technician = tech;
       return null;
+    }
+    case 'review': {
+      const sub = tokens[0]?.quoted ? undefined : words[0]?.toLowerCase();
+      const rest = words.slice(1);
+      const f = cmd.flags;
+      const only = (allowed: Array<keyof ParsedFlags>, what: string): string | null => {
+        const extra = (Object.keys(f) as Array<keyof ParsedFlags>).filter((k) => f[k] !== undefined && !allowed.includes(k));
+        if (!extra.length) return null;
+        const shownFlag = (k: string) => `--${k === 'autoApply' ? 'auto-apply' : k}`;
+        return `\`${what}\` takes ${allowed.length ? `only ${allowed.map(shownFlag).join(', ')}` : 'no flags'} (got ${extra.map(shownFlag).join(', ')}).`;
+      };
+      switch (sub) {
+        case 'start': {
+          const target = rest.join(' ').trim();
+          if (!target) return 'Say what to review: a catalog resource or group (`review start "Payroll Reports"`), or `review start department Finance`.';
+          if (target.length > MAX_QUERY) return `That is ${target.length} characters; at most ${MAX_QUERY}.`;
+          const extra = only(['reviewer', 'due', 'autoApply', 'inactive', 'reason'], 'review start');
+          if (extra) return extra;
+          cmd.review = { sub: 'start', target, quoted: tokens[1]?.quoted ?? false };
+          return null;
+        }
+        case 'list': {
+          if (rest.length) return '`review list` takes nothing more.';
+          const extra = only([], 'review list');
+          if (extra) return extra;
+          cmd.review = { sub: 'list' };
+          return null;
+        }
+        case 'status':
+        case 'report':
+        case 'close':
+        case 'cancel': {
+          const [id, ...more] = rest;
+          if (!id) return `Say which campaign: \`review ${sub} REV-1001\` (\`review list\` shows them).`;
+          if (!/^REV-\d{1,9}$/i.test(id)) return `"${clip(id, 30)}" is not a campaign id; campaigns look like REV-1001 (\`review list\` shows them).`;
+          if (more.length) return `\`review ${sub}\` takes one campaign (got also "${clip(more.join(' '), 40)}").`;
+          const extra = only(sub === 'report' ? ['csv'] : sub === 'cancel' || sub === 'close' ? ['reason'] : [], `review ${sub}`);
+          if (extra) return extra;
+          if (sub === 'cancel' && !f.reason) return '`review cancel` needs --reason <why>: it goes into the audit trail.';
+          cmd.review = { sub, campaign: id.toUpperCase() };
+          return null;
+        }
+        default:
+          return sub
+            ? `\`review\` has no "${clip(sub, 20)}". It takes start, list, status, report, close or cancel.`
+            : 'Say what to do: `review start <group|resource|department>`, `review list`, `review status REV-1001`, `review report REV-1001`, `review close REV-1001` or `review cancel REV-1001 --reason <why>`.';
+      }
     }
     case 'audit': {
       const first = words[0]?.toLowerCase();

@@ -1,4 +1,3 @@
-import type { ConversationReference } from 'botbuilder';
 import { renderSecretCard, renderTechCard, type Fact, type TechAction, type Tone } from '../../adaptive-cards/technician';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import type { AppConfig } from '../../bot/config';
@@ -24,7 +23,7 @@ import type { Plan, StepResult } from '../../store/technician';
 import { ACCESS_JOBS } from '../access-service';
 import { formatDuration, formatTime } from '../access-duration';
 import { checkRequest, heldResources, nextEnabledManager, snapshotPolicy, type Refusal } from '../access-policy';
-import { generateTemporaryPassword } from '../signin/password';
+import type { RecoveryActions, RecoveryVerification, SecretOutlet } from '../signin/recovery-actions';
 import { messageWith, type TicketService } from './tickets';
 
 /**
@@ -45,6 +44,20 @@ export type Step =
   | { kind: 'reset-password' }
   | { kind: 'tap'; minutes: number; oneTime: boolean }
   | { kind: 'remove-mfa'; methods: Array<{ id: string; kind: string; isDefault: boolean }> }
+  /** `mfa-reset`: every method but the password removed, then every session revoked (the sign-in recovery's action). */
+  | { kind: 'mfa-reset'; methods: Array<{ id: string; kind: string; isDefault: boolean }> }
+  /**
+   * A mover's department, and title and manager when given; `from` is what they were when the
+   * plan was made (shown). `onPremises`: mastered in AD and not reachable here, so not changed.
+   */
+  | {
+      kind: 'update-profile';
+      department: string;
+      jobTitle?: string;
+      manager?: { id: string; name: string };
+      from: { department: string | null; jobTitle: string | null; manager: string | null };
+      onPremises?: boolean;
+    }
   | { kind: 'add-groups'; groups: Array<{ id: string; name: string }> }
   | { kind: 'remove-groups'; groups: Array<{ id: string; name: string }> }
   | { kind: 'cancel-requests'; requests: Array<{ id: string; name: string; state: string }> }
@@ -84,6 +97,8 @@ export interface PlanDeps {
   notifier: Notifier;
   tickets: TicketService;
   catalog: Catalog;
+  /** The sign-in recovery's actions: passwords, passes, MFA resets and unlocks go through them. */
+  recovery: RecoveryActions;
 }
 
 const METHOD_NAMES: Record<string, string> = {
@@ -138,6 +153,14 @@ export function describeStep(step: Step): { label: string; planned: string; empt
       return { label: 'Issue a Temporary Access Pass', planned: `${step.minutes} minutes${step.oneTime ? ', one-time' : ''}; shown only in your 1:1 chat.`, empty: false };
     case 'remove-mfa':
       return { label: `Remove MFA methods (${step.methods.length})`, planned: step.methods.length ? step.methods.map((m) => methodName(m.kind) + (m.isDefault ? ' (default)' : '')).join(', ') : 'nothing to remove', empty: !step.methods.length };
+    case 'mfa-reset':
+      return {
+        label: `Remove MFA methods (${step.methods.length}) and sign out everywhere`,
+        planned: step.methods.length ? step.methods.map((m) => methodName(m.kind) + (m.isDefault ? ' (default)' : '')).join(', ') : 'nothing to remove',
+        empty: !step.methods.length,
+      };
+    case 'update-profile':
+      return { label: 'Set department, title and manager', planned: profileChangeText(step) + (step.onPremises ? ' (not here: mastered in on-premises Active Directory, change it there)' : ''), empty: false };
     case 'add-groups':
       return { label: `Add to groups (${step.groups.length})`, planned: names(step.groups), empty: !step.groups.length };
     case 'remove-groups':
@@ -164,7 +187,10 @@ export function signatureOf(steps: Step[], privileged: boolean): string {
   const norm = steps.map((s) => {
     switch (s.kind) {
       case 'remove-mfa':
+      case 'mfa-reset':
         return { k: s.kind, ids: s.methods.map((m) => m.id).sort() };
+      case 'update-profile':
+        return { k: s.kind, department: s.department, jobTitle: s.jobTitle ?? null, manager: s.manager?.id ?? null, onPremises: s.onPremises === true };
       case 'add-groups':
       case 'remove-groups':
         return { k: s.kind, ids: s.groups.map((g) => g.id).sort() };
@@ -263,6 +289,14 @@ export function planCard(plan: TechPlan, now: Date, note?: { text: string; tone?
     footer: `Audit: audit ${plan.id}${now.getTime() > Date.parse(plan.expiresAt) && proposed ? ' · this plan has expired' : ''}`,
     actions,
   });
+}
+
+/** "department Sales → Finance, title A → B, manager C → D": what a profile step changes. */
+export function profileChangeText(step: Extract<Step, { kind: 'update-profile' }>): string {
+  const parts = [`department ${step.from.department ?? 'none'} → ${step.department}`];
+  if (step.jobTitle !== undefined) parts.push(`title ${step.from.jobTitle ?? 'none'} → ${step.jobTitle}`);
+  if (step.manager !== undefined) parts.push(`manager ${step.from.manager ?? 'none'} → ${step.manager.name}`);
+  return parts.join(', ');
 }
 
 /** Runs plans' steps; registered as the `technician.run-plan` job and used inline for immediate commands. */
@@ -372,48 +406,27 @@ export class PlanRunner {
         const state = await dir.getSignInState(userId);
         if (!state.lockSupported) return { status: 'skipped', detail: 'a cloud account: smart lockout ends by itself' };
         if (!state.locked) return { status: 'skipped', detail: 'not locked' };
-        await dir.unlockAccount(userId);
-        this.audit(plan, 'technician.account-unlocked', 'success', {});
+        await this.d.recovery.unlock(await this.subject(plan), this.verification(plan));
         return { status: 'done', detail: 'unlocked' };
       }
       case 'reset-password': {
         const user = await this.subject(plan);
-        const password = generateTemporaryPassword(this.d.config.recovery.passwordLength);
-        await dir.resetPassword(userId, password, true);
-        this.audit(plan, 'technician.password-reset', 'success', { forceChangeAtNextSignIn: true });
-        const delivered = await this.deliverSecret(plan, {
-          title: `Temporary password for ${user.displayName}`,
-          text: `Give it to ${user.givenName ?? user.displayName} in person or by phone, after verifying them. They must choose a new one at the next sign-in.`,
-          secret: password,
-          facts: [
-            { title: 'User', value: `${user.displayName} (${user.userPrincipalName})` },
-            { title: 'Reference', value: plan.id },
-          ],
-        });
-        return delivered
+        const shown = await this.d.recovery.resetPassword(user, this.verification(plan), this.secretOutlet(plan, user));
+        return shown.delivered
           ? { status: 'done', detail: `temporary password set; sent to ${plan.actor.name}'s 1:1 chat` }
           : { status: 'partial', detail: 'the password was reset, but the message with it could not be delivered: run reset-password again', failures: ['the 1:1 chat could not be reached'] };
       }
       case 'tap': {
         const user = await this.subject(plan);
-        const tap = await dir.createTemporaryAccessPass(userId, { lifetimeInMinutes: step.minutes, isUsableOnce: step.oneTime });
-        const validUntil = new Date(new Date(tap.startDateTime).getTime() + tap.lifetimeInMinutes * 60_000);
-        this.audit(plan, 'technician.tap-issued', 'success', { lifetimeMinutes: tap.lifetimeInMinutes, oneTime: tap.isUsableOnce, validUntil: validUntil.toISOString() });
-        const delivered = await this.deliverSecret(plan, {
-          title: `Temporary Access Pass for ${user.displayName}`,
-          text: `Give it to ${user.givenName ?? user.displayName} after verifying them; they use it to sign in and register new methods at https://aka.ms/mysecurityinfo.`,
-          secret: tap.pass,
-          facts: [
-            { title: 'User', value: `${user.displayName} (${user.userPrincipalName})` },
-            { title: 'Valid until', value: formatTime(validUntil) },
-            { title: 'Use', value: tap.isUsableOnce ? 'once' : 'any number of times while valid' },
-            { title: 'Reference', value: plan.id },
-          ],
-        });
-        return delivered
-          ? { status: 'done', detail: `valid until ${formatTime(validUntil)}; sent to ${plan.actor.name}'s 1:1 chat` }
+        const pass = await this.d.recovery.issuePass(user, this.verification(plan), { lifetimeMinutes: step.minutes }, this.secretOutlet(plan, user));
+        return pass.delivered
+          ? { status: 'done', detail: `valid until ${formatTime(pass.validUntil)}; sent to ${plan.actor.name}'s 1:1 chat` }
           : { status: 'partial', detail: 'the pass was issued, but the message with it could not be delivered: run tap again', failures: ['the 1:1 chat could not be reached'] };
       }
+      case 'mfa-reset':
+        return this.resetMfa(plan);
+      case 'update-profile':
+        return this.updateProfile(plan, step);
       case 'remove-mfa':
         return this.removeMfa(plan);
       case 'add-groups':
@@ -430,6 +443,101 @@ export class PlanRunner {
       case 'revoke-access':
         return this.revokeAccess(plan, step);
     }
+  }
+
+  /** The technician as the verifier of the sign-in recovery's action, with the second technician for four eyes. */
+  private verification(plan: TechPlan): RecoveryVerification {
+    return {
+      kind: 'technician',
+      technician: plan.actor,
+      approvedBy: plan.approvedBy.id ? { id: plan.approvedBy.id, name: plan.approvedBy.name } : null,
+      correlationId: plan.id,
+    };
+  }
+
+  /**
+   * The secret goes to the proposing technician's 1:1 chat only (never the channel, a log, the
+   * audit trail or the database); only the message id is kept, to hide it later.
+   */
+  private secretOutlet(plan: TechPlan, user: DirectoryUser): SecretOutlet {
+    const who = `${user.displayName} (${user.userPrincipalName})`;
+    return {
+      card: (secret, hideAt) => {
+        const footer = `Only you see this, in your chat with ${APP_NAME}. It is hidden at ${formatTime(hideAt)}; nobody can show it again.`;
+        if (secret.kind === 'password') {
+          return renderSecretCard({
+            plan: plan.id,
+            title: `Temporary password for ${user.displayName}`,
+            text: `Give it to ${user.givenName ?? user.displayName} in person or by phone, after verifying them. They must choose a new one at the next sign-in.`,
+            secret: secret.password,
+            facts: [
+              { title: 'User', value: who },
+              { title: 'Reference', value: plan.id },
+            ],
+            footer,
+          });
+        }
+        return renderSecretCard({
+          plan: plan.id,
+          title: `Temporary Access Pass for ${user.displayName}`,
+          text: `Give it to ${user.givenName ?? user.displayName} after verifying them; they use it to sign in and register new methods at My Sign-Ins (security info).`,
+          secret: secret.pass,
+          facts: [
+            { title: 'User', value: who },
+            { title: 'Valid until', value: formatTime(secret.expiresAt) },
+            { title: 'Use', value: secret.oneTime ? 'once' : 'any number of times while valid' },
+            { title: 'Reference', value: plan.id },
+          ],
+          footer,
+        });
+      },
+      deliver: async (card) => {
+        const sent = await this.d.notifier.sendToUser(plan.actor.id, messageWith(card, `${plan.command === 'tap' ? 'Temporary Access Pass' : 'Temporary password'} for ${user.displayName} (${plan.id})`));
+        return { activityId: sent.activityId, reference: sent.reference };
+      },
+      remember: (delivered, hideAt) => {
+        this.d.store.technician.plans.secretShown(plan.id, delivered.activityId);
+        this.d.store.technician.cards.add({ ownerId: plan.id, purpose: 'secret', activityId: delivered.activityId, reference: delivered.reference });
+        this.d.store.jobs.schedule({ kind: TECH_JOBS.hideSecret, requestId: plan.id, runAt: hideAt, dedupeKey: `tech.hide:${plan.id}`, maxAttempts: this.d.config.jobs.maxAttempts });
+      },
+    };
+  }
+
+  /** `mfa-reset`: the sign-in recovery's removal of every method but the password, then the sessions. */
+  private async resetMfa(plan: TechPlan): Promise<StepResult> {
+    if (!(this.d.directory.capabilities ?? BASELINE_CAPABILITIES).authenticationMethods) return { status: 'skipped', detail: 'this directory keeps no MFA methods' };
+    const user = await this.subject(plan);
+    const targets = (await this.d.directory.listAuthMethods(user.id)).filter((m) => m.kind !== 'password');
+    if (!targets.length) return { status: 'skipped', detail: 'no MFA methods registered' };
+    const r = await this.d.recovery.removeMethods(user, this.verification(plan), targets);
+    if (!r.removed.length && !r.kept.length && !r.failures.length) return { status: 'skipped', detail: 'no MFA methods registered any more' };
+    const failures = [
+      ...r.kept.map((k) => `${methodName(k.method.kind)}: kept (${k.reason})`),
+      ...r.failures.map((f) => `${methodName(f.method.kind)}: ${errorText(f.error)}`),
+    ];
+    const detail = `removed ${r.removed.length ? r.removed.map((m) => methodName(m.kind)).join(', ') : 'none'}; ${r.sessionsRevoked ? 'every session revoked' : 'sessions NOT revoked'}`;
+    if (r.removed.length && !r.sessionsRevoked) failures.push('sign-in sessions could not be revoked: run it again or revoke them in the directory');
+    return failures.length ? { status: r.removed.length ? 'partial' : 'failed', detail, failures } : { status: 'done', detail };
+  }
+
+  /** A mover's profile: only what still differs is written; audited with what it was. */
+  private async updateProfile(plan: TechPlan, step: Extract<Step, { kind: 'update-profile' }>): Promise<StepResult> {
+    if (step.onPremises) return { status: 'skipped', detail: 'mastered in on-premises Active Directory: change it there' };
+    const user = await this.subject(plan);
+    const changes: { department?: string; jobTitle?: string; managerId?: string } = {};
+    if (user.department !== step.department) changes.department = step.department;
+    if (step.jobTitle !== undefined && user.jobTitle !== step.jobTitle) changes.jobTitle = step.jobTitle;
+    if (step.manager !== undefined && (await this.d.directory.getManager(user.id))?.id !== step.manager.id) changes.managerId = step.manager.id;
+    if (!Object.keys(changes).length) return { status: 'skipped', detail: 'already set' };
+    await this.d.directory.updateUserProfile(user.id, changes);
+    this.audit(plan, 'technician.profile-updated', 'success', {
+      department: changes.department ?? null,
+      jobTitle: changes.jobTitle ?? null,
+      manager: changes.managerId ? step.manager : null,
+      from: step.from,
+      reason: plan.args.reason ?? null,
+    });
+    return { status: 'done', detail: profileChangeText(step) };
   }
 
   private async subject(plan: TechPlan): Promise<DirectoryUser> {
@@ -688,34 +796,6 @@ export class PlanRunner {
 
   // ---- secrets ----------------------------------------------------------------------------------
 
-  /**
-   * The secret goes to the proposing technician's 1:1 chat only (never the channel, a log, the
-   * audit trail or the database); only the message id is kept, to hide it later.
-   */
-  private async deliverSecret(plan: TechPlan, card: { title: string; text: string; secret: string; facts: Fact[] }): Promise<boolean> {
-    const minutes = this.d.config.recovery.secretVisibleMinutes;
-    const hideAt = new Date(this.now().getTime() + minutes * 60_000);
-    let delivered: { activityId: string; reference: Partial<ConversationReference> };
-    try {
-      delivered = await this.d.notifier.sendToUser(
-        plan.actor.id,
-        messageWith(
-          renderSecretCard({ plan: plan.id, ...card, footer: `Only you see this, in your chat with ${APP_NAME}. It is hidden at ${formatTime(hideAt)}; nobody can show it again.` }),
-          `${card.title} (${plan.id})`,
-        ),
-      );
-    } catch (err) {
-      this.d.logger.error({ correlationId: plan.id, err: { name: (err as Error).name, message: (err as Error).message } }, 'the card with the secret could not be delivered');
-      return false;
-    }
-    this.d.store.transaction(() => {
-      this.d.store.technician.plans.secretShown(plan.id, delivered.activityId);
-      this.d.store.technician.cards.add({ ownerId: plan.id, purpose: 'secret', activityId: delivered.activityId, reference: delivered.reference });
-      this.d.store.jobs.schedule({ kind: TECH_JOBS.hideSecret, requestId: plan.id, runAt: hideAt, dedupeKey: `tech.hide:${plan.id}`, maxAttempts: this.d.config.jobs.maxAttempts });
-    });
-    return true;
-  }
-
   /** The secret's message once hidden. */
   hiddenSecretCard(plan: TechPlan): AdaptiveCardJson {
     return renderSecretCard({
@@ -730,11 +810,7 @@ export class PlanRunner {
 
   /** "I have it": the proposer hides the secret's message now. */
   hideNow(plan: TechPlan, actor: AuditActor): AdaptiveCardJson {
-    this.d.store.transaction(() => {
-      if (this.d.store.technician.plans.claimSecretHidden(plan.id)) {
-        this.d.store.audit.append({ actor, action: 'technician.secret-hidden', target: plan.subject.id, outcome: 'success', correlationId: plan.id, details: { by: 'technician' } });
-      }
-    });
+    this.d.recovery.hideNow({ correlationId: plan.id, subjectId: plan.subject.id, claimHidden: () => this.d.store.technician.plans.claimSecretHidden(plan.id) }, actor, 'technician');
     return this.hiddenSecretCard(this.plan(plan.id)!);
   }
 
@@ -744,12 +820,13 @@ export class PlanRunner {
     if (!plan.secretActivityId || plan.secretHiddenAt) return;
     const ref = this.d.store.technician.cards.forOwner(plan.id, 'secret').find((r) => r.activityId === plan.secretActivityId);
     if (!ref) throw new PermanentJobError(`no message of ${plan.id} to hide`);
-    // Hidden first, then recorded: a failed update is retried.
-    await this.d.notifier.update(ref.reference, ref.activityId, messageWith(this.hiddenSecretCard(plan)));
-    this.d.store.transaction(() => {
-      if (this.d.store.technician.plans.claimSecretHidden(plan.id)) {
-        this.d.store.audit.append({ actor: { id: 'system', name: APP_NAME }, action: 'technician.secret-hidden', target: plan.subject.id, outcome: 'success', correlationId: plan.id, details: { by: 'timer' } });
-      }
+    await this.d.recovery.hideByTimer({
+      correlationId: plan.id,
+      subjectId: plan.subject.id,
+      activityId: ref.activityId,
+      reference: ref.reference,
+      hiddenCard: this.hiddenSecretCard(plan),
+      claimHidden: () => this.d.store.technician.plans.claimSecretHidden(plan.id),
     });
   }
 }

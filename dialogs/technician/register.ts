@@ -5,6 +5,7 @@ import { turnInfo } from '../../bot/turn-info';
 import { sendCard } from '../reply';
 import { COMMAND_NAMES, parseCommand, suggestCommand, UNAMBIGUOUS_COMMAND_WORDS } from './grammar';
 import type { Caller, Reply, TechnicianCommands } from './commands';
+import { DRIFT_VERBS } from '../drift/service';
 
 /** Card verbs of technician commands and tickets. */
 export const TECHNICIAN_VERBS = ['tech.pick', 'tech.more', 'tech.confirm', 'tech.approve', 'tech.cancel', 'tech.rerun', 'tech.secret-hide', 'ticket.take', 'ticket.assign', 'ticket.close'] as const;
@@ -70,7 +71,7 @@ export function registerTechnicianCommands(app: HelpdeskApp, deps: BotDeps, menu
     },
   );
 
-  for (const verb of TECHNICIAN_VERBS) {
+  for (const verb of [...TECHNICIAN_VERBS, ...DRIFT_VERBS]) {
     app.adaptiveCards.actionExecute<Record<string, unknown>>(verb, async (context, _state, data) => {
       const values = data && typeof data === 'object' ? data : {};
       const result = await commands.click(verb, values, callerOf(context), values);
@@ -89,5 +90,6 @@ async function send(context: TurnContext, commands: TechnicianCommands, replies:
     }
     const id = await sendCard(context, r.card);
     if (r.planId && id) commands.rememberPlanCard(r.planId, id, TurnContext.getConversationReference(context.activity));
+    if (r.remember && id) r.remember(id, TurnContext.getConversationReference(context.activity));
   }
 }

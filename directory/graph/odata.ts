@@ -16,6 +16,19 @@ export function filterEquals(property: string, value: string): string {
 }
 
 /**
+ * `$filter` value for `<property> in ('<a>', '<b>', ...)`, URL-encoded. Graph takes at most
+ * {@link MAX_IN_VALUES} values in one `in`.
+ */
+export function filterIn(property: string, values: readonly string[]): string {
+  assertPropertyName(property);
+  if (values.length === 0 || values.length > MAX_IN_VALUES) throw new Error(`An OData "in" takes 1 to ${MAX_IN_VALUES} values, got ${values.length}`);
+  return encodeQueryValue(`${property} in (${values.map(filterLiteral).join(',')})`);
+}
+
+/** The most values Graph's directory queries take in one `in` operator. */
+export const MAX_IN_VALUES = 15;
+
+/**
  * One `$search` clause, `"<property>:<text>"`, not yet URL-encoded. Inside the double quotes
  * Graph treats `"` and `\` specially: both are escaped with a backslash, so the text stays
  * one clause whatever it contains (quotes, AND/OR, parentheses). Single quotes mean nothing

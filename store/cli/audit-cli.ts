@@ -4,12 +4,16 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { exportAudit, formatEventLine, parseTimeBound, verificationHeader, type ExportFormat } from '../audit-export';
 import type { AuditFilter } from '../audit-trail';
+import { appendAnchor, readAnchors, type AuditAnchor } from '../audit-anchors';
 import { openStore } from '../store';
 
 const USAGE = `Usage: npm run audit -- <command> [options]
 
 Commands:
   verify [--expect SEQ:HASH]     check the hash chain; prints the head to keep as an anchor
+         [--anchors FILE]        ... and that the trail still holds the newest anchor of FILE
+  anchor [--anchors FILE]        verify, then append the head to FILE (default:
+                                 $AUDIT_ANCHOR_FILE or audit-anchors.jsonl beside the database)
   tail [-n N]                    the last N events (default 20)
   export --format csv|jsonl      stream events to standard output
          [--since T] [--until T] [--actor ID|NAME] [--action NAME|PREFIX*]
@@ -43,6 +47,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
         actor: { type: 'string' },
         action: { type: 'string' },
         expect: { type: 'string' },
+        anchors: { type: 'string' },
         verify: { type: 'boolean' },
       },
     }));
@@ -76,13 +81,51 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
           }
           anchor = { seq: Number(m[1]), hash: m[2]! };
         }
+        let anchoredAt: string | null = null;
+        if (values.anchors !== undefined) {
+          if (anchor) {
+            err.write('Give either --expect or --anchors, not both.\n');
+            return 2;
+          }
+          let anchors: AuditAnchor[];
+          try {
+            anchors = readAnchors(path.resolve(String(values.anchors)));
+          } catch (e) {
+            err.write(`${(e as Error).message}\n`);
+            return 2;
+          }
+          const newest = anchors[anchors.length - 1];
+          if (!newest) {
+            err.write(`${String(values.anchors)} holds no anchor yet.\n`);
+            return 2;
+          }
+          // A chain that still holds the newest head holds every earlier one too.
+          anchor = { seq: newest.seq, hash: newest.hash };
+          anchoredAt = newest.at;
+        }
         const result = store.audit.verify(anchor);
         if (result.ok) {
           out.write(`OK: ${result.count} events, chain intact. Head ${result.headSeq}:${result.headHash}\n`);
+          if (anchoredAt) out.write(`The trail still holds the anchor of ${anchoredAt} (event ${anchor!.seq}).\n`);
           return 0;
         }
         out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason} (${result.count} events verified before it)\n`);
         return 1;
+      }
+      case 'anchor': {
+        const anchorFile = path.resolve((values.anchors as string | undefined) ?? env.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(file), 'audit-anchors.jsonl'));
+        const result = store.audit.verify();
+        if (!result.ok) {
+          out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason}. Nothing was anchored.\n`);
+          return 1;
+        }
+        if (result.count === 0) {
+          out.write('The audit trail is empty: nothing to anchor.\n');
+          return 0;
+        }
+        appendAnchor(anchorFile, { seq: result.headSeq, hash: result.headHash, at: new Date().toISOString() });
+        out.write(`Anchored head ${result.headSeq}:${result.headHash} in ${anchorFile}\n`);
+        return 0;
       }
       case 'tail': {
         const n = values.n === undefined ? 20 : Number(values.n);

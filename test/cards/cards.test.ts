@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderNoticeCard } from '../../adaptive-cards/notice';
+import { REMEMBERED_CARDS } from '../../adaptive-cards/render';
 import { renderWelcomeCard, type WelcomeSection } from '../../adaptive-cards/welcome';
 import { findById } from '../support/teams-client';
 import { cardProblems } from './validate';
@@ -39,6 +40,30 @@ describe('welcome card', () => {
       expect(Object.keys(a.data)).toEqual(['item']);
     }
     expect(cardProblems(card)).toEqual([]);
+  });
+});
+
+describe('remembered cards', () => {
+  it('gives the same welcome card again, each call its own copy, and a different card for different data', () => {
+    const first = renderWelcomeCard({ ...base, sections });
+    const again = renderWelcomeCard({ ...base, sections });
+    expect(again).toEqual(first);
+    // A caller changing its card (a route deleting `refresh`, say) changes nobody else's.
+    (first as Record<string, unknown>).body = [];
+    delete (again as Record<string, unknown>).actions;
+    const third = renderWelcomeCard({ ...base, sections });
+    expect(findById(third, 'identity')).toBeDefined();
+    expect(third).toEqual(renderWelcomeCard({ ...base, sections: [...sections] }));
+    const other = renderWelcomeCard({ ...base, displayName: 'Megan Bowen', givenName: 'Megan', sections });
+    expect(findById(other, 'identity').text).toContain('Megan Bowen');
+    expect(findById(renderWelcomeCard({ ...base, sections }), 'identity').text).toContain('Adele Vance');
+  });
+
+  it('forgets the least recently used card beyond its limit and renders it again', () => {
+    const card = (n: number) => renderWelcomeCard({ ...base, displayName: `Person ${n}`, givenName: null, sections: [sections[0]!] });
+    for (let n = 0; n < REMEMBERED_CARDS + 10; n++) card(n);
+    expect(findById(card(0), 'identity').text).toContain('Person 0');
+    expect(findById(card(REMEMBERED_CARDS + 5), 'identity').text).toContain(`Person ${REMEMBERED_CARDS + 5}`);
   });
 });
 

@@ -107,7 +107,7 @@ directoryContract(
     await resetDemoState(admin, dc, tenant);
     return { directory: d, fixtures: f, teardown: async () => undefined };
   },
-  { onPremisesAccounts: true, authenticationMethods: false },
+  { onPremisesAccounts: true, authenticationMethods: false, signInActivity: true },
 );
 
 describe('AdDirectory on Samba AD', () => {
@@ -288,6 +288,51 @@ describe('AdDirectory on Samba AD', () => {
     expect((err as Error).message).not.toContain('Not-Allowed-Passw0rd-1');
     await expect(whole.unlockAccount(administrator!.id)).rejects.toBeInstanceOf(ForbiddenError);
     expect(await tryBind(dc, dc.admin.bindDn, dc.admin.password)).toBeNull();
+  });
+
+  it('writes department, title and manager in one modify, with the rights delegated for them', async () => {
+    const who = id('resetty');
+    const read = async () => (await admin.search(dc.objects.resetty!.dn, { scope: 'base', attributes: ['department', 'title', 'manager'] })).searchEntries[0]!;
+    await d.updateUserProfile(who, { department: 'Finance', jobTitle: 'Financial Analyst', managerId: f.managerId });
+    let e = await read();
+    expect([e.department, e.title, String(e.manager).toLowerCase()]).toEqual(['Finance', 'Financial Analyst', dc.objects[f.managerId]!.dn.toLowerCase()]);
+    expect((await d.getManager(who))?.id).toBe(f.managerId);
+    expect((await d.getDirectReports(f.managerId)).map((u) => u.id)).toContain(who);
+
+    // An unknown manager: refused before the modify, so the department stays too.
+    await expect(d.updateUserProfile(who, { department: 'Sales', managerId: '9f0c3d1e-7b2a-4c5d-8e6f-0a1b2c3d4e5f' })).rejects.toThrow(/No user/);
+    expect((await read()).department).toBe('Finance');
+
+    // null removes the attribute; removing what is not there is fine.
+    await d.updateUserProfile(who, { jobTitle: null, managerId: null });
+    await d.updateUserProfile(who, { jobTitle: null, managerId: null });
+    e = await read();
+    // An attribute asked for but absent comes back as an empty list.
+    expect([e.department, e.title, e.manager]).toEqual(['Finance', [], []]);
+    expect(await d.getUser(who)).toMatchObject({ department: 'Finance', jobTitle: null });
+  });
+
+  it('a profile change outside the delegation is a ForbiddenError naming the rights', async () => {
+    const whole = directory({ baseDn: 'DC=northwind,DC=example' });
+    const administrator = (await whole.findUserBySamAccountName('Administrator'))!;
+    const err = await whole.updateUserProfile(administrator.id, { department: 'Nowhere' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ForbiddenError);
+    expect((err as Error).message).toMatch(/Write department, Write title and Write manager/);
+  });
+
+  it("reads last sign-ins from lastLogonTimestamp, which a logon sets", async () => {
+    const never = tenant.users.find((u) => !u.lastSignIn && !u.onPremisesSyncEnabled)!;
+    const seeded = await d.getLastSignIns([employee.id, never.id, id('pager0')]);
+    expect(seeded.get(employee.id)?.toISOString()).toBe(new Date(employee.lastSignIn!).toISOString());
+    expect(seeded.get(never.id)).toBeNull();
+    expect(seeded.get(id('pager0'))).toBeNull();
+    // A logon with no lastLogonTimestamp yet writes one (later ones only after msDS-LogonTimeSyncInterval).
+    const before = Date.now() - 5000;
+    expect(await tryBind(dc, `${extraUsers.find((u) => u.key === 'pager0')!.sam}@northwind.example`, DEMO_PASSWORD)).toBeNull();
+    const after = (await d.getLastSignIns([id('pager0')])).get(id('pager0'));
+    expect(after).toBeInstanceOf(Date);
+    expect(after!.getTime()).toBeGreaterThanOrEqual(before);
+    expect(after!.getTime()).toBeLessThanOrEqual(Date.now() + 5000);
   });
 
   it('lists the password as the only method, with the Graph id', async () => {

@@ -40,6 +40,11 @@ export interface ContractFixtures {
   lockedUserId?: string;
   /** A user whose mail address differs from the UPN; omit when the seed has none. */
   mailAliasUserId?: string;
+  /** A user who signed in, and when (ISO). */
+  signedInUserId: string;
+  signedInAt: string;
+  /** A cloud-only user who never signed in. */
+  neverSignedInUserId: string;
   /** A group with members (including {@link userId}) and at least one owner. */
   groupId: string;
   /** A group {@link userId} is not a member of. */
@@ -474,6 +479,123 @@ export function directoryContract(
         const tooMany = Array.from({ length: 1001 }, () => ({ action: 'add' as const, groupId: f.otherGroupId, userId: f.userId }));
         await expect(d.batchMembershipChanges(tooMany)).rejects.toBeInstanceOf(InvalidInputError);
         expect(await d.checkMemberGroups(f.userId, [f.otherGroupId])).toEqual([]);
+      });
+    });
+
+    describe('profile updates', () => {
+      it('changes only the fields given, and clears with null', async () => {
+        const before = await user(f.userId);
+        await d.updateUserProfile(f.userId, { department: 'Sales' });
+        expect(await user(f.userId)).toEqual({ ...before, department: 'Sales' });
+        expect((await d.getManager(f.userId))?.id).toBe(f.managerId);
+
+        await d.updateUserProfile(f.userId, { jobTitle: '  Senior Accountant, EMEA  ' });
+        expect(await user(f.userId)).toEqual({ ...before, department: 'Sales', jobTitle: 'Senior Accountant, EMEA' });
+
+        await d.updateUserProfile(f.userId, { department: null, jobTitle: null });
+        expect(await user(f.userId)).toEqual({ ...before, department: null, jobTitle: null });
+
+        await d.updateUserProfile(f.userId, { department: before.department, jobTitle: before.jobTitle });
+        expect(await user(f.userId)).toEqual(before);
+        // Nothing to change is fine; the same change twice too.
+        await d.updateUserProfile(f.userId, {});
+        await d.updateUserProfile(f.userId, { department: before.department });
+        expect(await user(f.userId)).toEqual(before);
+      });
+
+      it('sets, changes and removes the manager, seen from both sides', async () => {
+        await d.updateUserProfile(f.userId.toUpperCase(), { managerId: f.topUserId.toUpperCase() });
+        expect((await d.getManager(f.userId))?.id).toBe(f.topUserId);
+        expect(ids(await d.getDirectReports(f.topUserId))).toContain(f.userId);
+        expect(ids(await d.getDirectReports(f.managerId))).not.toContain(f.userId);
+
+        await d.updateUserProfile(f.userId, { managerId: null });
+        expect(await d.getManager(f.userId)).toBeNull();
+        await d.updateUserProfile(f.userId, { managerId: null });
+        expect(await d.getManager(f.userId)).toBeNull();
+
+        await d.updateUserProfile(f.userId, { managerId: f.managerId, department: 'Finance' });
+        expect((await d.getManager(f.userId))?.id).toBe(f.managerId);
+        expect((await user(f.userId)).department).toBe('Finance');
+      });
+
+      it('refuses bad input, an unknown manager and unknown users, changing nothing', async () => {
+        const before = await user(f.userId);
+        const bad: unknown[] = [
+          { department: 'x'.repeat(65) },
+          { jobTitle: 'x'.repeat(129) },
+          { department: '' },
+          { department: '   ' },
+          { jobTitle: 42 },
+          { department: 'Fin\u0000ance' },
+          { managerId: 'nope' },
+          { managerId: f.userId },
+          { manager: f.topUserId },
+          { department: 'Sales', managerId: "x' or '1'='1" },
+          null,
+          'Sales',
+          [],
+        ];
+        for (const changes of bad) {
+          await expect(d.updateUserProfile(f.userId, changes as { department?: string }), JSON.stringify(changes)).rejects.toBeInstanceOf(InvalidInputError);
+        }
+        await expect(d.updateUserProfile(f.userId, { department: 'Sales', managerId: UNKNOWN_ID })).rejects.toBeInstanceOf(NotFoundError);
+        await expect(d.updateUserProfile(UNKNOWN_ID, { department: 'Sales' })).rejects.toBeInstanceOf(NotFoundError);
+        await expect(d.updateUserProfile('nope', { department: 'Sales' })).rejects.toBeInstanceOf(InvalidInputError);
+        expect(await user(f.userId)).toEqual(before);
+        expect((await d.getManager(f.userId))?.id).toBe(f.managerId);
+      });
+
+      it('takes the longest department and job title allowed', async () => {
+        await d.updateUserProfile(f.userId, { department: 'D'.repeat(64), jobTitle: 'T'.repeat(128) });
+        expect(await user(f.userId)).toMatchObject({ department: 'D'.repeat(64), jobTitle: 'T'.repeat(128) });
+      });
+
+      if (capabilities.onPremisesAccounts) {
+        it("changes a synced user's profile, which this backend masters", async () => {
+          const before = await user(f.syncedUserId);
+          await d.updateUserProfile(f.syncedUserId, { department: 'Logistics', jobTitle: 'Warehouse Lead' });
+          expect(await user(f.syncedUserId)).toEqual({ ...before, department: 'Logistics', jobTitle: 'Warehouse Lead' });
+          expect(await d.getManager(f.syncedUserId)).not.toBeNull();
+          await d.updateUserProfile(f.syncedUserId, { managerId: null });
+          expect(await d.getManager(f.syncedUserId)).toBeNull();
+        });
+      } else {
+        it("refuses a synced user's profile with UnsupportedError that says why, changing nothing", async () => {
+          const before = await user(f.syncedUserId);
+          const err = await d.updateUserProfile(f.syncedUserId, { department: 'Logistics' }).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(UnsupportedError);
+          expect((err as Error).message).toMatch(/on-premises/i);
+          await expect(d.updateUserProfile(f.syncedUserId, { managerId: null })).rejects.toBeInstanceOf(UnsupportedError);
+          expect(await user(f.syncedUserId)).toEqual(before);
+          expect(await d.getManager(f.syncedUserId)).not.toBeNull();
+        });
+      }
+    });
+
+    describe('last sign-ins', () => {
+      it('says when each known user last signed in, null for never, leaving out unknown ids', async () => {
+        const signIns = await d.getLastSignIns([f.signedInUserId.toUpperCase(), f.neverSignedInUserId, UNKNOWN_ID, f.signedInUserId]);
+        expect([...signIns.keys()]).toEqual([f.signedInUserId, f.neverSignedInUserId]);
+        expect(signIns.get(f.signedInUserId)).toBeInstanceOf(Date);
+        // AD keeps FILETIME, Graph whole seconds: the same instant to the second.
+        expect(Math.round(signIns.get(f.signedInUserId)!.getTime() / 1000)).toBe(Date.parse(f.signedInAt) / 1000);
+        expect(signIns.get(f.neverSignedInUserId)).toBeNull();
+        expect((await d.getLastSignIns([])).size).toBe(0);
+      });
+
+      it('answers for more users than one request takes', async () => {
+        const everyone = new Set<string>();
+        for (const letter of 'aeijklmnorst') for (const u of await d.searchUsers(letter, 999)) everyone.add(u.id);
+        expect(everyone.size).toBeGreaterThan(30);
+        const signIns = await d.getLastSignIns([...everyone]);
+        expect(new Set(signIns.keys())).toEqual(everyone);
+        expect([...signIns.values()].filter((v) => v instanceof Date).length).toBeGreaterThan(everyone.size / 2);
+      });
+
+      it('rejects a list with a bad id, or not a list', async () => {
+        await expect(d.getLastSignIns([f.userId, 'nope'])).rejects.toBeInstanceOf(InvalidInputError);
+        await expect(d.getLastSignIns('nope' as unknown as string[])).rejects.toBeInstanceOf(InvalidInputError);
       });
     });
 

@@ -161,6 +161,16 @@ describe('the demo tenant (Northwind Traders)', () => {
     expect(groups.get(tenant.technicianGroupId)!.members).not.toContain(employee.id);
   });
 
+  it('has people who signed in lately, some inactive for 90 days and more, and some who never did', () => {
+    const now = Date.parse('2026-11-25T23:59:00Z');
+    const days = (u: (typeof tenant.users)[number]) => (now - Date.parse(u.lastSignIn!)) / 86_400_000;
+    const signedIn = tenant.users.filter((u) => u.lastSignIn);
+    expect(signedIn.filter((u) => days(u) < 30).length).toBeGreaterThan(tenant.users.length / 2);
+    expect(signedIn.filter((u) => days(u) >= 90).length).toBeGreaterThanOrEqual(3);
+    expect(tenant.users.filter((u) => !u.lastSignIn).length).toBeGreaterThanOrEqual(2);
+    for (const u of signedIn) if (u.lastPasswordChange) expect(Date.parse(u.lastSignIn!), u.displayName).toBeGreaterThanOrEqual(Date.parse(u.lastPasswordChange));
+  });
+
   it('leaves the employee outside the sensitive groups, so access can be requested', () => {
     for (const id of tenant.privilegedGroupIds) {
       expect(groups.get(id)!.members).not.toContain(tenant.personas.employee);

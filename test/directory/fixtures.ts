@@ -29,6 +29,9 @@ export function fixturesFrom(t: DemoTenant, options: { lockout: boolean } = { lo
       t.users.filter((u) => u.mail !== null && u.mail.toLowerCase() !== u.userPrincipalName.toLowerCase()),
       'mail alias',
     ).id,
+    signedInUserId: employee.id,
+    signedInAt: new Date(employee.lastSignIn!).toISOString(),
+    neverSignedInUserId: only(t.users.filter((u) => cloud(u) && !u.lastSignIn), 'user who never signed in').id,
     groupId: only(t.groups.filter((g) => memberOf(g) && g.owners.length > 0), 'group of the employee').id,
     otherGroupId: only(
       t.groups.filter((g) => !memberOf(g) && g.members.length > 0),

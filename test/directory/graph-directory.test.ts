@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConflictError,
+  ForbiddenError,
   InvalidInputError,
   NotFoundError,
   UnsupportedError,
 } from '../../directory/directory';
 import type { GraphDirectory } from '../../directory/graph-directory';
 import { maskEmail, maskPhone } from '../../directory/graph-directory';
-import type { FakeGraph } from '../support/fake-graph';
+import { ALL_ROLES, type FakeGraph } from '../support/fake-graph';
 import { demoTenant as tenant, graphDirectoryFor, startFakeGraph } from '../support/graph-setup';
 import { directoryContract } from './contract';
 import { fixturesFrom } from './fixtures';
@@ -184,6 +185,101 @@ describe('GraphDirectory on Graph v1.0', () => {
     const err = await d.resetPassword(f.userId, 'Another-Passw0rd-88', false).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).not.toContain('Another-Passw0rd-88');
+  });
+
+  it('updates a profile: PATCH of the fields given only, the manager through manager/$ref', async () => {
+    await d.updateUserProfile(f.userId, { department: 'Sales' });
+    expect(fake.calls('PATCH').map((r) => [r.path, r.body])).toEqual([[`/users/${f.userId}`, { department: 'Sales' }]]);
+    expect(fake.calls('PUT')).toEqual([]);
+
+    await d.updateUserProfile(f.userId, { jobTitle: null, managerId: f.topUserId });
+    expect(fake.calls('PATCH').at(-1)!.body).toEqual({ jobTitle: null });
+    const put = fake.calls('PUT').at(-1)!;
+    expect(put.path).toBe(`/users/${f.userId}/manager/$ref`);
+    expect(put.body).toEqual({ '@odata.id': `${fake.url}/v1.0/users/${f.topUserId}` });
+    expect(fake.users.get(f.userId)).toMatchObject({ department: 'Sales', jobTitle: null, managerId: f.topUserId });
+
+    // Removing the manager twice: Graph's 404 for "none set" is done.
+    await d.updateUserProfile(f.userId, { managerId: null });
+    await d.updateUserProfile(f.userId, { managerId: null });
+    expect(fake.calls('DELETE', /\/manager\/\$ref$/).map((r) => r.status)).toEqual([204, 404]);
+    expect(fake.users.get(f.userId)!.managerId).toBeNull();
+  });
+
+  it('checks the user, the synced flag and a new manager before sending any change', async () => {
+    await expect(d.updateUserProfile(f.syncedUserId, { department: 'Logistics' })).rejects.toThrow(/on-premises Active Directory/);
+    await expect(d.updateUserProfile(f.userId, { department: 'Sales', managerId: '9f0c3d1e-7b2a-4c5d-8e6f-0a1b2c3d4e5f' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(d.updateUserProfile(f.userId, { department: 'x'.repeat(65) })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    // Graph's own refusal of an on-premises mastered object reads the same.
+    fake.inject({ status: 400, method: 'PUT', message: 'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.' });
+    await expect(d.updateUserProfile(f.userId, { managerId: f.topUserId })).rejects.toBeInstanceOf(UnsupportedError);
+  });
+
+  it('a profile change without User.ReadWrite.All is a ForbiddenError naming it', async () => {
+    fake.grantedRoles = fake.grantedRoles.filter((r) => r !== 'User.ReadWrite.All');
+    // A new directory: a new token, with the roles granted now.
+    const fresh = graphDirectoryFor(fake);
+    try {
+      const e = await fresh.updateUserProfile(f.userId, { department: 'Sales' }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ForbiddenError);
+      expect((e as Error).message).toMatch(/User\.ReadWrite\.All/);
+      expect(fake.users.get(f.userId)!.department).toBe('Finance');
+    } finally {
+      fresh.close();
+      fake.grantedRoles = [...ALL_ROLES];
+    }
+  });
+
+  it('reads last sign-ins 15 ids per request with id in (...), selecting signInActivity only', async () => {
+    const ids = tenant.users.map((u) => u.id);
+    const signIns = await d.getLastSignIns(ids);
+    expect(signIns.size).toBe(ids.length);
+    for (const u of tenant.users) expect(signIns.get(u.id)?.toISOString() ?? null, u.displayName).toBe(u.lastSignIn ? new Date(u.lastSignIn).toISOString() : null);
+    const firstPages = fake.calls('GET', /^\/users$/).filter((r) => !r.query.get('$skiptoken'));
+    expect(firstPages).toHaveLength(Math.ceil(ids.length / 15));
+    for (const r of firstPages) {
+      expect(r.query.get('$select')).toBe('id,signInActivity');
+      expect(r.query.get('$filter')).toMatch(/^id in \('[0-9a-f-]{36}'(,'[0-9a-f-]{36}'){0,14}\)$/);
+      expect(r.rawUrl).not.toMatch(/['" ()]/);
+    }
+    // The fake holds Graph's limit: 16 values in one "in" are refused.
+    const sixteen = ids.slice(0, 16).map((id) => `'${id}'`).join(',');
+    const refused = await d.client.api(`/users?$filter=${encodeURIComponent(`id in (${sixteen})`)}&$select=id`).get().catch((e: unknown) => e);
+    expect((refused as { statusCode: number }).statusCode).toBe(400);
+  });
+
+  it('takes the last successful sign-in, else the later of interactive and non-interactive', async () => {
+    const a = fake.users.get(f.userId)!;
+    a.signInActivity = { lastSignInDateTime: '2026-11-20T10:00:00Z', lastNonInteractiveSignInDateTime: '2026-11-24T08:00:00Z', lastSuccessfulSignInDateTime: '2026-11-22T09:30:00Z' };
+    const b = fake.users.get(f.managerId)!;
+    b.signInActivity = { lastSignInDateTime: '2026-09-01T10:00:00Z', lastNonInteractiveSignInDateTime: '2026-10-02T11:00:00Z', lastSuccessfulSignInDateTime: null };
+    const signIns = await d.getLastSignIns([f.userId, f.managerId]);
+    expect(signIns.get(f.userId)?.toISOString()).toBe('2026-11-22T09:30:00.000Z');
+    expect(signIns.get(f.managerId)?.toISOString()).toBe('2026-10-02T11:00:00.000Z');
+  });
+
+  it('sign-in activity needs AuditLog.Read.All and a P1 licence: each refusal says which', async () => {
+    fake.grantedRoles = fake.grantedRoles.filter((r) => r !== 'AuditLog.Read.All');
+    const fresh = graphDirectoryFor(fake);
+    try {
+      const noPermission = await fresh.getLastSignIns([f.userId]).catch((x: unknown) => x);
+      expect(noPermission).toBeInstanceOf(ForbiddenError);
+      expect((noPermission as Error).message).toMatch(/AuditLog\.Read\.All/);
+    } finally {
+      fresh.close();
+      fake.grantedRoles = [...ALL_ROLES];
+    }
+    fake.reset();
+    fake.premium = false;
+    try {
+      const noLicence = await d.getLastSignIns([f.userId]).catch((x: unknown) => x);
+      expect(noLicence).toBeInstanceOf(ForbiddenError);
+      expect((noLicence as Error).message).toMatch(/Microsoft Entra ID P1 or P2 licence/);
+      expect((noLicence as ForbiddenError).requestId).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      fake.premium = true;
+    }
   });
 
   it('has no lockout for cloud accounts: unlock explains smart lockout', async () => {

@@ -67,7 +67,7 @@ describe('hybrid with the demo tenant as the cloud', () => {
       await resetDemoState(admin, dc, tenant);
       return { directory: hybrid, fixtures: f, teardown: async () => undefined };
     },
-    { onPremisesAccounts: true, authenticationMethods: true },
+    { onPremisesAccounts: true, authenticationMethods: true, signInActivity: true },
   );
 
   it('keeps cloud ids: AD objectGUIDs never leave it', async () => {
@@ -161,12 +161,34 @@ describe('hybrid with Microsoft Graph as the cloud', () => {
     expect(fake.calls('PATCH')).toEqual([]);
   });
 
+  it("changes a synced user's profile in AD and shows it before the next sync; a cloud-only user's in Graph", async () => {
+    const adDn = dc.objects[synced.id]!.dn;
+    const otherSynced = tenant.users.find((u) => u.onPremisesSyncEnabled && u.id !== synced.id)!;
+    await hybrid.updateUserProfile(synced.id, { department: 'Logistics', jobTitle: 'Warehouse Lead', managerId: otherSynced.id });
+    expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    const e = (await admin.search(adDn, { scope: 'base', attributes: ['department', 'title', 'manager'] })).searchEntries[0]!;
+    expect([e.department, e.title, String(e.manager).toLowerCase()]).toEqual(['Logistics', 'Warehouse Lead', dc.objects[otherSynced.id]!.dn.toLowerCase()]);
+    expect(fake.users.get(synced.id)!.department).toBe(synced.department); // Entra learns it at the next sync
+    expect(await hybrid.getUser(synced.id)).toMatchObject({ id: synced.id, department: 'Logistics', jobTitle: 'Warehouse Lead' });
+    expect((await hybrid.getManager(synced.id))?.id).toBe(otherSynced.id);
+
+    // AD's manager names an AD account: a cloud-only manager cannot be set there.
+    const err = await hybrid.updateUserProfile(synced.id, { managerId: employee.id }).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect((err as Error).message).toMatch(/cloud-only account/);
+
+    await hybrid.updateUserProfile(employee.id, { jobTitle: 'Senior Accountant' });
+    expect(fake.calls('PATCH').map((r) => [r.path, r.body])).toEqual([[`/users/${employee.id}`, { jobTitle: 'Senior Accountant' }]]);
+    // Last sign-ins come from the cloud, for synced users too.
+    expect((await hybrid.getLastSignIns([synced.id])).get(synced.id)?.toISOString()).toBe(new Date(synced.lastSignIn!).toISOString());
+  });
+
   it('keeps MFA, passes and sessions in the cloud for synced users too', async () => {
     const tap = await hybrid.createTemporaryAccessPass(synced.id, { lifetimeInMinutes: 60, isUsableOnce: true });
     expect(fake.calls('POST', /temporaryAccessPassMethods$/).at(-1)!.path).toBe(`/users/${synced.id}/authentication/temporaryAccessPassMethods`);
     expect((await hybrid.listAuthMethods(synced.id)).map((m) => m.id)).toContain(tap.id);
     await hybrid.revokeSessions(synced.id);
-    expect(hybrid.capabilities).toEqual({ onPremisesAccounts: true, authenticationMethods: true });
+    expect(hybrid.capabilities).toEqual({ onPremisesAccounts: true, authenticationMethods: true, signInActivity: true });
   });
 
   it('is healthy only when both are', async () => {

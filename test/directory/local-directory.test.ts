@@ -64,8 +64,9 @@ describe('LocalDirectory (local only)', () => {
   async function snapshot(d: LocalDirectory): Promise<unknown> {
     const users = [];
     for (const u of tenant.users) {
-      users.push(await d.getUser(u.id), await d.getSignInState(u.id), await d.listAuthMethods(u.id));
+      users.push(await d.getUser(u.id), await d.getSignInState(u.id), await d.listAuthMethods(u.id), (await d.getManager(u.id))?.id ?? null);
     }
+    users.push([...(await d.getLastSignIns(tenant.users.map((u) => u.id))).entries()]);
     const groups = [];
     for (const g of tenant.groups) groups.push(await d.getGroup(g.id), ids(await d.listGroupMembers(g.id)), ids(await d.listGroupOwners(g.id)));
     return { users, groups };
@@ -81,6 +82,7 @@ describe('LocalDirectory (local only)', () => {
     await d.createTemporaryAccessPass(f.noMfaUserId, { lifetimeInMinutes: 60, isUsableOnce: true });
     const other = (await d.listAuthMethods(f.userId)).find((m) => !m.isDefault && m.kind !== 'password')!;
     await d.deleteAuthMethod(f.userId, other.kind, other.id);
+    await d.updateUserProfile(f.userId, { department: 'Sales', jobTitle: null, managerId: f.topUserId });
   }
 
   it('seeds the demo tenant into a new file, matching the seed', async () => {
@@ -114,8 +116,34 @@ describe('LocalDirectory (local only)', () => {
       expect(ids(await d.listGroupMembers(g.id))).toEqual([...g.members].sort());
       expect(ids(await d.listGroupOwners(g.id))).toEqual([...g.owners].sort());
     }
+    const signIns = await d.getLastSignIns(tenant.users.map((u) => u.id));
+    expect(Object.fromEntries([...signIns].map(([id, at]) => [id, at?.toISOString() ?? null]))).toEqual(
+      Object.fromEntries(tenant.users.map((u) => [u.id, u.lastSignIn ? new Date(u.lastSignIn).toISOString() : null])),
+    );
     expect(await d.health()).toEqual({ ok: true, detail: `${tenant.users.length} users` });
     expect(d.kind).toBe('local');
+  });
+
+  it('gives a file made before last sign-ins were kept the seed\'s, once, keeping its changes', async () => {
+    const d = open();
+    await d.setAccountEnabled(f.userId, false);
+    d.close();
+    // The file as the first schema left it.
+    const raw = new Database(file);
+    raw.exec('ALTER TABLE users DROP COLUMN last_sign_in; DROP TABLE seed_backfill;');
+    raw.pragma('user_version = 1');
+    raw.close();
+
+    const upgraded = open();
+    expect((await upgraded.getUser(f.userId))?.accountEnabled).toBe(false);
+    const signIns = await upgraded.getLastSignIns([f.signedInUserId, f.neverSignedInUserId]);
+    expect(signIns.get(f.signedInUserId)?.toISOString()).toBe(f.signedInAt);
+    expect(signIns.get(f.neverSignedInUserId)).toBeNull();
+    upgraded.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.prepare('SELECT count(*) AS n FROM seed_backfill').get()).toEqual({ n: 0 });
+    check.close();
   });
 
   it('records the schema version and refuses a newer file', () => {

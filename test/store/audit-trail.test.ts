@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -217,5 +218,69 @@ describe('audit trail', () => {
     seed(4);
     const other = new AuditTrail(store.db);
     expect(other.verify()).toMatchObject({ ok: true, count: 4 });
+  });
+});
+
+describe('audit trail format: databases written by earlier versions still verify', () => {
+  /** Every UTF-16 code unit that is not a surrogate, and a few characters beyond the BMP. */
+  const everyCharacter = (): string[] => {
+    const chars: string[] = [];
+    for (let c = 0; c <= 0xffff; c++) if (c < 0xd800 || c > 0xdfff) chars.push(String.fromCharCode(c));
+    return [...chars, '😀', '\u{10ffff}', '𝄞'];
+  };
+
+  it('hashes a fixed event to the same hash as always', () => {
+    const hash = hashEvent({
+      seq: 1,
+      ts: '2026-11-01T09:00:00.000Z',
+      actorId: '3f2504e0-4f89-41d3-9a0c-0305e82c3301',
+      actorName: "Zoë O'Brien",
+      action: 'access.requested',
+      target: 'REQ-1001',
+      outcome: 'success',
+      details: canonicalJson({ resource: 'payroll-reports', justification: 'line\nbreak "quoted" ☃' }),
+      correlationId: 'REQ-1001',
+      prevHash: GENESIS_HASH,
+    });
+    expect(hash).toBe('582447eb6d7f8c5b1cb53b9d479c15c19d6f6de7b1ace6d7eb958644288f6d87');
+  });
+
+  it('verifies a chain written with the encoding computed independently, text with every character included', () => {
+    const chars = everyCharacter();
+    const insert = store.db.prepare('INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+    let prev = GENESIS_HASH;
+    const n = Math.ceil(chars.length / 1024);
+    store.transaction(() => {
+      for (let i = 0; i < n; i++) {
+        const text = chars.slice(i * 1024, (i + 1) * 1024).join('');
+        const fields = [i + 1, `2026-11-01T09:00:${String(i % 60).padStart(2, '0')}.000Z`, i % 3 ? `user-${i}` : null, text, 'x.y', i % 2 ? text : null, 'success', JSON.stringify({ text }), i % 4 ? null : `c-${i}`, prev];
+        const hash = createHash('sha256').update(JSON.stringify(fields), 'utf8').digest('hex');
+        insert.run(...fields, hash);
+        prev = hash;
+      }
+    });
+    expect(store.audit.verify()).toEqual({ ok: true, count: n, headSeq: n, headHash: prev });
+  });
+
+  it('relies on SQLite json_array encoding text exactly as JSON.stringify does, for every character', () => {
+    const encode = store.db.prepare('SELECT json_array(CAST(? AS INTEGER), ?, ?)').pluck();
+    const differing = everyCharacter().filter((ch) => {
+      const text = `a${ch}b`;
+      return encode.get(7, text, null) !== JSON.stringify([7, text, null]);
+    });
+    expect(differing).toEqual([]);
+  });
+
+  it('names an event holding a BLOB where text belongs (a page SQLite cannot encode)', () => {
+    seed(10);
+    tamper('UPDATE audit_events SET actor_name = ? WHERE seq = 7', Buffer.from('User 1'));
+    expect(store.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 7, count: 6 });
+  });
+
+  it('verifies a trail of several pages and names a bad event in a later page', () => {
+    store.transaction(() => seed(12_000));
+    expect(store.audit.verify()).toMatchObject({ ok: true, count: 12_000, headSeq: 12_000 });
+    tamper("UPDATE audit_events SET target = 'someone-else' WHERE seq = 10001");
+    expect(store.audit.verify()).toMatchObject({ ok: false, firstBadSeq: 10_001, count: 10_000 });
   });
 });

@@ -55,6 +55,9 @@ describe('store migrations', () => {
     7: { adds: ['recovery_sessions', 'recovery_verifications', 'recovery_events', 'recovery_lockouts', 'totp_steps'] },
     8: { adds: [], columns: ['access_requests.ends_at'] },
     9: { adds: ['tickets', 'ticket_history', 'technician_plans', 'technician_prompts', 'technician_cards'] },
+    10: { adds: ['review_campaigns', 'review_items', 'review_item_reviewers', 'review_cards', 'review_schedule_state', 'review_schedule_runs'] },
+    11: { adds: ['drift_findings', 'drift_runs'] },
+    12: { adds: ['hr_batches', 'hr_batch_lines', 'hr_employees', 'hr_actions'] },
   };
 
   for (const m of migrations) {

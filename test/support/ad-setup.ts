@@ -36,6 +36,7 @@ function seedUser(u: DemoTenant['users'][number], keepIds: boolean): SambaSeedUs
     synced: u.onPremisesSyncEnabled,
     locked: u.locked,
     mustChange: u.passwordChangeRequired,
+    lastLogon: u.lastSignIn ?? null,
     attrs: {
       displayName: u.displayName,
       givenName: u.givenName,
@@ -128,14 +129,15 @@ function replace(type: string, value: string | string[]): Change {
 }
 
 /**
- * Puts the demo objects back as seeded (enabled flags, lockouts, must-change flags, group
- * members), changing only what differs: the contract suite calls it before every test.
+ * Puts the demo objects back as seeded (enabled flags, lockouts, must-change flags, department,
+ * title and manager, group members), changing only what differs: the contract suite calls it
+ * before every test.
  */
 export async function resetDemoState(admin: Client, dc: SambaDc, tenant: DemoTenant): Promise<void> {
   const users = await admin.search(`OU=People,${ORG_DN}`, {
     scope: 'one',
     filter: '(objectClass=user)',
-    attributes: ['userAccountControl', 'msDS-User-Account-Control-Computed', 'pwdLastSet'],
+    attributes: ['userAccountControl', 'msDS-User-Account-Control-Computed', 'pwdLastSet', 'department', 'title', 'manager'],
   });
   const byDn = new Map(users.searchEntries.map((e) => [e.dn.toLowerCase(), e]));
   for (const u of tenant.users) {
@@ -150,6 +152,11 @@ export async function resetDemoState(admin: Client, dc: SambaDc, tenant: DemoTen
     if (locked !== u.locked) changes.push(replace('lockoutTime', u.locked ? dateToFileTime(new Date()) : '0'));
     const mustChange = e.pwdLastSet === '0';
     if (mustChange !== u.passwordChangeRequired) changes.push(replace('pwdLastSet', u.passwordChangeRequired ? '0' : '-1'));
+    const same = (have: unknown, want: string | null) => String(have ?? '').toLowerCase() === (want ?? '').toLowerCase();
+    if (!same(e.department, u.department)) changes.push(replace('department', u.department === null ? [] : u.department));
+    if (!same(e.title, u.jobTitle)) changes.push(replace('title', u.jobTitle === null ? [] : u.jobTitle));
+    const managerDn = u.managerId ? dc.objects[u.managerId]!.dn : null;
+    if (!same(e.manager, managerDn)) changes.push(replace('manager', managerDn === null ? [] : managerDn));
     if (changes.length) await admin.modify(dn, changes);
   }
   const groups = await admin.search(`OU=Groups,${ORG_DN}`, { scope: 'one', filter: '(objectClass=group)', attributes: ['member'] });

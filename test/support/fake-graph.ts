@@ -25,8 +25,10 @@ import { makeSelfSignedCertificate, type SelfSignedCertificate } from './self-si
  *   like Entra ID does) and the authority's OpenID configuration for MSAL;
  * - every request needs a bearer token it issued, for its own audience; the token's `roles`
  *   claim decides what the app may do, and a missing permission gets Graph's 403;
- * - users, groups, members, owners, managers, authentication methods, Temporary Access Pass,
- *   `$select`, `$filter` (`eq`), `$search` (tokenised, `ConsistencyLevel: eventual`
+ * - users, groups, members, owners, managers (read, `PUT`/`DELETE .../manager/$ref`), profile
+ *   updates, authentication methods, Temporary Access Pass, sign-in activity (needs
+ *   `AuditLog.Read.All` and a premium licence, switchable), `$select`, `$filter` (`eq`, and
+ *   `in` with at most 15 values), `$search` (tokenised, `ConsistencyLevel: eventual`
  *   required), `$orderby`, `$count`, paging with small pages and `@odata.nextLink`, JSON
  *   `$batch` (at most 20, answers in another order than asked);
  * - Teams app installation for a user and its chat, the app catalog, the app's service
@@ -47,6 +49,8 @@ export const ALL_ROLES = [
   'TeamsAppInstallation.ReadWriteSelfForUser.All',
   'AppCatalog.Read.All',
   'Application.Read.All',
+  'User.ReadWrite.All',
+  'AuditLog.Read.All',
 ];
 
 const USER_ADMIN_ROLES = ['User Administrator', 'Privileged Authentication Administrator', 'Global Administrator'];
@@ -76,6 +80,8 @@ export interface FakeGraphOptions {
   directoryRoles?: string[];
   /** Apps in the organisation's Teams app catalog. */
   teamsApps?: { id: string; externalId: string; displayName: string }[];
+  /** Whether the tenant has a Microsoft Entra ID P1/P2 licence (sign-in activity needs one). Default true. */
+  premium?: boolean;
 }
 
 /** One request the fake answered (batch parts included, flagged `inBatch`). */
@@ -155,6 +161,8 @@ export interface FakeUser {
   signInSessionsValidFromDateTime: string | null;
   /** The last password set through Graph: tests check it arrived, the bot never reads it. */
   lastPasswordSet?: string;
+  /** Graph's `signInActivity`; null for someone who never signed in. */
+  signInActivity: { lastSignInDateTime: string | null; lastNonInteractiveSignInDateTime: string | null; lastSuccessfulSignInDateTime: string | null } | null;
   /** Entra Connect's source anchor of a synced user (base64); tests of hybrid routing set it. */
   onPremisesImmutableId?: string | null;
   onPremisesUserPrincipalName?: string | null;
@@ -216,6 +224,13 @@ const INSTALL_APPS = ['TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsApp
 const READ_INSTALLED = ['TeamsAppInstallation.ReadSelfForUser.All', 'TeamsAppInstallation.ReadForUser.All', ...INSTALL_APPS];
 const READ_CATALOG = ['AppCatalog.Read.All', 'AppCatalog.ReadWrite.All', 'Directory.Read.All'];
 const READ_APPS = ['Application.Read.All', 'Directory.Read.All'];
+const WRITE_USERS = ['User.ReadWrite.All', 'Directory.ReadWrite.All'];
+const READ_SIGN_INS = ['AuditLog.Read.All'];
+/** Graph's limits on profile text. */
+const MAX_PROFILE_TEXT: Record<string, number> = { department: 64, jobTitle: 128 };
+/** The most values Graph takes in one `in` of a directory query. */
+const MAX_IN = 15;
+const ON_PREMISES_MASTERED = 'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.';
 
 export class FakeGraph {
   /** Requests to Graph (not to the token endpoint), in order. */
@@ -242,6 +257,8 @@ export class FakeGraph {
   maxPageSize: number;
   tokenLifetimeSeconds: number;
   clientSecret: string | undefined;
+  /** Whether the tenant has a premium licence (sign-in activity needs one). */
+  premium: boolean;
 
   private server: https.Server | null = null;
   private base = '';
@@ -263,6 +280,7 @@ export class FakeGraph {
     this.grantedRoles = [...(options.grantedRoles ?? ALL_ROLES)];
     this.directoryRoles = [...(options.directoryRoles ?? ['User Administrator'])];
     this.teamsApps = options.teamsApps ?? [];
+    this.premium = options.premium ?? true;
     this.tls = makeSelfSignedCertificate();
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.signingKey = { kid: randomBytes(12).toString('base64url'), privateKey, publicKey };
@@ -327,6 +345,9 @@ export class FakeGraph {
         managerId: u.managerId,
         preferred: def ? (PREFERENCE_OF[def.kind] ?? null) : null,
         signInSessionsValidFromDateTime: null,
+        signInActivity: u.lastSignIn
+          ? { lastSignInDateTime: u.lastSignIn, lastNonInteractiveSignInDateTime: u.lastSignIn, lastSuccessfulSignInDateTime: u.lastSignIn }
+          : null,
         methods: u.authMethods.map((m) => ({ id: m.id, kind: m.kind, data: methodData(m.kind, m.hint) })),
       });
     }
@@ -625,6 +646,7 @@ export class FakeGraph {
     if (seg[0] === 'users') {
       if (seg.length === 1 && method === 'GET') {
         need(READ_USERS);
+        this.signInActivityAllowed(query, need);
         return ok(200, this.listUsers(path, query, headers));
       }
       const u = this.user(seg[1]!);
@@ -632,9 +654,26 @@ export class FakeGraph {
       if (rest.length === 0) {
         if (method === 'GET') {
           need(READ_USERS);
+          this.signInActivityAllowed(query, need);
           return ok(200, { '@odata.context': `${this.base}/v1.0/$metadata#users/$entity`, ...select(this.userJson(u), query, DEFAULT_USER_FIELDS) });
         }
         if (method === 'PATCH') return this.patchUser(u, body, need);
+      }
+      if (rest[0] === 'manager' && rest.length === 2 && rest[1] === '$ref' && (method === 'PUT' || method === 'DELETE')) {
+        need(WRITE_USERS);
+        if (u.onPremisesSyncEnabled) throw new GraphFailure(400, 'Request_BadRequest', ON_PREMISES_MASTERED);
+        if (method === 'DELETE') {
+          if (!u.managerId) throw notFound(`${u.id}/manager`);
+          u.managerId = null;
+          return { status: 204 };
+        }
+        const ref = String(body?.['@odata.id'] ?? '');
+        const mm = new RegExp(`^${escapeRe(this.base)}/v1\\.0/(?:directoryObjects|users)/([0-9a-fA-F-]{36})$`).exec(ref);
+        if (!mm) throw new GraphFailure(400, 'Request_BadRequest', `Invalid URL format specified in @odata.id: ${ref.slice(0, 200)}`);
+        const mid = mm[1]!.toLowerCase();
+        if (!this.users.has(mid)) throw notFound(mid);
+        u.managerId = mid;
+        return { status: 204 };
       }
       if (rest[0] === 'manager' && rest.length === 1 && method === 'GET') {
         need(READ_USERS);
@@ -752,14 +791,19 @@ export class FakeGraph {
       }
     }
     if (keys.includes('accountEnabled')) need(ENABLE_DISABLE);
-    for (const k of keys) if (k !== 'passwordProfile' && k !== 'accountEnabled') need(['User.ReadWrite.All', 'Directory.ReadWrite.All']);
-    if (u.onPremisesSyncEnabled) {
-      throw new GraphFailure(
-        400,
-        'Request_BadRequest',
-        'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.',
-      );
+    for (const k of keys) if (k !== 'passwordProfile' && k !== 'accountEnabled') need(WRITE_USERS);
+    for (const k of keys) {
+      if (!['passwordProfile', 'accountEnabled', 'department', 'jobTitle'].includes(k)) {
+        throw new GraphFailure(400, 'Request_BadRequest', `Property '${k.slice(0, 60)}' is read-only or does not exist on type 'Microsoft.DirectoryServices.User'.`);
+      }
+      if (k in MAX_PROFILE_TEXT) {
+        const v = body[k];
+        if (v !== null && (typeof v !== 'string' || v.length > MAX_PROFILE_TEXT[k]!)) {
+          throw new GraphFailure(400, 'Request_BadRequest', `Invalid value specified for property '${k}' of resource 'User'.`);
+        }
+      }
     }
+    if (u.onPremisesSyncEnabled) throw new GraphFailure(400, 'Request_BadRequest', ON_PREMISES_MASTERED);
     if ('passwordProfile' in body) {
       const p = body.passwordProfile as { password?: unknown; forceChangePasswordNextSignIn?: unknown };
       if (typeof p?.password !== 'string' || p.password.length < 8 || [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((r) => r.test(p.password as string)).length < 3) {
@@ -773,6 +817,8 @@ export class FakeGraph {
       if (typeof body.accountEnabled !== 'boolean') throw new GraphFailure(400, 'Request_BadRequest', 'Invalid value specified for property \'accountEnabled\'.');
       u.accountEnabled = body.accountEnabled;
     }
+    if ('department' in body) u.department = body.department;
+    if ('jobTitle' in body) u.jobTitle = body.jobTitle;
     return { status: 204 };
   }
 
@@ -929,10 +975,11 @@ export class FakeGraph {
 
   private listUsers(path: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>) {
     let users = [...this.users.values()].map((u) => this.userJson(u));
-    const f = this.filter(query);
+    const f = this.filter(query, true);
     if (f) {
       if (!['userPrincipalName', 'mail', 'id'].includes(f.property)) throw new GraphFailure(400, 'Request_UnsupportedQuery', `Unsupported filter property ${f.property}.`);
-      users = users.filter((u) => String(u[f.property] ?? '').toLowerCase() === f.literal.toLowerCase());
+      const wanted = new Set(f.values.map((v) => v.toLowerCase()));
+      users = users.filter((u) => wanted.has(String(u[f.property] ?? '').toLowerCase()));
     }
     users = this.search(users, query, headers, ['displayName']);
     return this.page(path, query, users, DEFAULT_USER_FIELDS);
@@ -946,15 +993,36 @@ export class FakeGraph {
     return this.page(path, query, groups, DEFAULT_GROUP_FIELDS);
   }
 
-  /** `$filter=<property> eq '<literal>'`, the only form the bot uses; anything else is refused. */
-  private filter(query: URLSearchParams): { property: string; literal: string } | null {
+  /**
+   * `$filter=<property> eq '<literal>'`, or (where `allowIn`) `<property> in ('<a>', ...)` with
+   * at most 15 values, the forms the bot uses; anything else is refused.
+   */
+  private filter(query: URLSearchParams, allowIn = false): { property: string; literal: string; values: string[] } | null {
     const text = query.get('$filter');
     if (text === null) return null;
     const m = /^\s*([A-Za-z][A-Za-z0-9/]*)\s+eq\s+'((?:[^']|'')*)'\s*$/.exec(text);
-    if (!m) throw new GraphFailure(400, 'BadRequest', `Invalid filter clause: syntax error in '${text.slice(0, 120)}'.`);
-    const literal = m[2]!.replace(/''/g, "'");
-    this.filterLiterals.push(literal);
-    return { property: m[1]!, literal };
+    if (m) {
+      const literal = m[2]!.replace(/''/g, "'");
+      this.filterLiterals.push(literal);
+      return { property: m[1]!, literal, values: [literal] };
+    }
+    const list = allowIn ? /^\s*([A-Za-z][A-Za-z0-9/]*)\s+in\s+\(\s*('(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*)\s*\)\s*$/.exec(text) : null;
+    if (!list) throw new GraphFailure(400, 'BadRequest', `Invalid filter clause: syntax error in '${text.slice(0, 120)}'.`);
+    const values = [...list[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((x) => x[1]!.replace(/''/g, "'"));
+    if (values.length > MAX_IN) {
+      throw new GraphFailure(400, 'Request_UnsupportedQuery', `Too many child clauses specified in search filter expression containing 'OR' operators: ${values.length}. Max allowed: ${MAX_IN}.`);
+    }
+    this.filterLiterals.push(...values);
+    return { property: list[1]!, literal: values[0]!, values };
+  }
+
+  /** Selecting `signInActivity` needs `AuditLog.Read.All` and a premium licence, as in Graph. */
+  private signInActivityAllowed(query: URLSearchParams, need: (allowed: string[], style?: 'directory' | 'workload') => void): void {
+    if (!(query.get('$select') ?? '').split(',').map((x) => x.trim()).includes('signInActivity')) return;
+    need(READ_SIGN_INS);
+    if (!this.premium) {
+      throw new GraphFailure(403, 'Authentication_RequestFromNonPremiumTenantOrB2CTenant', "Neither tenant is B2C or tenant doesn't have premium license");
+    }
   }
 
   /** `$search` as Graph runs it on directory objects (tokenised on display names). */
@@ -1039,6 +1107,7 @@ export class FakeGraph {
       lastPasswordChangeDateTime: u.lastPasswordChangeDateTime,
       passwordProfile: { password: null, forceChangePasswordNextSignIn: u.forceChangePasswordNextSignIn, forceChangePasswordNextSignInWithMfa: false },
       signInSessionsValidFromDateTime: u.signInSessionsValidFromDateTime,
+      signInActivity: u.signInActivity ? { ...u.signInActivity, lastSignInRequestId: randomUUID(), lastNonInteractiveSignInRequestId: randomUUID(), lastSuccessfulSignInRequestId: randomUUID() } : null,
       businessPhones: [],
       mobilePhone: null,
       officeLocation: null,

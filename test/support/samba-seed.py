@@ -11,11 +11,13 @@ The seed (JSON) holds:
   ous:      ["Northwind", "People,Northwind", ...]       OUs, parent last, created in order
   policy:   {minPwdLength, complexity, historyLength, lockoutThreshold, lockoutMinutes}
   users:    [{key, ou, cn, sam, upn?, guid?, password, enabled, synced, locked, mustChange,
-              attrs: {displayName, givenName, sn, mail, department, title}, manager?: key}]
+              lastLogon?: ISO time, attrs: {displayName, givenName, sn, mail, department, title},
+              manager?: key}]
   groups:   [{key, ou, cn, sam, guid?, attrs: {...}, managedBy?: key, members: [key]}]
   serviceAccount: {cn, sam, upn, password, delegateOn: ou}  least-privilege helpdesk account
 """
 
+import datetime
 import json
 import sys
 import time
@@ -35,6 +37,12 @@ GROUP_TYPE_GLOBAL_SECURITY = -2147483646
 
 def filetime_now():
     return str(int((time.time() + 11644473600) * 10_000_000))
+
+
+def filetime_of(iso):
+    # Whole seconds in integers: a float would round away the low digits of a FILETIME.
+    t = round(datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    return str((t + 11644473600) * 10_000_000)
 
 
 def main():
@@ -119,6 +127,8 @@ def main():
             m["lockoutTime"] = ldb.MessageElement(filetime_now(), ldb.FLAG_MOD_REPLACE, "lockoutTime")
         if u.get("mustChange"):
             m["pwdLastSet"] = ldb.MessageElement("0", ldb.FLAG_MOD_REPLACE, "pwdLastSet")
+        if u.get("lastLogon"):
+            m["lastLogonTimestamp"] = ldb.MessageElement(filetime_of(u["lastLogon"]), ldb.FLAG_MOD_REPLACE, "lastLogonTimestamp")
         if len(m) > 0:
             db.modify(m)
 
@@ -211,6 +221,10 @@ def delegate(db, base, ou, sid):
         "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "pwdLastSet"), user, sid),
         "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "lockoutTime"), user, sid),
         "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "userAccountControl"), user, sid),
+        # Profile updates (a mover's department, title and manager).
+        "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "department"), user, sid),
+        "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "title"), user, sid),
+        "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "manager"), user, sid),
         "(OA;CIIO;WP;%s;%s;%s)" % (schema_guid(db, "member"), group, sid),
     ]
     sd = SDUtils(db)

@@ -39,6 +39,8 @@ export interface SambaSeedUser {
   synced?: boolean;
   locked?: boolean;
   mustChange?: boolean;
+  /** When the account last logged on (ISO), written as lastLogonTimestamp; none: never. */
+  lastLogon?: string | null;
   attrs?: Record<string, string | null>;
   manager?: string;
 }

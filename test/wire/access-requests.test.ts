@@ -379,13 +379,50 @@ describe('two approval stages', () => {
     const forged = await click(h, sarah(), 'access.deny', id, 3, { comment: 'x' });
     expect(findById(forged, 'access-banner').text).toMatch(/This card was for stage 3; the request is now at stage 2/);
     expect(h.bot.store.audit.query({ correlationId: id, action: 'access.decision-refused' }).map((e) => JSON.parse(e.details).reason)).toEqual(['stale-card']);
-    // Thomas is not a stage-2 approver.
+    // Thomas approved stage 1: stage 2 needs someone else.
     const notHis = await click(h, thomas(), 'access.approve', id, 2);
-    expect(findById(notHis, 'access-banner').text).toMatch(/not an approver/);
+    expect(findById(notHis, 'access-banner').text).toMatch(/You approved an earlier stage .* needs another approver/);
     expect(h.bot.store.requests.get(id)).toMatchObject({ state: 'pending', stage: 2 });
     await click(h, sarah(), 'access.approve', id, 2);
     await settle(h);
     expect(h.bot.store.requests.get(id)!.state).toBe('granted');
+  });
+});
+
+describe('a different person for every stage', () => {
+  it('the manager who is also an owner approves stage 1 only; stage 2 goes to the other owner', async () => {
+    const mateo = demoUser(h, 'Mateo Alvarez');
+    const olivia = demoUser(h, 'Olivia Hart'); // his manager, and an owner of Payroll Reports
+    const rebecca = demoUser(h, 'Rebecca Stone');
+    const id = await requestAccess(h, mateo, 'I need the payroll reports for two weeks because of the quarter close');
+    await settle(h);
+    await click(h, olivia, 'access.approve', id, 1);
+    await settle(h);
+    expect(h.bot.store.requests.approvers(id, 2).map((a) => a.approverName)).toEqual(['Rebecca Stone']);
+    expect(requestCardsSentTo(h, olivia.id, id).some((c) => findById(c, 'access-approve')?.data?.stage === 2)).toBe(false);
+
+    // Her stage 1 card, replayed for stage 2: refused, audited, nothing changed.
+    const refused = await click(h, olivia, 'access.approve', id, 2);
+    expect(findById(refused, 'access-banner').text).toMatch(/approved an earlier stage/);
+    expect(h.bot.store.requests.get(id)).toMatchObject({ state: 'pending', stage: 2 });
+    expect(h.bot.store.audit.query({ correlationId: id, action: 'access.decision-refused' }).map((e) => JSON.parse(e.details!).reason)).toEqual(['approved-earlier-stage']);
+
+    await click(h, rebecca, 'access.approve', id, 2);
+    await settle(h);
+    expect(h.bot.store.requests.get(id)!.state).toBe('granted');
+    expect(h.bot.store.requests.decisions(id).map((d) => d.decidedByName)).toEqual(['Olivia Hart', 'Rebecca Stone']);
+  });
+
+  it('when the only owner approved stage 1 as manager, stage 2 goes to the next manager up', async () => {
+    const ines = demoUser(h, 'Inès Moreau');
+    const rebecca = demoUser(h, 'Rebecca Stone'); // her manager and the only owner of HR Portal Admin
+    const id = await requestAccess(h, ines, 'I need HR portal admin for 3 days', { justification: 'Fix the onboarding forms' });
+    await settle(h);
+    await click(h, rebecca, 'access.approve', id, 1);
+    await settle(h);
+    const stage2 = h.bot.store.requests.approvers(id, 2);
+    expect(stage2.map((a) => [a.approverName, a.source])).toEqual([['Daniel Whitaker', 'fallback']]);
+    expect(requestCardsSentTo(h, demoUser(h, 'Daniel Whitaker').id, id)).toHaveLength(1);
   });
 });
 

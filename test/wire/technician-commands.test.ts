@@ -221,7 +221,7 @@ describe('lookups', () => {
     expect(menu).toBeDefined();
     const listCard = h.connector.sentTo(h.client.channelConversationId()).map(cardOf).filter(Boolean).pop();
     expect(title(listCard)).toBe('Technician commands');
-    expect(findById(listCard, 'tech-facts').facts.map((f: any) => f.title.split(' ')[0])).toEqual(['help', 'whois', 'groups', 'members', 'unlock', 'reset-password', 'tap', 'mfa', 'mfa-reset', 'disable', 'enable', 'onboard', 'move', 'offboard', 'grant', 'revoke', 'pending', 'take', 'assign', 'close', 'audit', 'report']);
+    expect(findById(listCard, 'tech-facts').facts.map((f: any) => f.title.split(' ')[0])).toEqual(['help', 'whois', 'groups', 'members', 'unlock', 'reset-password', 'tap', 'mfa', 'mfa-reset', 'disable', 'enable', 'onboard', 'move', 'offboard', 'grant', 'revoke', 'pending', 'take', 'assign', 'close', 'audit', 'report', 'drift', 'review']);
   });
 });
 
@@ -234,7 +234,11 @@ describe('immediate actions and secrets', () => {
     expect(steps(cards[0])).toEqual(['Step 1: Unlock the account = done: unlocked']);
     expect((await h.bot.directory.getSignInState(oliver.id)).locked).toBe(false);
     const plan = planOf(cards[0]);
-    expect(h.bot.store.audit.query({ correlationId: plan }).map((e) => e.action)).toEqual(['technician.plan-started', 'technician.account-unlocked', 'technician.plan-finished']);
+    // The unlock is the sign-in recovery's own action and event, with the technician as the verifier.
+    expect(h.bot.store.audit.query({ correlationId: plan }).map((e) => e.action)).toEqual(['technician.plan-started', 'signin.unlocked', 'technician.plan-finished']);
+    const [unlocked] = h.bot.store.audit.query({ correlationId: plan, action: 'signin.unlocked' });
+    expect(unlocked).toMatchObject({ actorId: sarah(h).id, target: oliver.id, outcome: 'success' });
+    expect(JSON.parse(unlocked!.details)).toEqual({ verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }] });
     expect((await say(h, sarah(h), 'unlock oliver.bennett@northwind.example')).texts[0]).toBe('Oliver Bennett is not locked. Nothing was changed.');
   });
 
@@ -249,8 +253,8 @@ describe('immediate actions and secrets', () => {
     const pass = findById(secretCard, 'tech-secret-value').text as string;
     expect(pass.length).toBeGreaterThanOrEqual(8);
     expect(secretLeaks(h, pass, conv)).toEqual([]);
-    const [issued] = h.bot.store.audit.query({ action: 'technician.tap-issued', correlationId: plan });
-    expect(JSON.parse(issued!.details)).toMatchObject({ lifetimeMinutes: 120, oneTime: true });
+    const [issued] = h.bot.store.audit.query({ action: 'signin.tap-issued', correlationId: plan });
+    expect(JSON.parse(issued!.details)).toMatchObject({ lifetimeMinutes: 120, oneTime: true, verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }] });
     expect((await h.bot.directory.listAuthMethods(emily().id)).map((m) => m.kind)).toContain('temporaryAccessPass');
     // Hidden by the timer (the message is replaced), once.
     const activityId = h.bot.store.technician.plans.get(plan)!.secretActivityId!;
@@ -259,7 +263,7 @@ describe('immediate actions and secrets', () => {
     const update = h.connector.calls.filter((c) => c.kind === 'update' && c.activityId === activityId).pop();
     expect(findById(cardOf(update!.body), 'tech-secret-value')).toBeUndefined();
     expect(findById(cardOf(update!.body), 'tech-secret-title').text).toMatch(/: hidden$/);
-    expect(h.bot.store.audit.query({ action: 'technician.secret-hidden', correlationId: plan })).toHaveLength(1);
+    expect(h.bot.store.audit.query({ action: 'signin.secret-hidden', correlationId: plan }).map((e) => JSON.parse(e.details))).toEqual([{ by: 'timer' }]);
   });
 
   it('enable turns a disabled account on at once; an enabled one is left alone', async () => {
@@ -423,10 +427,15 @@ describe('lifecycle and access', () => {
   it('mfa-reset removes every method but the password after confirmation', async () => {
     const fatima = person(h, 'Fatima Haddad');
     const { cards } = await say(h, sarah(h), 'mfa-reset fatima.haddad@northwind.example');
-    expect(steps(cards[0])[0]).toBe('Step 1: Remove MFA methods (2) = Microsoft Authenticator (default), Phone');
-    await press(h, sarah(h), 'tech.confirm', { plan: planOf(cards[0]) });
+    // One step now: the sign-in recovery's removal, which revokes the sessions itself.
+    expect(steps(cards[0])).toEqual(['Step 1: Remove MFA methods (2) and sign out everywhere = Microsoft Authenticator (default), Phone']);
+    const plan = planOf(cards[0]);
+    await press(h, sarah(h), 'tech.confirm', { plan });
     await settle();
     expect((await h.bot.directory.listAuthMethods(fatima.id)).map((m) => m.kind)).toEqual(['password']);
+    expect(steps(planCopies(h, plan)[0])).toEqual(['Step 1: Remove MFA methods (2) and sign out everywhere = done: removed Phone, Microsoft Authenticator; every session revoked']);
+    const [removed] = h.bot.store.audit.query({ action: 'signin.methods-removed', correlationId: plan });
+    expect(JSON.parse(removed!.details)).toEqual({ removed: [expect.stringMatching(/^Phone/), expect.stringMatching(/^Microsoft Authenticator/)], kept: [], sessionsRevoked: true });
     expect((await say(h, sarah(h), 'mfa-reset fatima.haddad@northwind.example')).texts[0]).toMatch(/has no MFA methods to remove/);
   });
 
@@ -442,10 +451,23 @@ describe('lifecycle and access', () => {
     expect((await say(h, sarah(h), 'onboard zoe.adams@northwind.example')).texts[0]).toMatch(/already has every birthright group/);
   });
 
-  it('move: the new birthright groups at once, the old ones listed and removed on confirmation', async () => {
+  it('move: department and title set and the new birthright groups added at once, the old ones listed and removed on confirmation', async () => {
     const mei = person(h, 'Mei Tanaka');
     const { cards } = await say(h, sarah(h), 'move "Mei Tanaka" --department Finance --title Financial Analyst');
-    expect(findById(cards[0], 'tech-text').text).toMatch(/^Added now \(PLN-\d+\): App - ERP Finance, Finance Department/);
+    expect(findById(cards[0], 'tech-text').text).toMatch(
+      /^Done now \(PLN-\d+\): department Sales → Finance, title Sales Operations Analyst → Financial Analyst; added to App - ERP Finance, Finance Department \(added to 2 group\(s\)\)\./,
+    );
+    expect(await h.bot.directory.getUser(mei.id)).toMatchObject({ department: 'Finance', jobTitle: 'Financial Analyst' });
+    const related = /^Done now \((PLN-\d+)\)/.exec(findById(cards[0], 'tech-text').text)![1]!;
+    expect(h.bot.store.audit.query({ correlationId: related }).map((e) => e.action)).toEqual(['technician.plan-started', 'technician.profile-updated', 'technician.memberships-added', 'technician.plan-finished']);
+    const [updated] = h.bot.store.audit.query({ correlationId: related, action: 'technician.profile-updated' });
+    expect(JSON.parse(updated!.details)).toEqual({
+      department: 'Finance',
+      jobTitle: 'Financial Analyst',
+      manager: null,
+      from: { department: 'Sales', jobTitle: 'Sales Operations Analyst', manager: null },
+      reason: null,
+    });
     expect(steps(cards[0])).toEqual(['Step 1: Remove from groups (2) = App - CRM, Sales Team']);
     expect(await groupsOf(h, mei.id)).toEqual(['All Staff', 'App - CRM', 'App - ERP Finance', 'App - Expense Reporting', 'Finance Department', 'Sales Team']);
     await press(h, sarah(h), 'tech.confirm', { plan: planOf(cards[0]) });
@@ -495,6 +517,9 @@ describe('audit in chat', () => {
     const about = await say(h, sarah(h), 'audit Ravi Shah');
     expect(title(about.cards[0])).toBe('Audit: Ravi Shah');
     expect(cardText(about.cards[0])).toMatch(/access\.provisioned/);
+    // The person looked up is named, not shown by object id.
+    const ravi = h.tenant.users.find((u) => u.displayName === 'Ravi Shah')!;
+    expect(cardText(about.cards[0])).not.toContain(ravi.id);
     clock.advance(2 * MINUTE);
     const since = await say(h, sarah(h), 'audit ravi.shah@northwind.example --since 1m');
     expect(findById(since.cards[0], 'tech-text').text).toBe('No audit events about this.');
