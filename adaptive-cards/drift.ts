@@ -58,7 +58,8 @@ export function renderDriftTicketCard(d: DriftTicketCardData): AdaptiveCardJson 
     title: shown(d.title),
     text: shown(d.text),
     status: shown(d.status),
-    statusColor: color(d.tone),
+    // On the tinted header the tone is the background's; coloured text on it is hard to read.
+    statusColor: 'Default',
     headerStyle: headerStyle(d.tone),
     facts: facts(d.facts),
     removal: shown(d.removal),

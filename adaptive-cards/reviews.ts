@@ -63,7 +63,8 @@ export function renderReviewerCard(d: ReviewerCardData): AdaptiveCardJson {
     title: shown(d.title),
     subtitle: shown(d.subtitle),
     status: shown(d.status),
-    statusColor: color(d.tone),
+    // On the tinted header the tone is the background's; coloured text on it is hard to read.
+    statusColor: 'Default',
     headerStyle: headerStyle(d.tone),
     banner: shown(d.banner ?? ''),
     bannerColor: color(d.bannerTone ?? 'accent'),
@@ -115,7 +116,8 @@ export function renderReviewStatusCard(d: ReviewStatusCardData): AdaptiveCardJso
     title: shown(d.title),
     subtitle: shown(d.subtitle ?? ''),
     status: shown(d.status),
-    statusColor: color(d.tone),
+    // On the tinted header the tone is the background's; coloured text on it is hard to read.
+    statusColor: 'Default',
     headerStyle: headerStyle(d.tone),
     text: shown(d.text ?? ''),
     facts: facts(d.facts),

@@ -55,7 +55,12 @@ export interface ProfileSummary {
   oursTotal: ProfileLine[];
 }
 
-const ROOT = path.resolve(__dirname, '..', '..');
+/** The project folder: the nearest one up with a package.json (from `bench/` or `dist/bench/`). */
+const ROOT = (() => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 
 /** Which package a script URL belongs to: `teams-ai`, `botbuilder-core`, `ours:bot`, `node:internal`, ... */
 export function packageOf(url: string, functionName: string): string {

@@ -93,9 +93,9 @@ export function newTally(): WriteTally {
  * Messages with `text` from many users' 1:1 chats: client `i` of `clients` takes
  * conversations i, i + clients, ... of `conversations`, each owned by one of `users`.
  */
-export function messageClient(acts: Activities, users: readonly BenchUser[], text: string, conversations: number, clients: number, kind = 'read'): Client {
+export function messageClient(acts: Activities, users: readonly BenchUser[], text: string, conversations: number, clients: number, kind = 'read', messages = Infinity): Client {
   return async (send: Send, index: number) => {
-    for (let n = index; ; n += clients) {
+    for (let n = index, sent = 0; sent < messages; n += clients, sent++) {
       const c = n % conversations;
       await send(kind, acts.message(users[c % users.length]!, `a:bench-${kind}-${c}`, text));
     }
@@ -106,11 +106,12 @@ export function messageClient(acts: Activities, users: readonly BenchUser[], tex
  * A requester asking for `resourceId` and withdrawing it, again and again, on the real
  * cards: the form's **Review** (the confirmation card comes back), **Submit request** (a
  * request and its `access.requested` event) and the request card's **Cancel request** (its
- * `access.cancelled` event). Submit and cancel are the write turns.
+ * `access.cancelled` event). Submit and cancel are the write turns. Runs until the time is up,
+ * or `cycles` times.
  */
-export function writeClient(acts: Activities, user: BenchUser, resourceId: string, conversationId: string, tally: WriteTally): Client {
+export function writeClient(acts: Activities, user: BenchUser, resourceId: string, conversationId: string, tally: WriteTally, cycles = Infinity): Client {
   return async (send: Send) => {
-    for (;;) {
+    for (let cycle = 0; cycle < cycles; cycle++) {
       const review = await send('write-review', acts.invoke(user, conversationId, 'access.review', { resource: resourceId, duration: 'default', justification: 'Quarter-end reconciliation' }), (a) =>
         findById(invokeCard(a), 'access-submit') ? null : `no confirmation card: ${JSON.stringify(a.body).slice(0, 300)}`,
       );

@@ -108,7 +108,7 @@ describe('the technicians’ progress and report card', () => {
       actions: Array.from({ length: 7 }, (_, i) => ({ id: `review-a${i}`, title: `A${i}`, verb: 'review.report', data: { campaign: 'REV-1001' } })),
     });
     expect(cardProblems(card)).toEqual([]);
-    expect(findById(card, 'review-status-state')).toMatchObject({ text: 'In progress: 1 of 3 decided (33%)', color: 'Accent' });
+    expect(findById(card, 'review-status-state')).toMatchObject({ text: 'In progress: 1 of 3 decided (33%)', color: 'Default' });
     expect(findById(card, 'review-section-facts-reviewers').facts).toEqual([{ title: 'Thomas Berg', value: '1 of 1 decided' }]);
     expect((card.actions as unknown[]).length).toBe(5);
     expect(findById(card, 'review-a0').data).toEqual({ campaign: 'REV-1001' });

@@ -201,6 +201,18 @@ describe('audit trail', () => {
     expect(store.audit.query({}, { afterSeq: 18 }).map((e) => e.seq)).toEqual([19, 20]);
   });
 
+  it('queries by a directory object id (GUID) on the actor id, in order, across pages', () => {
+    const ids = ['3f2504e0-4f89-41d3-9a0c-0305e82c3301', '6ba7b810-9dad-41d1-80b4-00c04fd430c8'];
+    store.transaction(() => {
+      for (let i = 1; i <= 30; i++) store.audit.append({ actor: { id: ids[i % 2]!, name: `Person ${i % 2}` }, action: 'x.y', outcome: 'success' });
+    });
+    const first = store.audit.query({ actor: ids[0]! }, { limit: 10 });
+    expect(first.map((e) => e.seq)).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    expect(store.audit.query({ actor: ids[0]! }, { afterSeq: 20 }).map((e) => e.seq)).toEqual([22, 24, 26, 28, 30]);
+    expect(store.audit.query({ actor: ids[0]!.toUpperCase() })).toEqual([]);
+    expect(store.audit.query({ actor: 'person 1' }).length).toBe(15);
+  });
+
   it('streams every event in pages, in order', () => {
     seed(25);
     expect([...store.audit.stream({}, 7)].map((e) => e.seq)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
