@@ -204,12 +204,16 @@ async function admitTurn(context: TurnContext, deps: BotDeps, disabledNotices: D
   const roles = await resolveRoles(deps.directory, user, deps.technicianGroupId);
   const info: TurnInfo = { correlationId, user, roles, conversationKind };
   setTurnInfo(context, info);
-  const channelData = (activity.channelData ?? {}) as { team?: { id?: string }; channel?: { id?: string } };
-  deps.store.conversations.save(TurnContext.getConversationReference(activity), {
+  const channelData = (activity.channelData ?? {}) as { team?: { id?: string }; channel?: { id?: string }; teamsChannelId?: string; teamsTeamId?: string };
+  // A channel is remembered only when an identity technician speaks in it: the remembered
+  // channel is where tickets, notices and secrets' whereabouts go, and anyone @mentioning
+  // the bot in their own team's channel must not redirect them there.
+  if (conversationKind !== 'channel' || roles.technician) deps.store.conversations.save(TurnContext.getConversationReference(activity), {
     kind: conversationKind,
     userId: user.id,
-    teamId: channelData.team?.id ?? null,
-    channelId: channelData.channel?.id ?? null,
+    teamId: channelData.team?.id ?? channelData.teamsTeamId ?? null,
+    // As the technicians' allow-list reads it (`callerOf`), so the channel it allows is found again.
+    channelId: channelData.channel?.id ?? channelData.teamsChannelId ?? null,
   });
   log.debug({ conversationKind, roles }, 'turn admitted');
   return true;
