@@ -90,3 +90,21 @@ export async function stubCount(stub: Child): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${stub.port}/count`);
   return ((await res.json()) as { activities: number }).activities;
 }
+
+/**
+ * Waits until a process is idle: under 5% of a CPU over the last half second (the jobs its
+ * turns scheduled are done), at most `maxMs`. Resolves with how long that took, in ms.
+ */
+export async function waitIdle(pid: number, maxMs = 60_000): Promise<number> {
+  const started = Date.now();
+  const samples: Array<{ at: number; cpu: number }> = [{ at: started, cpu: cpuMs(pid) }];
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = { at: Date.now(), cpu: cpuMs(pid) };
+    samples.push(now);
+    // The newest sample at least half a second old.
+    const base = [...samples].reverse().find((x) => now.at - x.at >= 500);
+    if (base && now.cpu - base.cpu <= 0.05 * (now.at - base.at)) return now.at - started;
+    if (now.at - started >= maxMs) return now.at - started;
+  }
+}

@@ -131,10 +131,12 @@ function profiled(names: string[], stamp: string): number {
   return r.status ?? 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+/** Exits once everything written to standard output has been handed over (a pipe may still be draining). */
+function exit(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
+main().then(exit, (err) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  exit(1);
+});

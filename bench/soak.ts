@@ -1,7 +1,7 @@
 import { openStore } from '../store/store';
 import { auditCounts, prepareTurnFixtures } from './fixtures';
 import { runLoad, type Client } from './load';
-import { rssMiB, startChild, stopChild, stubCount, type Child, type ChildMemory } from './processes';
+import { rssMiB, startChild, stopChild, waitIdle, type Child, type ChildMemory } from './processes';
 import { round2, type BenchOutput } from './row';
 import { Activities, approveClient, messageClient, newTally, writeClient } from './scenarios';
 import { helpdeskFiles } from './turns';
@@ -18,7 +18,8 @@ import { helpdeskFiles } from './turns';
  * - the chain verifies;
  * - memory came back: the heap after a forced garbage collection (the bot runs with
  *   `--expose-gc`) is within 20% (or 16 MiB, whichever is more) of the heap after the
- *   warm-up, once the jobs the turns scheduled (provisioning, card updates) are done.
+ *   warm-up, once the jobs the turns scheduled (provisioning, card updates) are done (the
+ *   bot idle).
  */
 export async function soakBenchmark(work: string, o: { seconds: number; warmSeconds: number; conversations: number }): Promise<BenchOutput> {
   const files = helpdeskFiles(work, 'soak');
@@ -40,14 +41,14 @@ export async function soakBenchmark(work: string, o: { seconds: number; warmSeco
     ];
 
     const warm = await runLoad(bot.port, clients(), o.warmSeconds);
-    await settle(stub);
+    await waitIdle(bot.proc.pid!);
     const warmMemory = await gcMemory(bot);
     const warmRss = rssMiB(bot.proc.pid!);
     const before = auditCounts(files.database);
     const tallyBefore = { ...tally };
 
     const soak = await runLoad(bot.port, clients(), o.seconds);
-    await settle(stub);
+    const settleMs = await waitIdle(bot.proc.pid!);
     const afterMemory = await gcMemory(bot);
     const afterRss = rssMiB(bot.proc.pid!);
     await stopChild(bot);
@@ -97,7 +98,7 @@ export async function soakBenchmark(work: string, o: { seconds: number; warmSeco
         { name: 'soak-verify', metric: `audit chain verifies (${verified.count.toLocaleString('en')} events)`, value: verified.ok ? 1 : 0, target: 'intact', pass: verified.ok },
         {
           name: 'soak-memory',
-          metric: `heap MiB after GC, after the soak vs after warm-up (resident ${round2(afterRss)} vs ${round2(warmRss)} MiB)`,
+          metric: `heap MiB after GC, after the soak vs after warm-up (resident ${round2(afterRss)} vs ${round2(warmRss)} MiB; jobs done ${(settleMs / 1000).toFixed(1)} s after the soak)`,
           value: heapMiB(afterMemory),
           baseline: heapMiB(warmMemory),
           ratio: heapMiB(afterMemory) / heapMiB(warmMemory),
@@ -109,21 +110,6 @@ export async function soakBenchmark(work: string, o: { seconds: number; warmSeco
   } finally {
     if (bot) await stopChild(bot);
     await stopChild(stub);
-  }
-}
-
-/** Waits until the bot has stopped sending (the jobs its turns scheduled are done): no new activity at the stub for 2 s, at most 60 s. */
-async function settle(stub: Child): Promise<void> {
-  const until = Date.now() + 60_000;
-  let last = await stubCount(stub);
-  let quietSince = Date.now();
-  while (Date.now() < until && Date.now() - quietSince < 2_000) {
-    await new Promise((r) => setTimeout(r, 250));
-    const n = await stubCount(stub);
-    if (n !== last) {
-      last = n;
-      quietSince = Date.now();
-    }
   }
 }
 

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type restify from 'restify';
 import { DEFAULT_BIRTHRIGHT_FILE, loadBirthrightRules } from '../directory/birthright';
 import { HR_REJECTED_VERB, REJECTED_PAGE, rejectedCard } from '../dialogs/hr-feed/cards';
-import { HR_SIGNATURE_HEADER, verifyHrSignature } from '../dialogs/hr-feed/signature';
+import { checkHrSignatureHeader, HR_SIGNATURE_HEADER, verifyHrSignature } from '../dialogs/hr-feed/signature';
 import { HrFeedService, HR_FEED_ACTOR, type AccessReviewStarter, type BatchReport } from '../dialogs/hr-feed/service';
 import type { TechnicianCommands } from '../dialogs/technician/commands';
 import { notice } from '../dialogs/technician/commands';
@@ -81,6 +81,8 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
   let timer: NodeJS.Timeout | null = null;
   let scanning: Promise<BatchReport[]> | null = null;
   let inFlight = 0;
+  /** Files processed but not moved away (name → size and time): not taken again while they stay as they are. */
+  const stuck = new Map<string, string>();
 
   // ---- the drop folder ------------------------------------------------------------------------
 
@@ -93,23 +95,20 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
       .map((e) => e.name)
       .sort();
     const reports: BatchReport[] = [];
+    for (const known of [...stuck.keys()]) if (!names.includes(known)) stuck.delete(known);
     for (const name of names) {
       if (stopping) break;
       const file = path.join(dir, name);
-      let stat: fs.Stats;
-      try {
-        stat = fs.statSync(file);
-      } catch {
-        continue; // moved away meanwhile
-      }
-      if (Date.now() - stat.mtimeMs < SETTLE_MS) continue;
+      // Gone meanwhile, not a plain file, still being written: looked at again at the next poll.
+      const read = readSettled(file, settings.maxBytes);
+      if (!read) continue;
+      if (stuck.get(name) === read.version) continue;
       const format = name.toLowerCase().endsWith('.json') ? 'json' : 'csv';
       let report: BatchReport;
       try {
-        report =
-          stat.size > settings.maxBytes
-            ? await service.refuse({ source: 'file', name, size: stat.size, error: `The file has ${stat.size} bytes; at most ${settings.maxBytes} are taken (HR_FEED_MAX_BYTES). Split it. Nothing in it was applied.` })
-            : await service.receive({ source: 'file', name, bytes: fs.readFileSync(file), format });
+        report = read.bytes
+          ? await service.receive({ source: 'file', name, bytes: read.bytes, format })
+          : await service.refuse({ source: 'file', name, size: read.size, error: `The file has ${read.size} bytes; at most ${settings.maxBytes} are taken (HR_FEED_MAX_BYTES). Split it. Nothing in it was applied.` });
       } catch (err) {
         // The directory or the store did not answer: the file stays and is tried at the next poll.
         logger.error({ file: name, err: { name: (err as Error).name, message: (err as Error).message } }, 'HR file not processed; will try again');
@@ -118,10 +117,18 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
       const wholeFileRefused = report.state === 'rejected' || (report.records > 0 && report.rejected === report.records);
       const target = path.join(dir, wholeFileRefused ? 'rejected' : 'processed', `${report.batch}-${name}`);
       try {
-        fs.renameSync(file, target);
+        moveFile(file, target);
+      } catch (err) {
+        // Not taken again while it stays as it is (a new batch, audit events and maybe a card at every poll otherwise).
+        stuck.set(name, read.version);
+        logger.error({ correlationId: report.batch, file: name, err: { message: (err as Error).message } }, 'HR file processed but not moved; it is not taken again until it changes or the bot restarts');
+        reports.push(report);
+        continue;
+      }
+      try {
         fs.writeFileSync(`${target}.report.csv`, reportCsv(report));
       } catch (err) {
-        logger.error({ correlationId: report.batch, file: name, err: { message: (err as Error).message } }, 'HR file processed but not moved');
+        logger.error({ correlationId: report.batch, file: name, err: { message: (err as Error).message } }, 'HR file processed and moved; its report could not be written');
       }
       reports.push(report);
     }
@@ -143,64 +150,87 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
   const mount = (server: restify.Server): void => {
     const secret = settings.webhookSecret;
     if (!secret) return;
-    // The signature covers the exact bytes, so this route reads its own body (with its own
-    // limit) before the server's body parser would; the parser then leaves it alone.
-    server.pre((req, res, next) => {
-      if (req.method !== 'POST' || req.getPath() !== HR_WEBHOOK_PATH) return next();
-      readRaw(req, settings.maxBytes).then(
-        (body) => {
-          if (body === 'too-large') {
-            res.header('Connection', 'close');
-            res.send(413, { error: `The body is larger than ${settings.maxBytes} bytes (HR_FEED_MAX_BYTES). Nothing was applied.` });
-            return next(false);
-          }
-          const r = req as unknown as { hrRawBody: Buffer; _readBody: boolean; _parsedBody: boolean };
-          r.hrRawBody = body;
-          r._readBody = true;
-          r._parsedBody = true;
-          return next();
-        },
-        () => {
-          res.send(400, { error: 'The body could not be read.' });
-          return next(false);
-        },
-      );
-    });
+    /**
+     * The signed requests taken, until their time leaves the window (after that the
+     * signature is refused anyway): the same signed request again is a replay, refused, so a
+     * captured call cannot put back a record that a later batch changed, and two identical
+     * deliveries at once are processed once. Kept in memory: a restart forgets them.
+     */
+    const taken = new Map<string, { until: number; batch: string | null }>();
 
+    // The signature covers the exact bytes, so this route reads its own body (with its own
+    // limit); the server has no global body parser.
     server.post(HR_WEBHOOK_PATH, async (req, res) => {
       if (stopping) {
         res.header('Retry-After', '30');
         res.send(503, { error: 'shutting down; send it again later' });
         return;
       }
-      const body = (req as unknown as { hrRawBody?: Buffer }).hrRawBody ?? Buffer.alloc(0);
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      const check = verifyHrSignature(secret, req.headers[HR_SIGNATURE_HEADER], body, deps.clock(), settings.webhookToleranceSeconds);
-      if (!check.ok) {
-        const remoteAddress = req.socket?.remoteAddress ?? null;
+      const remoteAddress = req.socket?.remoteAddress ?? null;
+      const refuse = (reason: RefusalReason, bytes: number | null) => {
         deps.store.audit.append({
           actor: { id: null, name: null },
           action: 'hr.webhook-refused',
           target: null,
           outcome: 'refused',
           correlationId: null,
-          details: { reason: check.reason, remoteAddress, contentType: contentType.slice(0, 60), bytes: body.length },
+          details: { reason, remoteAddress, contentType: contentType.slice(0, 60), bytes },
         });
-        logger.warn({ action: 'hr.webhook-refused', reason: check.reason, remoteAddress }, 'HR webhook call refused');
+        logger.warn({ action: 'hr.webhook-refused', reason, remoteAddress }, 'HR webhook call refused');
+        if (bytes === null) res.header('Connection', 'close');
         res.header('WWW-Authenticate', `HMAC-SHA256 header="X-HR-Signature"`);
-        res.send(401, { error: 'unauthorized', reason: REFUSALS[check.reason] });
+        res.send(401, { error: 'unauthorized', reason: REFUSALS[reason] });
+      };
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > settings.maxBytes) return tooLarge(res, settings.maxBytes);
+      // Without a signature header in the window nothing is read.
+      const header = checkHrSignatureHeader(req.headers[HR_SIGNATURE_HEADER], deps.clock(), settings.webhookToleranceSeconds);
+      if (!header.ok) return refuse(header.reason, null);
+      let body: Buffer | 'too-large';
+      try {
+        body = await readRaw(req, settings.maxBytes);
+      } catch {
+        res.send(400, { error: 'The body could not be read.' });
         return;
       }
+      if (body === 'too-large') return tooLarge(res, settings.maxBytes);
+      const check = verifyHrSignature(secret, req.headers[HR_SIGNATURE_HEADER], body, deps.clock(), settings.webhookToleranceSeconds);
+      if (!check.ok) return refuse(check.reason, body.length);
       const format = contentType === 'text/csv' ? 'csv' : contentType === 'application/json' ? 'json' : null;
       if (!format) {
         res.send(415, { error: 'Send text/csv or application/json (an array of records). Nothing was applied.' });
         return;
       }
+      const nowMs = deps.clock().getTime();
+      for (const [key, t] of taken) if (t.until < nowMs) taken.delete(key);
+      const earlier = taken.get(header.signature);
+      if (earlier) {
+        deps.store.audit.append({
+          actor: { id: null, name: null },
+          action: 'hr.webhook-refused',
+          target: null,
+          outcome: 'refused',
+          correlationId: earlier.batch,
+          details: { reason: 'replayed', remoteAddress, contentType: contentType.slice(0, 60), bytes: body.length, batch: earlier.batch },
+        });
+        logger.warn({ action: 'hr.webhook-refused', reason: 'replayed', remoteAddress, correlationId: earlier.batch }, 'HR webhook call refused');
+        res.send(409, {
+          error: `This signed request was already received${earlier.batch ? ` (${earlier.batch})` : ' and is being processed'}; nothing was applied again. Sign each request when it is sent.`,
+          batch: earlier.batch,
+        });
+        return;
+      }
+      const entry = { until: (header.timestamp + settings.webhookToleranceSeconds) * 1000, batch: null as string | null };
+      taken.set(header.signature, entry);
       inFlight += 1;
       try {
         const report = await service.receive({ source: 'webhook', name: 'webhook', bytes: body, format });
+        entry.batch = report.batch;
         res.send(report.state === 'rejected' ? 422 : 200, report);
       } catch (err) {
+        // Nothing was applied: the same signed request may come again.
+        taken.delete(header.signature);
         logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'HR webhook batch not processed');
         res.header('Retry-After', '60');
         res.send(503, { error: 'The batch could not be processed now (the directory did not answer); nothing was applied. Send it again later.' });
@@ -238,17 +268,62 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
   };
 }
 
-const REFUSALS: Record<'missing' | 'malformed' | 'outside-window' | 'mismatch', string> = {
+type RefusalReason = 'missing' | 'malformed' | 'outside-window' | 'mismatch';
+
+const REFUSALS: Record<RefusalReason, string> = {
   missing: `no ${HR_SIGNATURE_HEADER} header`,
   malformed: `the ${HR_SIGNATURE_HEADER} header must be t=<unix seconds>,v1=<hex HMAC-SHA256>`,
   'outside-window': "the signature's time is outside the accepted window: check the sender's clock, sign each request when it is sent",
   mismatch: 'the signature does not match the body',
 };
 
+/**
+ * A file of the drop folder, read whole through one descriptor: null when it is gone, not a
+ * plain file (a symbolic link is not followed), changed within the last {@link SETTLE_MS}, or
+ * changed while it was read. Over `limit` bytes: its size only. `version` (size and time)
+ * tells whether it changed since.
+ */
+function readSettled(file: string, limit: number): { bytes: Buffer | null; size: number; version: string } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
+  } catch {
+    return null;
+  }
+  try {
+    const before = fs.fstatSync(fd);
+    if (!before.isFile() || Date.now() - before.mtimeMs < SETTLE_MS) return null;
+    const version = `${before.size}:${before.mtimeMs}`;
+    if (before.size > limit) return { bytes: null, size: before.size, version };
+    const bytes = fs.readFileSync(fd);
+    const after = fs.fstatSync(fd);
+    if (bytes.length !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) return null;
+    return { bytes, size: before.size, version };
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Renames; across file systems (`processed/` on another volume), copies and removes. */
+function moveFile(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_EXCL);
+    fs.unlinkSync(from);
+  }
+}
+
+function tooLarge(res: restify.Response, limit: number): void {
+  res.header('Connection', 'close');
+  res.send(413, { error: `The body is larger than ${limit} bytes (HR_FEED_MAX_BYTES). Nothing was applied.` });
+}
+
 /** The request body as bytes, or `too-large` (without reading on) past `limit`. */
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too-large');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -273,6 +348,13 @@ function readRaw(req: IncomingMessage, limit: number): Promise<Buffer | 'too-lar
       if (!done) {
         done = true;
         reject(err);
+      }
+    });
+    // The caller went away (or the server's request timeout ended a slow body) before the end.
+    req.once('close', () => {
+      if (!done) {
+        done = true;
+        reject(new Error('the request was closed before its body ended'));
       }
     });
   });

@@ -90,7 +90,7 @@ export class BotNotifier implements Notifier {
   }
 
   async sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null> {
-    const channel = this.store.conversations.findChannel(this.config.proactive.techniciansTeamId);
+    const channel = this.store.conversations.findChannel(this.config.proactive.techniciansTeamId, this.config.technicians.channelIds);
     if (!channel) return null;
     // A new thread in the channel, not a reply in whatever thread was last active.
     const root = channel.conversationId.split(';')[0]!;

@@ -15,14 +15,16 @@ export interface HelpdeskServer {
  */
 export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdapter, version: string, mounts: ReadonlyArray<(server: restify.Server) => void> = []): HelpdeskServer {
   const server = restify.createServer({ name: 'iam-helpdesk', handleUncaughtExceptions: false });
+  // Each route reads its own body: the activities' JSON here, the HR webhook its raw bytes
+  // (its signature covers them). No body is read for a path that has no route.
   for (const mount of mounts) mount(server);
-  server.use(restify.plugins.bodyParser({ maxBodySize: 1024 * 1024, mapParams: false, rejectUnknown: true }));
+  const readActivity = restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false, rejectUnknown: true });
 
   let inFlight = 0;
   let draining = false;
   let idle: (() => void) | null = null;
 
-  server.post('/api/messages', async (req, res) => {
+  server.post('/api/messages', refuseEncodedBody, readActivity, async (req, res) => {
     if (draining) {
       res.header('Retry-After', '5');
       res.send(503, { error: 'shutting down' });
@@ -75,6 +77,24 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
     },
   };
 }
+
+/** The largest activity taken on `/api/messages`. */
+const MAX_ACTIVITY_BYTES = 1024 * 1024;
+
+/**
+ * Refuses a compressed body (`Content-Encoding` other than `identity`) with 415 before it is
+ * read: the body parser would inflate gzip without a limit on the inflated size (a small
+ * request could fill the memory), before the activity's authentication is checked. The Bot
+ * Framework channels send activities uncompressed.
+ */
+export const refuseEncodedBody: restify.RequestHandler = (req, res, next) => {
+  const encoding = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return next();
+  res.header('Accept-Encoding', 'identity');
+  res.header('Connection', 'close');
+  res.send(415, { error: 'Send the body uncompressed (no Content-Encoding).' });
+  return next(false);
+};
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

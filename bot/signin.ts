@@ -25,7 +25,7 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
   // cloud side of `hybrid`, or (`ad`) a lab DC seeded with its ids. Its phones and its
   // privileged groups apply; in `ad` alone no authenticator is listed, so no code is offered.
   const demo = deps.directory instanceof LocalDirectory ? deps.directory.tenant : config.mode === 'local' ? loadDemoTenant() : null;
-  const techniciansReachable = () => deps.technicianGroupId !== null && deps.store.conversations.findChannel(config.proactive.techniciansTeamId) !== null;
+  const techniciansReachable = () => deps.technicianGroupId !== null && deps.store.conversations.findChannel(config.proactive.techniciansTeamId, config.technicians.channelIds) !== null;
   const s = config.recovery.stepUp;
   const tenantId = config.bot.tenantId;
   const stepUp =

@@ -147,11 +147,8 @@ export async function checkRequest(
   justification: string | null,
 ): Promise<Refusal | null> {
   const open = deps.store.requests.openForRequester(requester.id);
-  const duplicate = open.find((r) => r.resourceId === resource.id);
-  if (duplicate) {
-    const waiting = duplicate.state === 'pending' ? 'is waiting for approval' : 'is approved and being granted';
-    return { kind: 'duplicate', message: `You already asked for ${resource.name}: ${duplicate.id} ${waiting}.`, requestId: duplicate.id };
-  }
+  const duplicate = duplicateRefusal(open, resource);
+  if (duplicate) return duplicate;
   const held = await heldResources(deps.directory, deps.catalog, requester.id);
   if (held.some((r) => r.id === resource.id)) {
     const timeBound = deps.store.requests.grantedFor(requester.id, resource.id).some((g) => g.expiresAt !== null);
@@ -166,16 +163,8 @@ export async function checkRequest(
       };
     }
   }
-  for (const r of open) {
-    const other = findResourceById(deps.catalog, r.resourceId);
-    if (other && OPEN_STATES.includes(r.state) && areIncompatible(resource, other)) {
-      return {
-        kind: 'conflict',
-        message: `${resource.name} cannot be combined with ${other.name}, which you have requested (${r.id}) (separation of duties). Cancel that request first if you need this one instead.`,
-        conflictWith: other.id,
-      };
-    }
-  }
+  const requested = requestedConflict(deps.catalog, open, resource);
+  if (requested) return requested;
   if (hours === null && !resource.permanentAllowed) {
     return {
       kind: 'permanent-not-allowed',
@@ -194,4 +183,36 @@ export async function checkRequest(
     return { kind: 'justification-required', message: `${resource.name} needs a justification: say why you need it.` };
   }
   return null;
+}
+
+function duplicateRefusal(open: readonly AccessRequest[], resource: CatalogResource): Refusal | null {
+  const duplicate = open.find((r) => r.resourceId === resource.id);
+  if (!duplicate) return null;
+  const waiting = duplicate.state === 'pending' ? 'is waiting for approval' : 'is approved and being granted';
+  return { kind: 'duplicate', message: `You already asked for ${resource.name}: ${duplicate.id} ${waiting}.`, requestId: duplicate.id };
+}
+
+function requestedConflict(catalog: Catalog, open: readonly AccessRequest[], resource: CatalogResource): Refusal | null {
+  for (const r of open) {
+    const other = findResourceById(catalog, r.resourceId);
+    if (other && OPEN_STATES.includes(r.state) && areIncompatible(resource, other)) {
+      return {
+        kind: 'conflict',
+        message: `${resource.name} cannot be combined with ${other.name}, which you have requested (${r.id}) (separation of duties). Cancel that request first if you need this one instead.`,
+        conflictWith: other.id,
+      };
+    }
+  }
+  return null;
+}
+
+/**
+ * The checks against the requester's open requests alone (a pending duplicate, a requested
+ * separation-of-duties conflict): store only and synchronous, so the transaction that creates
+ * a request runs them again. Two submissions at once (a double click, two chats) cannot both
+ * pass the asynchronous {@link checkRequest} and both be created.
+ */
+export function openRequestRefusal(deps: { store: Store; catalog: Catalog }, requesterId: string, resource: CatalogResource): Refusal | null {
+  const open = deps.store.requests.openForRequester(requesterId);
+  return duplicateRefusal(open, resource) ?? requestedConflict(deps.catalog, open, resource);
 }

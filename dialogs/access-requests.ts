@@ -63,12 +63,14 @@ interface FixedEnd {
 
 // "request access", "request access to X [for Y]". Free phrasings ("I need X for two weeks",
 // "can I get into X until friday?") are the recognizer's: see ACCESS_INTENTS.
-const REQUEST_TEXT = /^\s*(?:request|ask\s+for|get)\s+access(?:\s+to\s+(.+?))?(?:\s+for\s+(.+?))?\s*[.!?]*\s*$/i;
+// Commands are short: the lookahead keeps the lazy groups from backtracking over a long message
+// (thousands of spaces took seconds per message); longer text is the recognizer's.
+const REQUEST_TEXT = /^(?=[\s\S]{0,300}$)\s*(?:request|ask\s+for|get)\s+access(?:\s+to\s+(.+?))?(?:\s+for\s+(.+?))?\s*[.!?]*\s*$/i;
 const MY_REQUESTS_TEXT = /^\s*(?:my\s+(?:access\s+)?requests|show\s+my\s+(?:access\s+)?requests|request\s+status)\s*[?.!]*\s*$/i;
 // "cancel REQ-1042" or "cancel request <anything>"; a bare "cancel ..." belongs to other flows.
 const CANCEL_TEXT = /^\s*cancel\s+(?:(?:access\s+)?request\s+(\S+)|(REQ-?\d+))\s*[.!]*\s*$/i;
 const WAITING_TEXT = /^\s*(?:what(?:'s|\s+is)\s+waiting\s+for\s+me|waiting\s+for\s+me|my\s+approvals|pending\s+approvals|approvals)\s*[?.!]*\s*$/i;
-const FORWARD_TEXT = /^\s*forward\s+(\S+)\s+to\s+(.+?)\s*[.!]*\s*$/i;
+const FORWARD_TEXT = /^(?=[\s\S]{0,300}$)\s*forward\s+(\S+)\s+to\s+(.+?)\s*[.!]*\s*$/i;
 const STATUS_TEXT = /^\s*(?:status\s+(?:of\s+)?)?(REQ-?\d{1,9})\s*[?.!]*\s*$/i;
 
 const DURATION_CHOICES: Array<{ title: string; value: string }> = [
@@ -342,7 +344,8 @@ class AccessFlow {
   }
 
   private async prepare(context: TurnContext, state: TurnState, e: AccessEntities): Promise<AdaptiveCardJson> {
-    let hours = e.permanent ? null : typeof e.durationHours === 'number' && e.durationHours > 0 ? Math.round(e.durationHours) : undefined;
+    // Whole hours, at least one: "for 20 minutes" must not become a grant that ends as it starts.
+    let hours = e.permanent ? null : typeof e.durationHours === 'number' && e.durationHours > 0 ? Math.max(1, Math.round(e.durationHours)) : undefined;
     const justification = e.justification?.trim().slice(0, 500) || null;
     let ends: FixedEnd | null = null;
     let endError: string | undefined;

@@ -19,6 +19,7 @@ import {
   heldResources,
   mayDecide,
   nextEnabledManager,
+  openRequestRefusal,
   resolveStageApprovers,
   snapshotPolicy,
   type Refusal,
@@ -173,7 +174,10 @@ export class AccessService {
     const extendsRequestId =
       input.extendsRequestId ?? this.d.store.requests.grantedFor(requester.id, resource.id).find((g) => g.expiresAt !== null)?.id ?? null;
 
-    const request = this.d.store.transaction(() => {
+    const created = this.d.store.transaction((): AccessRequest | Refusal => {
+      // Checked again where it cannot race: another submission may have been created meanwhile.
+      const late = openRequestRefusal({ store: this.d.store, catalog: this.d.catalog }, requester.id, resource);
+      if (late) return late;
       const r = this.d.store.requests.create({
         requesterId: requester.id,
         requesterName: requester.displayName,
@@ -220,8 +224,9 @@ export class AccessService {
       this.schedule(ACCESS_JOBS.expireRequest, r.id, expireAt, {}, `expire:${r.id}`);
       return r;
     });
+    if ('kind' in created) return { ok: false, refusal: created };
     this.d.scheduler.kick();
-    return { ok: true, request };
+    return { ok: true, request: created };
   }
 
   private async groupNames(resource: CatalogResource): Promise<Map<string, string>> {
@@ -530,6 +535,9 @@ export class AccessService {
    * view of any copy.
    */
   cardFor(request: AccessRequest, viewerId: string | null, banner?: { text: string; tone?: Tone }): AdaptiveCardJson {
+    // Someone with no part in the request (a forged click or refresh with its id) sees its
+    // status only: the justification, the requester's access and the comments are not theirs.
+    if (viewerId !== null && !this.isInvolved(request, viewerId)) return this.outsiderCard(request, banner);
     const approvers = this.d.store.requests.approvers(request.id, request.stage);
     const pending = request.state === 'pending';
     const facts: Fact[] = [
@@ -582,6 +590,35 @@ export class AccessService {
       showDecide: viewerId !== null && this.isListedApprover(request, viewerId),
       showCancel: pending && viewerId === request.requesterId,
       refreshUserIds,
+    });
+  }
+
+  /** Whether `userId` takes part in `request`: its requester, an approver of any stage, someone who decided it, or who was sent its card. */
+  isInvolved(request: AccessRequest, userId: string): boolean {
+    if (userId === request.requesterId) return true;
+    for (let stage = 1; stage <= request.stageCount; stage++) if (this.d.store.requests.approver(request.id, stage, userId)) return true;
+    if (this.d.store.requests.decisions(request.id).some((d) => d.decidedById === userId)) return true;
+    return this.d.store.cards.forRequest(request.id).some((ref) => ref.userId === userId);
+  }
+
+  /** The request card for someone not involved: what and its status, nothing about the requester's reasons or access. */
+  private outsiderCard(request: AccessRequest, banner?: { text: string; tone?: Tone }): AdaptiveCardJson {
+    return renderRequestCard({
+      requestId: request.id,
+      stage: request.stage,
+      title: `${request.id} · ${request.policy.name}`,
+      status: describeState(request),
+      statusTone: stateTone(request.state),
+      banner: banner ? `You are not an approver of ${request.id}, so nothing was changed.` : null,
+      bannerTone: 'attention',
+      facts: [
+        { title: 'Access', value: request.policy.name },
+        { title: 'Details', value: 'Only the requester and the approvers see the details of this request.' },
+      ],
+      history: [],
+      showDecide: false,
+      showCancel: false,
+      refreshUserIds: [],
     });
   }
 

@@ -25,7 +25,8 @@ import { messageWith, type Deliver, type RecoveryService } from './signin/recove
 const PASSWORD_TEXT = /^\s*(?:please\s+)?(?:(?:reset|recover)\s+my\s+(?:password|pw|pwd)|password\s+reset|reset\s+password|(?:i\s+)?forgot\s+my\s+password)(?:\s+please)?\s*[.!?]*\s*$/i;
 const MFA_TEXT = /^\s*(?:please\s+)?(?:recover|reset)\s+my\s+(?:mfa|2fa|authenticator|multi-?factor(?:\s+authentication)?|sign-?in\s+methods?)(?:\s+please)?\s*[.!?]*\s*$/i;
 const UNLOCK_TEXT = /^\s*(?:please\s+)?unlock\s+my\s+account(?:\s+please)?\s*[.!?]*\s*$/i;
-const WHY_TEXT = /^\s*why\s+(?:can(?:'|’)?t|cannot|can\s+not)\s+i\s+(?:sign|log)\s*(?:in|on)(?:\s+(?:to|into)\s+(?:the\s+)?(.+?))?\s*[?.!]*\s*$/i;
+// The lookahead keeps the lazy group from backtracking over a long message (seconds per message).
+const WHY_TEXT = /^(?=[\s\S]{0,300}$)\s*why\s+(?:can(?:'|’)?t|cannot|can\s+not)\s+i\s+(?:sign|log)\s*(?:in|on)(?:\s+(?:to|into)\s+(?:the\s+)?(.+?))?\s*[?.!]*\s*$/i;
 const REPORT_TEXT =
   /^\s*(?:(?:my|our)\s+)?(?:direct\s+report|report|colleague|co-?worker|team\s*mate|team\s+member|employee)\s+(.+?)\s+(?:can(?:'|’)?t|cannot|can\s+not|is\s+unable\s+to|is\s+not\s+able\s+to)\s+(?:sign|log)\s*(?:in|on)\b.*$/i;
 /** "my colleague can't sign in", with no name: ask who. */

@@ -23,6 +23,7 @@ export class ConversationRefs {
   private readonly recent = new Map<string, string>();
   private readonly byUser;
   private readonly byChannel;
+  private readonly byChannelAll;
   private readonly latestStmt;
 
   constructor(
@@ -43,6 +44,10 @@ export class ConversationRefs {
     this.byChannel = db.prepare(
       `SELECT conversation_id, conversation_type, user_id, team_id, channel_id, reference, updated_at
        FROM conversation_refs WHERE conversation_type = 'channel' AND (? IS NULL OR team_id = ?) ORDER BY updated_at DESC LIMIT 1`,
+    );
+    this.byChannelAll = db.prepare(
+      `SELECT conversation_id, conversation_type, user_id, team_id, channel_id, reference, updated_at
+       FROM conversation_refs WHERE conversation_type = 'channel' AND (? IS NULL OR team_id = ?) ORDER BY updated_at DESC`,
     );
     this.latestStmt = db.prepare(
       `SELECT conversation_id, conversation_type, user_id, team_id, channel_id, reference, updated_at
@@ -88,9 +93,18 @@ export class ConversationRefs {
     return toStored(this.latestStmt.get());
   }
 
-  /** The most recently used channel, optionally of one team. */
-  findChannel(teamId: string | null = null): StoredConversation | null {
-    return toStored(this.byChannel.get(teamId, teamId));
+  /**
+   * The most recently used channel, optionally of one team and, with `channelIds`, only one of
+   * those channels (the technicians' allow-list: a channel commands are refused in is not theirs).
+   */
+  findChannel(teamId: string | null = null, channelIds: readonly string[] | null = null): StoredConversation | null {
+    if (!channelIds) return toStored(this.byChannel.get(teamId, teamId));
+    const allowed = new Set(channelIds);
+    for (const row of this.byChannelAll.iterate(teamId, teamId)) {
+      const stored = toStored(row)!;
+      if (stored.channelId !== null && allowed.has(stored.channelId)) return stored;
+    }
+    return null;
   }
 }
 

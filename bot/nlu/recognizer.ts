@@ -355,7 +355,8 @@ export class Recognizer {
 }
 
 /** `REQ-1042`, `req 1042`, `req#1042`, `request 1042`, `request no. 1042`. */
-const REQUEST_ID = /\b(?:req|request)\s*(?:[-#_:]|no\.?|number|nr\.?|id)?\s*#?\s*0*(\d{1,9})\b/g;
+// Each run of spaces has one way to be read (no two `\s*` side by side): a long run of them is not slow.
+const REQUEST_ID = /\b(?:req|request)\s*(?:(?:[-#_:]|no\.?|number|nr\.?|id)\s*)?(?:#\s*)?0*(\d{1,9})\b/g;
 
 function withMasks(text: string): string {
   return text.replace(/@(resource|duration|requestid|person)\b/g, (_, k: keyof typeof MASKS) => ` ${MASKS[k]} `);

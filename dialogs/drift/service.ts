@@ -685,7 +685,9 @@ export class DriftService {
     if (verb === 'drift.take' || verb === 'drift.assign' || verb === 'drift.close') return this.clickTicket(verb, data, caller, inputs);
     const f = isFindingId(data.finding) ? this.d.findings.get(data.finding) : null;
     if (!f) return { card: notice('This card is no longer active', 'Type drift to check again, or pending for the queue.', 'warning') };
-    if (f.userId === caller.user.id && verb !== 'drift.review' && verb !== 'drift.remove-cancel') {
+    // Only opening a review stays open to the member (the review routes their own line away):
+    // cancelling the removal of one's own membership would let it stay for good.
+    if (f.userId === caller.user.id && verb !== 'drift.review') {
       this.audit({ id: caller.user.id, name: caller.user.displayName }, 'drift.action-refused', f, { verb, reason: 'own-account', turn: caller.correlationId }, 'refused');
       return this.reply(f, 'This finding is about your own account: another identity technician must act on it. Nothing was changed.');
     }

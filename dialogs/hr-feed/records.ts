@@ -114,7 +114,9 @@ export function readCsv(text: string): CsvRow[] {
         }
         quoted = false;
         i++;
-        // Only a separator or a line end may follow a closing quote.
+        // Only a separator or a line end may follow a closing quote (spaces before them are
+        // skipped, as they are before an opening quote).
+        while (text[i] === ' ' || text[i] === '\t') i++;
         const next = text[i];
         if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') throw new CsvError(`text after a closing quote`, line);
         continue;
@@ -245,8 +247,11 @@ function parseJsonBatch(text: string): ParseResult {
 
 const EMPLOYEE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UPN = /^[^\s@"<>(),;:\\]{1,128}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$/;
+// Control characters, line breaks, and the invisible format characters that change how text
+// reads without showing (zero width, direction overrides and isolates, a BOM inside a field):
+// a department "Finance" with a zero-width space is another department.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
 function shortOrNull(v: string | null | undefined): string | null {
   const t = v?.trim();

@@ -25,8 +25,15 @@ export function signHrPayload(secret: string, body: Buffer | string, timestamp: 
   return `t=${timestamp},v1=${mac(secret, timestamp, body).toString('hex')}`;
 }
 
-/** Checks a request's signature header against its raw body and the bot's clock. */
-export function verifyHrSignature(secret: string, header: string | string[] | undefined, body: Buffer, now: Date, toleranceSeconds: number): SignatureCheck {
+/**
+ * What can be checked before the body is read: the header is there, well formed, and its time
+ * is within the window. `signature` (`<t>.<v1>`) identifies the signed request.
+ */
+export function checkHrSignatureHeader(
+  header: string | string[] | undefined,
+  now: Date,
+  toleranceSeconds: number,
+): { ok: true; timestamp: number; v1: string; signature: string } | { ok: false; reason: 'missing' | 'malformed' | 'outside-window' } {
   if (header === undefined || header === '') return { ok: false, reason: 'missing' };
   if (Array.isArray(header) || header.length > 300) return { ok: false, reason: 'malformed' };
   const fields = new Map<string, string>();
@@ -42,6 +49,14 @@ export function verifyHrSignature(secret: string, header: string | string[] | un
   if (!t || !/^\d{1,12}$/.test(t) || !v1 || !/^[0-9a-f]{64}$/i.test(v1)) return { ok: false, reason: 'malformed' };
   const timestamp = Number(t);
   if (Math.abs(now.getTime() / 1000 - timestamp) > toleranceSeconds) return { ok: false, reason: 'outside-window' };
+  return { ok: true, timestamp, v1: v1.toLowerCase(), signature: `${timestamp}.${v1.toLowerCase()}` };
+}
+
+/** Checks a request's signature header against its raw body and the bot's clock. */
+export function verifyHrSignature(secret: string, header: string | string[] | undefined, body: Buffer, now: Date, toleranceSeconds: number): SignatureCheck {
+  const checked = checkHrSignatureHeader(header, now, toleranceSeconds);
+  if (!checked.ok) return checked;
+  const { timestamp, v1 } = checked;
   const expected = mac(secret, timestamp, body);
   const given = Buffer.from(v1, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'mismatch' };

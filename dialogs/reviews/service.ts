@@ -552,18 +552,28 @@ export class ReviewService {
     const itemId = toInt(data.item);
     const item = itemId === null ? null : this.d.reviews.item(itemId);
     const reasons = typedReasons(data);
-    if (!item || item.campaignId !== c.id) return this.cardFor(c, actor.id, { page, banner: { text: 'That line is not part of this review. Nothing was changed.', tone: 'attention' } });
-    if (c.state !== 'active') return this.cardFor(c, actor.id, { page, banner: { text: `${c.id} is ${c.state === 'closed' ? 'closed' : 'cancelled'}: nothing can be decided any more.`, tone: 'warning' } });
-    if (item.decision) return this.cardFor(c, actor.id, { page, reasons, banner: { text: `${item.memberName}’s ${item.accessName} was already decided: ${decisionText(item).toLowerCase()}.`, tone: 'warning' } });
+    // Someone with no line of their own in this campaign learns nothing of it (whose access it
+    // reviews, its state, what was decided) by clicking with forged card data.
+    const outsider = () => notice('Nothing for you here', `You have nothing to review in ${c.id}. Nothing was changed.`, 'warning');
+    const hasLines = this.d.reviews.itemsFor(c.id, actor.id).length > 0;
+    if (!item || item.campaignId !== c.id) {
+      if (!hasLines) return outsider();
+      return this.cardFor(c, actor.id, { page, banner: { text: 'That line is not part of this review. Nothing was changed.', tone: 'attention' } });
+    }
+    // Who may decide comes first: a forged click on someone else's line (or one's own) is
+    // refused and audited, and learns nothing of the campaign's state or another's decision.
     const refusal = await this.refusalOf(c, item, actor.id);
     if (refusal) {
       this.refused(actor, c, item, `review.${decision}`, refusal, turn);
+      if (refusal === 'not-a-reviewer' && !hasLines) return outsider();
       const text =
         refusal === 'self-review'
           ? 'You cannot review your own access: it goes to another reviewer. Nothing was changed.'
           : `You are not a reviewer of ${item.memberName}’s ${item.accessName}${refusal.startsWith('no-longer') ? ' any more' : ''}, so nothing was changed.`;
       return this.cardFor(c, actor.id, { page, reasons, banner: { text, tone: 'attention' } });
     }
+    if (c.state !== 'active') return this.cardFor(c, actor.id, { page, banner: { text: `${c.id} is ${c.state === 'closed' ? 'closed' : 'cancelled'}: nothing can be decided any more.`, tone: 'warning' } });
+    if (item.decision) return this.cardFor(c, actor.id, { page, reasons, banner: { text: `${item.memberName}’s ${item.accessName} was already decided: ${decisionText(item).toLowerCase()}.`, tone: 'warning' } });
     const reason = cleanReason(reasons[String(item.id)]);
     if (!reason && decision === 'remove') return this.cardFor(c, actor.id, { page, reasons, banner: { text: `Add a reason to remove ${item.memberName}’s ${item.accessName}: it goes into the evidence report.`, tone: 'attention' } });
     if (!reason && decision === 'keep' && !item.helpers.grant) {
@@ -624,6 +634,7 @@ export class ReviewService {
     const found = this.clicked(data);
     if ('card' in found) return found.card;
     const { campaign: c, page } = found;
+    if (!this.d.reviews.itemsFor(c.id, actor.id).length) return notice('Nothing for you here', `You have nothing to review in ${c.id}.`, 'warning');
     if (c.state !== 'active') return this.cardFor(c, actor.id, { page, banner: { text: `${c.id} is ${c.state}: nothing can be decided any more.`, tone: 'warning' } });
     const remaining = this.d.reviews.itemsFor(c.id, actor.id).filter((i) => !i.decision);
     if (!remaining.length) return this.cardFor(c, actor.id, { page, banner: { text: 'Nothing is left for you to decide here.', tone: 'good' } });
@@ -639,6 +650,7 @@ export class ReviewService {
     const found = this.clicked(data);
     if ('card' in found) return found.card;
     const { campaign: c, page } = found;
+    if (!this.d.reviews.itemsFor(c.id, actor.id).length) return notice('Nothing for you here', `You have nothing to review in ${c.id}.`, 'warning');
     if (c.state !== 'active') return this.cardFor(c, actor.id, { page, banner: { text: `${c.id} is ${c.state}: nothing can be decided any more.`, tone: 'warning' } });
     const remaining = this.d.reviews.itemsFor(c.id, actor.id).filter((i) => !i.decision);
     if (!remaining.length) return this.cardFor(c, actor.id, { page, banner: { text: 'Nothing is left for you to decide here.', tone: 'good' } });

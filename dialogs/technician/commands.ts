@@ -1006,6 +1006,10 @@ export class TechnicianCommands {
     const plan = this.planOf(data);
     if (!plan) return { card: notice('This plan is no longer active', 'Type the command again.', 'warning') };
     if (plan.state !== 'proposed') return { card: planCard(plan, this.now()) };
+    // The account the plan acts on has no say in it: disabling a compromised technician must not be theirs to stop.
+    if (plan.subject.id === caller.user.id) {
+      return this.refusePlan(plan, caller, 'own-account', 'This plan is about your own account: another identity technician decides on it. Nothing was changed.');
+    }
     this.d.store.transaction(() => {
       if (this.d.store.technician.plans.end(plan.id, 'cancelled')) this.auditPlan(plan, 'technician.plan-cancelled', caller, { reason: 'by-technician', proposer: plan.actor.id === caller.user.id });
     });

@@ -270,6 +270,18 @@ export class TicketService implements TechnicianNotices {
     const t = tickets.get(ticketId);
     if (!t) return { ok: false, message: `There is no ticket ${ticketId}. Type \`pending\` for the queue.`, ticket: null };
     if (t.state === 'closed') return { ok: false, message: `${t.id} is already closed (${t.closedBy.name ?? 'someone'}, ${formatTime(t.closedAt!)}).`, ticket: t };
+    // Nobody closes a ticket about their own account (a drift finding, a security notice): another technician does.
+    if (t.subject.id && t.subject.id.toLowerCase() === actor.id.toLowerCase()) {
+      this.d.store.audit.append({
+        actor: { id: actor.id, name: actor.displayName },
+        action: 'technician.command-refused',
+        target: t.id,
+        outcome: 'refused',
+        correlationId: t.id,
+        details: { command: 'close', reason: 'own-account', turn: correlationId },
+      });
+      return { ok: false, message: `${t.id} is about your own account: another identity technician closes it. Nothing was changed.`, ticket: t };
+    }
     const note = typeof rawNote === 'string' ? rawNote.trim().slice(0, 1000) : '';
     if (!note) return { ok: false, message: `Say what was done to close ${t.id}: it stays in the ticket and the audit trail.`, ticket: t };
     const by = { id: actor.id, name: actor.displayName };
