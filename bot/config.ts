@@ -390,7 +390,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       file: e.AUDIT_ANCHOR_INTERVAL_HOURS > 0 ? path.resolve(e.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(path.resolve(e.DATABASE_PATH)), 'audit-anchors.jsonl')) : null,
       intervalHours: e.AUDIT_ANCHOR_INTERVAL_HOURS,
     },
-    hrFeed: hrFeedConfigFrom(e),
+    hrFeed: hrFeedConfigFrom(e, mode === 'local' ? { databasePath: e.DATABASE_PATH } : null),
     reviews: reviewConfigFrom(e),
   };
 }

@@ -60,9 +60,11 @@ export const hrFeedEnvShape = {
 type HrFeedEnv = z.output<z.ZodObject<typeof hrFeedEnvShape>>;
 
 /** The HR feed settings from validated environment values. */
-export function hrFeedConfigFrom(e: HrFeedEnv): HrFeedConfig {
+export function hrFeedConfigFrom(e: HrFeedEnv, local: { databasePath: string } | null = null): HrFeedConfig {
   return {
-    dir: e.HR_FEED_DIR ? path.resolve(e.HR_FEED_DIR) : null,
+    // Local mode has a drop folder beside the database (`data/hr-drop` for `npm start`), so
+    // the demo can be tried without configuration; production only with HR_FEED_DIR.
+    dir: e.HR_FEED_DIR ? path.resolve(e.HR_FEED_DIR) : local ? path.join(path.dirname(path.resolve(local.databasePath)), 'hr-drop') : null,
     pollSeconds: e.HR_FEED_POLL_SECONDS,
     webhookSecret: e.HR_WEBHOOK_SECRET ?? null,
     webhookToleranceSeconds: e.HR_WEBHOOK_TOLERANCE_SECONDS,

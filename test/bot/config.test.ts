@@ -77,6 +77,8 @@ describe('loadConfig: production mode', () => {
   it('with everything set, starts with the Microsoft Graph directory of the bot\'s own app registration', () => {
     const c = loadConfig(full);
     expect(c.mode).toBe('production');
+    // No HR drop folder unless configured (local mode has one beside the database).
+    expect(c.hrFeed.dir).toBeNull();
     expect(c.directory).toEqual({
       kind: 'graph',
       tenantId: TENANT,

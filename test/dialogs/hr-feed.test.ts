@@ -142,7 +142,8 @@ describe('HR feed: dates in the configured time zone', () => {
     expect(() => loadConfig({ HR_WEBHOOK_SECRET: 'short' })).toThrow(/HR_WEBHOOK_SECRET must be at least 32 characters/);
     const config = loadConfig({ HR_FEED_DIR: 'data/hr-drop', HR_FEED_TIMEZONE: 'Europe/London' });
     expect(config.hrFeed).toMatchObject({ dir: path.resolve('data/hr-drop'), pollSeconds: 60, webhookSecret: null, timeZone: 'Europe/London', webhookToleranceSeconds: 300, approvalHours: 72 });
-    expect(loadConfig({}).hrFeed).toMatchObject({ dir: null, webhookSecret: null, timeZone: 'UTC' });
+    // Local mode: a drop folder beside the database; production: off unless configured.
+    expect(loadConfig({ DATABASE_PATH: '/tmp/x/helpdesk.db' }).hrFeed).toMatchObject({ dir: '/tmp/x/hr-drop', webhookSecret: null, timeZone: 'UTC' });
   });
 
   it('every HR_ variable is in .env.example and the README', () => {
