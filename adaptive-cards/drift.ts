@@ -17,6 +17,8 @@ export interface DriftTicketCardData {
   /** A removal waiting for confirmation or approval, running, or failed; empty when none. */
   removal: string;
   removalTone: Tone;
+  /** An exception waiting for a second technician's approval (or whose proposal expired); empty when none. */
+  exception: string;
   ticketFacts: Fact[];
   history: Fact[];
   footer: string;
@@ -29,6 +31,9 @@ export interface DriftTicketCardData {
   canApprove: boolean;
   canCancel: boolean;
   canRevoke: boolean;
+  /** A proposed exception (privileged): a second technician approves it, anyone cancels it. */
+  canApproveException: boolean;
+  canCancelException: boolean;
   ticketOpen: boolean;
 }
 
@@ -46,7 +51,8 @@ const facts = (list: Fact[]): Fact[] => list.map((f) => ({ title: shown(f.title)
  * A drift ticket as posted in the technicians' channel. While the finding is open: Remove
  * (a choice of the two memberships for a separation-of-duties conflict), Open a review and
  * Accept with a reason; while a removal is proposed: Confirm, Approve (second technician) and
- * Cancel; once accepted: Revoke the exception; while the ticket is open: Take or assign, and
+ * Cancel; while a privileged exception is proposed: Approve (second technician) and Cancel;
+ * once accepted: Revoke the exception; while the ticket is open: Take or assign, and
  * Close. Five buttons at most, as Teams shows them; the buttons carry only the finding or
  * ticket id.
  */
@@ -64,6 +70,7 @@ export function renderDriftTicketCard(d: DriftTicketCardData): AdaptiveCardJson 
     facts: facts(d.facts),
     removal: shown(d.removal),
     removalColor: color(d.removalTone),
+    exception: shown(d.exception),
     ticketFacts: facts(d.ticketFacts),
     history: facts(d.history),
     footer: shown(d.footer),
@@ -75,6 +82,8 @@ export function renderDriftTicketCard(d: DriftTicketCardData): AdaptiveCardJson 
     canApprove: d.canApprove,
     canCancel: d.canCancel,
     canRevoke: d.canRevoke,
+    canApproveException: d.canApproveException,
+    canCancelException: d.canCancelException,
     ticketOpen: d.ticketOpen,
   });
 }

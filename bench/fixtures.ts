@@ -42,6 +42,8 @@ export interface TurnFixtures {
   writePairs: WritePair[];
   approvers: Approver[];
   tenantId: string;
+  /** The demo's employee persona (an ordinary user). */
+  employeeId: string;
 }
 
 /** Resources approvers are seeded with: one stage, the requester's manager. */
@@ -176,6 +178,7 @@ export async function prepareTurnFixtures(
       writePairs: pairs,
       approvers,
       tenantId: tenant.tenantId,
+      employeeId: tenant.personas.employee,
     };
   } finally {
     directory.close();

@@ -108,3 +108,11 @@ export async function waitIdle(pid: number, maxMs = 60_000): Promise<number> {
     if (now.at - started >= maxMs) return now.at - started;
   }
 }
+
+/** The next activity the connector stub takes after this call (sent by `send`), parsed. */
+export async function stubCapture(stub: Child, send: () => Promise<unknown>): Promise<Record<string, unknown> | null> {
+  await fetch(`http://127.0.0.1:${stub.port}/capture`);
+  await send();
+  const res = await fetch(`http://127.0.0.1:${stub.port}/captured`);
+  return (await res.json()) as Record<string, unknown> | null;
+}

@@ -35,7 +35,7 @@ interface Context {
 const benches: Record<string, { about: string; run: (c: Context) => Promise<BenchOutput> | BenchOutput }> = {
   turns: {
     about: 'turn throughput and latency: echo bot, empty teams-ai app, helpdesk read, write and card-action turns; memory',
-    run: (c) => turnBenchmarks(c.work, { seconds: 5, rounds: 3, warmSeconds: 2, clients: 20, profileDir: c.profileDir, missProfileDir: c.profileDir ? undefined : PROFILES }),
+    run: (c) => turnBenchmarks(c.work, { seconds: 3, rounds: 6, warmSeconds: 2, clients: 20, profileDir: c.profileDir, missProfileDir: c.profileDir ? undefined : PROFILES }),
   },
   'audit-append': { about: 'audit events appended per second against raw SQLite inserts', run: (c) => auditAppendBenchmark(c.work) },
   'audit-store': { about: 'verify, queries and CSV export at 1,000,000 events', run: (c) => auditStoreBenchmark(c.datasets().big, c.datasets().small) },

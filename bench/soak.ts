@@ -26,7 +26,7 @@ export async function soakBenchmark(work: string, o: { seconds: number; warmSeco
   const writers = Math.round(o.conversations * 0.2);
   const approvers = Math.round(o.conversations * 0.2);
   const readers = o.conversations - writers - approvers;
-  const fixtures = await prepareTurnFixtures(files, { writePairs: writers, approvers, waitingPerApprover: Math.ceil(((o.seconds + o.warmSeconds) * 250) / approvers) });
+  const fixtures = await prepareTurnFixtures(files, { writePairs: writers, approvers, waitingPerApprover: Math.ceil(((o.seconds + o.warmSeconds) * 400) / approvers) });
   const stub = await startChild('connector-stub');
   let bot: Child | null = null;
   try {

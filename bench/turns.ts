@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { auditCounts, prepareTurnFixtures, type TurnFixtures } from './fixtures';
 import { runLoad, type Client, type LoadResult } from './load';
-import { cpuMs, rssMiB, startChild, stopChild, stubCount, waitIdle, type Child } from './processes';
+import { cpuMs, rssMiB, startChild, stopChild, stubCapture, stubCount, waitIdle, type Child } from './processes';
 import { formatSummary, summariseProfile, type ProfileLine } from './profile-summary';
 import { median, round2, type BenchOutput, type Row } from './row';
 import { Activities, approveClient, messageClient, newTally, writeClient } from './scenarios';
@@ -12,6 +12,8 @@ import { Activities, approveClient, messageClient, newTally, writeClient } from 
  * connector stub on 127.0.0.1, loaded by the same closed-loop clients (`load.ts`):
  *
  * - `echo`: a bare botbuilder echo bot on restify, the framework's own floor;
+ * - `echo-card`: the same bot answering with the helpdesk's welcome card (as the helpdesk
+ *   sent it) instead of a line of text: the floor carrying the read turn's reply;
  * - `teams-ai`: an empty teams-ai Application echoing the same way, the floor of the
  *   framework the helpdesk is built on;
  * - the helpdesk in local mode with the demo tenant: `read` (`help`, the welcome card),
@@ -36,8 +38,8 @@ export interface TurnOptions {
   missProfileDir?: string;
 }
 
-type Kind = 'echo' | 'teams-ai' | 'read' | 'write' | 'card';
-const KINDS: Kind[] = ['echo', 'teams-ai', 'read', 'write', 'card'];
+type Kind = 'echo' | 'echo-card' | 'teams-ai' | 'read' | 'write' | 'card';
+const KINDS: Kind[] = ['echo', 'echo-card', 'teams-ai', 'read', 'write', 'card'];
 
 interface Measured {
   load: LoadResult;
@@ -62,22 +64,34 @@ export async function turnBenchmarks(work: string, o: TurnOptions): Promise<Benc
   const tally = newTally();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const prof = (name: string) => (o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, `--cpu-prof-name=${stamp}-${name}.cpuprofile`] : []);
-  const bots: Record<'echo' | 'teams-ai' | 'helpdesk', Child> = {
-    echo: await startChild('echo-bot', {}, prof('echo')),
-    'teams-ai': await startChild('teams-ai-bot', {}, prof('teams-ai')),
-    helpdesk: await startChild('helpdesk-bot', { DATABASE_PATH: files.database, LOCAL_DIRECTORY_PATH: files.directory }, ['--expose-gc', ...prof('helpdesk')]),
-  };
+  const bots: Record<'echo' | 'echo-card' | 'teams-ai' | 'helpdesk', Child | null> = { echo: null, 'echo-card': null, 'teams-ai': null, helpdesk: null };
   const notes: string[] = [];
   try {
+    bots.echo = await startChild('echo-bot', {}, prof('echo'));
+    bots['teams-ai'] = await startChild('teams-ai-bot', {}, prof('teams-ai'));
+    bots.helpdesk = await startChild('helpdesk-bot', { DATABASE_PATH: files.database, LOCAL_DIRECTORY_PATH: files.directory }, ['--expose-gc', ...prof('helpdesk')]);
+    const helpdesk = bots.helpdesk;
     // At idle: started, the demo directory open, nothing asked yet.
     await new Promise((r) => setTimeout(r, 2_000));
-    const idleRss = rssMiB(bots.helpdesk.proc.pid!);
-    const idleHeap = (await bots.helpdesk.nextMemory()).heapUsed / 2 ** 20;
+    const idleRss = rssMiB(helpdesk.proc.pid!);
+    const idleHeap = (await helpdesk.nextMemory()).heapUsed / 2 ** 20;
+    // The welcome card the helpdesk answers `help` with (to the demo's employee), for the echo bot to send.
+    const employee = fixtures.users.find((u) => u.id === fixtures.employeeId) ?? fixtures.users[0]!;
+    const reply = await stubCapture(stub, () =>
+      fetch(`http://127.0.0.1:${helpdesk.port}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(acts.message(employee, 'a:bench-capture', 'help')) }),
+    );
+    const welcome = (reply?.attachments as Array<{ content?: unknown }> | undefined)?.[0]?.content;
+    if (!welcome) throw new Error(`the helpdesk did not answer help with a card: ${JSON.stringify(reply).slice(0, 300)}`);
+    const cardFile = path.join(work, 'welcome-card.json');
+    fs.writeFileSync(cardFile, JSON.stringify(welcome));
+    bots['echo-card'] = await startChild('echo-bot', { ECHO_CARD_FILE: cardFile }, prof('echo-card'));
+    const running = bots as Record<'echo' | 'echo-card' | 'teams-ai' | 'helpdesk', Child>;
 
-    const botOf = (k: Kind): Child => (k === 'echo' ? bots.echo : k === 'teams-ai' ? bots['teams-ai'] : bots.helpdesk);
+    const botOf = (k: Kind): Child => (k === 'echo' || k === 'echo-card' || k === 'teams-ai' ? running[k] : helpdesk);
     const clientsFor = (k: Kind): Client[] => {
       switch (k) {
         case 'echo':
+        case 'echo-card':
         case 'teams-ai':
         case 'read':
           return Array.from({ length: o.clients }, () => messageClient(acts, fixtures.users, 'help', 200, o.clients, k));
@@ -90,7 +104,7 @@ export async function turnBenchmarks(work: string, o: TurnOptions): Promise<Benc
     // Approvals and submits leave jobs behind (provisioning, card updates, messages): each run
     // starts once the helpdesk has finished the previous one's, so no bot is measured while
     // another works on, and a helpdesk run's CPU per turn includes the jobs its turns started.
-    const helpdeskPid = bots.helpdesk.proc.pid!;
+    const helpdeskPid = helpdesk.proc.pid!;
     const measure = async (k: Kind, seconds: number): Promise<Measured> => {
       await waitIdle(helpdeskPid);
       const pid = botOf(k).proc.pid!;
@@ -104,12 +118,12 @@ export async function turnBenchmarks(work: string, o: TurnOptions): Promise<Benc
     for (const k of KINDS) await measure(k, o.warmSeconds);
     const warmAudit = auditCounts(files.database);
     const tallyAfterWarm = { ...tally };
-    const results: Record<Kind, Measured[]> = { echo: [], 'teams-ai': [], read: [], write: [], card: [] };
+    const results: Record<Kind, Measured[]> = { echo: [], 'echo-card': [], 'teams-ai': [], read: [], write: [], card: [] };
     const measuredFrom = Date.now();
     for (let round = 0; round < o.rounds; round++) for (const k of KINDS) results[k].push(await measure(k, o.seconds));
     const measuredUntil = Date.now();
-    const afterRss = rssMiB(bots.helpdesk.proc.pid!);
-    const afterHeap = (await bots.helpdesk.nextMemory()).heapUsed / 2 ** 20;
+    const afterRss = rssMiB(helpdesk.proc.pid!);
+    const afterHeap = (await helpdesk.nextMemory()).heapUsed / 2 ** 20;
     const replies = await stubCount(stub);
 
     const perKind = (k: Kind) => {
@@ -135,8 +149,9 @@ export async function turnBenchmarks(work: string, o: TurnOptions): Promise<Benc
     const failures = KINDS.flatMap((k) => results[k]).reduce((a, m) => a + m.load.failures, 0);
     const samples = KINDS.flatMap((k) => results[k].flatMap((m) => m.load.failureSamples)).slice(0, 5);
     const ranDry = results.card.some((m) => m.load.clientsDone > 0);
-    const lat = (k: Kind) => `p50 ${s[k].p50} ms, p99 ${s[k].p99} ms, ${s[k].cpu.toFixed(2)} ms CPU/turn`;
-    const kindLat = (k: Kind, sub: string, label: string) => `${label} p50 ${s[k].kinds[sub]?.p50} / p99 ${s[k].kinds[sub]?.p99} ms`;
+    const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(1));
+    const lat = (k: Kind) => `p50 ${ms(s[k].p50)} ms, p99 ${ms(s[k].p99)} ms, ${s[k].cpu.toFixed(2)} ms CPU/turn`;
+    const kindLat = (k: Kind, sub: string, label: string) => `${label} p50 ${ms(s[k].kinds[sub]?.p50)} / p99 ${ms(s[k].kinds[sub]?.p99)} ms`;
 
     // Turns that change state: each must have written exactly one audit event.
     const auditAfter = auditCounts(files.database);
@@ -146,6 +161,14 @@ export async function turnBenchmarks(work: string, o: TurnOptions): Promise<Benc
     const refused = [...auditAfter].filter(([a]) => /refused|failed/.test(a)).reduce((n, [a, c]) => n + c - (auditBefore.get(a) ?? 0), 0);
     const rows: Row[] = [
       { name: 'turn-baseline', metric: `echo bot, "help": req/s (${lat('echo')})`, value: s.echo.rps, details: s.echo },
+      {
+        name: 'turn-echo-card',
+        metric: `echo bot answering with the welcome card: req/s (${lat('echo-card')})`,
+        value: s['echo-card'].rps,
+        baseline: s.echo.rps,
+        ratio: s['echo-card'].ratio,
+        details: s['echo-card'],
+      },
       {
         name: 'turn-teams-ai',
         metric: `empty teams-ai app, same echo: req/s (${lat('teams-ai')})`,
@@ -201,19 +224,19 @@ export async function turnBenchmarks(work: string, o: TurnOptions): Promise<Benc
       { name: 'memory-idle', metric: `helpdesk resident memory at idle, demo tenant, MiB (heap ${idleHeap.toFixed(0)} MiB after GC)`, value: idleRss },
       {
         name: 'memory-after-load',
-        metric: `helpdesk resident memory after ${KINDS.slice(2).reduce((n, k) => n + results[k].reduce((a, m) => a + m.load.all.count, 0), 0).toLocaleString('en')} measured turns, MiB (heap ${afterHeap.toFixed(0)} MiB after GC)`,
+        metric: `helpdesk resident memory after ${KINDS.slice(3).reduce((n, k) => n + results[k].reduce((a, m) => a + m.load.all.count, 0), 0).toLocaleString('en')} measured turns, MiB (heap ${afterHeap.toFixed(0)} MiB after GC)`,
         value: afterRss,
         baseline: idleRss,
         ratio: afterRss / idleRss,
       },
     ];
     if (samples.length) notes.push(`Failures: ${samples.join(' | ')}`);
-    if (o.profileDir) notes.push(`Measured rounds ran from ${Math.round((measuredFrom - bots.helpdesk.startedAt) / 1000)} s to ${Math.round((measuredUntil - bots.helpdesk.startedAt) / 1000)} s of each bot's profile.`);
-    await Promise.all(Object.values(bots).map(stopChild));
+    if (o.profileDir) notes.push(`Measured rounds ran from ${Math.round((measuredFrom - helpdesk.startedAt) / 1000)} s to ${Math.round((measuredUntil - helpdesk.startedAt) / 1000)} s of the helpdesk's profile.`);
+    await Promise.all(Object.values(running).map(stopChild));
     if (!rows.find((r) => r.name === 'turn-read')!.pass && o.missProfileDir) notes.push(...(await profileReadTurn(files, fixtures, acts, o)));
     return { rows, notes };
   } finally {
-    await Promise.all([...Object.values(bots), stub].map(stopChild));
+    await Promise.all([...Object.values(bots).filter((b): b is Child => b !== null), stub].map(stopChild));
   }
 }
 

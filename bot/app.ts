@@ -29,6 +29,7 @@ import { registerReviewActions } from '../dialogs/reviews/register';
 import { createHrFeedCapability, type HrFeedCapability } from './hr-feed';
 import type { Scheduler } from './scheduler';
 import { DisabledAccountNotices } from './disabled-notices';
+import { HelpdeskTurnState } from './turn-state';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
 const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, ActivityTypes.ConversationUpdate, ActivityTypes.InstallationUpdate]);
@@ -43,6 +44,8 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
     adapter,
     botAppId: deps.config.bot.appId,
     storage: deps.store.botStorage,
+    // Two turns of one chat at once (a double click) must not fail the second on saving the state.
+    turnStateFactory: () => new HelpdeskTurnState(),
     startTypingTimer: false,
     removeRecipientMention: true,
     longRunningMessages: false,

@@ -4,16 +4,18 @@ import type { IncomingMessage } from 'node:http';
 import type restify from 'restify';
 import { DEFAULT_BIRTHRIGHT_FILE, loadBirthrightRules } from '../directory/birthright';
 import { HR_REJECTED_VERB, REJECTED_PAGE, rejectedCard } from '../dialogs/hr-feed/cards';
-import { checkHrSignatureHeader, HR_SIGNATURE_HEADER, verifyHrSignature } from '../dialogs/hr-feed/signature';
+import { checkHrSignatureHeader, HR_SIGNATURE_HEADER, signatureExpiry, verifyHrSignature } from '../dialogs/hr-feed/signature';
 import { HrFeedService, HR_FEED_ACTOR, type AccessReviewStarter, type BatchReport } from '../dialogs/hr-feed/service';
 import type { TechnicianCommands } from '../dialogs/technician/commands';
 import { notice } from '../dialogs/technician/commands';
 import { callerOf } from '../dialogs/technician/register';
 import { csvField } from '../store/audit-export';
+import type { AuditTrail } from '../store/audit-trail';
 import { HrFeedStore } from '../store/hr-feed';
 import type { AccessCapability } from './access';
 import type { BotDeps, HelpdeskApp } from './deps';
 import { HR_WEBHOOK_PATH } from './hr-feed-config';
+import type { Logger } from './logger';
 
 /**
  * Puts the HR feed together: its store, the service (on the technicians' plans, tickets and
@@ -83,6 +85,7 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
   let inFlight = 0;
   /** Files processed but not moved away (name → size and time): not taken again while they stay as they are. */
   const stuck = new Map<string, string>();
+  const refusals = createRefusalAudit(deps.store.audit, deps.clock, logger);
 
   // ---- the drop folder ------------------------------------------------------------------------
 
@@ -150,13 +153,10 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
   const mount = (server: restify.Server): void => {
     const secret = settings.webhookSecret;
     if (!secret) return;
-    /**
-     * The signed requests taken, until their time leaves the window (after that the
-     * signature is refused anyway): the same signed request again is a replay, refused, so a
-     * captured call cannot put back a record that a later batch changed, and two identical
-     * deliveries at once are processed once. Kept in memory: a restart forgets them.
-     */
-    const taken = new Map<string, { until: number; batch: string | null }>();
+    // The signed requests taken are kept in the database until their time leaves the window
+    // (after that the signature is refused anyway): the same signed request again is a replay,
+    // refused, so a captured call cannot put back a record that a later batch changed (also
+    // after a restart), and identical deliveries at once are processed once.
 
     // The signature covers the exact bytes, so this route reads its own body (with its own
     // limit); the server has no global body parser.
@@ -169,15 +169,7 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const remoteAddress = req.socket?.remoteAddress ?? null;
       const refuse = (reason: RefusalReason, bytes: number | null) => {
-        deps.store.audit.append({
-          actor: { id: null, name: null },
-          action: 'hr.webhook-refused',
-          target: null,
-          outcome: 'refused',
-          correlationId: null,
-          details: { reason, remoteAddress, contentType: contentType.slice(0, 60), bytes },
-        });
-        logger.warn({ action: 'hr.webhook-refused', reason, remoteAddress }, 'HR webhook call refused');
+        refusals.record(reason, remoteAddress, { contentType: contentType.slice(0, 60), bytes }, null);
         if (bytes === null) res.header('Connection', 'close');
         res.header('WWW-Authenticate', `HMAC-SHA256 header="X-HR-Signature"`);
         res.send(401, { error: 'unauthorized', reason: REFUSALS[reason] });
@@ -202,38 +194,31 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
         res.send(415, { error: 'Send text/csv or application/json (an array of records). Nothing was applied.' });
         return;
       }
-      const nowMs = deps.clock().getTime();
-      for (const [key, t] of taken) if (t.until < nowMs) taken.delete(key);
-      const earlier = taken.get(header.signature);
-      if (earlier) {
-        deps.store.audit.append({
-          actor: { id: null, name: null },
-          action: 'hr.webhook-refused',
-          target: null,
-          outcome: 'refused',
-          correlationId: earlier.batch,
-          details: { reason: 'replayed', remoteAddress, contentType: contentType.slice(0, 60), bytes: body.length, batch: earlier.batch },
-        });
-        logger.warn({ action: 'hr.webhook-refused', reason: 'replayed', remoteAddress, correlationId: earlier.batch }, 'HR webhook call refused');
+      const claim = store.claimWebhookSignature(header.signature, signatureExpiry(header.timestamp, settings.webhookToleranceSeconds));
+      if (!claim.claimed) {
+        const earlier = claim.batch;
+        refusals.record('replayed', remoteAddress, { contentType: contentType.slice(0, 60), bytes: body.length, batch: earlier }, earlier);
         res.send(409, {
-          error: `This signed request was already received${earlier.batch ? ` (${earlier.batch})` : ' and is being processed'}; nothing was applied again. Sign each request when it is sent.`,
-          batch: earlier.batch,
+          error: `This signed request was already received${earlier ? ` (${earlier})` : ' and is being processed'}; nothing was applied again. Sign each request when it is sent.`,
+          batch: earlier,
         });
         return;
       }
-      const entry = { until: (header.timestamp + settings.webhookToleranceSeconds) * 1000, batch: null as string | null };
-      taken.set(header.signature, entry);
       inFlight += 1;
       try {
-        const report = await service.receive({ source: 'webhook', name: 'webhook', bytes: body, format });
-        entry.batch = report.batch;
+        let report: BatchReport;
+        try {
+          report = await service.receive({ source: 'webhook', name: 'webhook', bytes: body, format });
+        } catch (err) {
+          // Nothing was applied: the same signed request may come again.
+          store.releaseWebhookSignature(header.signature);
+          logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'HR webhook batch not processed');
+          res.header('Retry-After', '60');
+          res.send(503, { error: 'The batch could not be processed now (the directory did not answer); nothing was applied. Send it again later.' });
+          return;
+        }
+        store.settleWebhookSignature(header.signature, report.batch);
         res.send(report.state === 'rejected' ? 422 : 200, report);
-      } catch (err) {
-        // Nothing was applied: the same signed request may come again.
-        taken.delete(header.signature);
-        logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'HR webhook batch not processed');
-        res.header('Retry-After', '60');
-        res.send(503, { error: 'The batch could not be processed now (the directory did not answer); nothing was applied. Send it again later.' });
       } finally {
         inFlight -= 1;
       }
@@ -263,12 +248,63 @@ export function createHrFeedCapability(deps: BotDeps, app: HelpdeskApp, access: 
       timer = null;
       const deadline = Date.now() + graceMs;
       while ((scanning || inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      refusals.flush();
     },
     scanNow,
   };
 }
 
 type RefusalReason = 'missing' | 'malformed' | 'outside-window' | 'mismatch';
+
+/**
+ * Refused webhook calls in the audit trail, bounded: anyone who reaches the route can be
+ * refused, and the trail is append-only. The first refusal of each reason (`replayed` too)
+ * and remote address in a minute is an `hr.webhook-refused` event; the others in that minute
+ * are only counted, and one summary event (`suppressed`: how many, `from`/`until`: the
+ * minute) is written when a later minute's first refusal comes, or by {@link flush} when the
+ * bot stops. The callers' answers do not depend on it.
+ */
+function createRefusalAudit(audit: AuditTrail, clock: () => Date, logger: Logger) {
+  const minutes = new Map<string, { minute: number; reason: string; remoteAddress: string | null; suppressed: number }>();
+  const summarise = (before: number) => {
+    for (const [key, m] of minutes) {
+      if (m.minute >= before) continue;
+      minutes.delete(key);
+      if (m.suppressed === 0) continue;
+      const from = new Date(m.minute * 60_000).toISOString();
+      const until = new Date((m.minute + 1) * 60_000).toISOString();
+      audit.append({
+        actor: { id: null, name: null },
+        action: 'hr.webhook-refused',
+        target: null,
+        outcome: 'refused',
+        correlationId: null,
+        details: { reason: m.reason, remoteAddress: m.remoteAddress, suppressed: m.suppressed, from, until },
+      });
+      logger.warn({ action: 'hr.webhook-refused', reason: m.reason, remoteAddress: m.remoteAddress, suppressed: m.suppressed, from }, 'HR webhook calls refused and not audited one by one');
+    }
+  };
+  return {
+    record(reason: RefusalReason | 'replayed', remoteAddress: string | null, details: Record<string, unknown>, correlationId: string | null): void {
+      const minute = Math.floor(clock().getTime() / 60_000);
+      summarise(minute);
+      const key = `${reason} ${remoteAddress ?? ''}`;
+      const counted = minutes.get(key);
+      if (counted) {
+        counted.suppressed += 1;
+        logger.debug({ action: 'hr.webhook-refused', reason, remoteAddress }, 'HR webhook call refused (counted)');
+        return;
+      }
+      minutes.set(key, { minute, reason, remoteAddress, suppressed: 0 });
+      audit.append({ actor: { id: null, name: null }, action: 'hr.webhook-refused', target: null, outcome: 'refused', correlationId, details: { reason, remoteAddress, ...details } });
+      logger.warn({ action: 'hr.webhook-refused', reason, remoteAddress, correlationId }, 'HR webhook call refused');
+    },
+    /** Writes the summaries still counted. */
+    flush(): void {
+      summarise(Infinity);
+    },
+  };
+}
 
 const REFUSALS: Record<RefusalReason, string> = {
   missing: `no ${HR_SIGNATURE_HEADER} header`,

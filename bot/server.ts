@@ -30,6 +30,13 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
       res.send(503, { error: 'shutting down' });
       return;
     }
+    const notActivity = notAnActivity(req.body);
+    if (notActivity) {
+      // The adapter would throw on it (a 500); it is the caller's mistake, and no turn.
+      deps.logger.warn({ reason: notActivity, contentType: String(req.headers['content-type'] ?? '').slice(0, 60) }, 'request on /api/messages is not an activity');
+      res.send(400, { error: `Not an activity: ${notActivity}.` });
+      return;
+    }
     inFlight += 1;
     try {
       await adapter.process(req, res, async (context) => {
@@ -76,6 +83,18 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
       });
     },
   };
+}
+
+/**
+ * Why a request body is not a Bot Framework activity (a JSON object with a non-empty string
+ * `type`), or null when it is one. What the activity holds besides is the adapter's to check.
+ */
+export function notAnActivity(body: unknown): string | null {
+  if (body === undefined || body === null || body === '') return 'the body is empty or null';
+  if (typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
+  const type = (body as { type?: unknown }).type;
+  if (typeof type !== 'string' || type === '') return 'the activity has no type';
+  return null;
 }
 
 /** The largest activity taken on `/api/messages`. */

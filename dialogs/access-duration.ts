@@ -4,13 +4,23 @@
  */
 
 const NUMBER_WORDS: Record<string, number> = {
-  a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
+  zero: 0, a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
   eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, twenty: 20, thirty: 30, couple: 2, few: 3,
 };
 
 const UNIT_HOURS: Record<string, number> = { hour: 1, day: 24, week: 24 * 7, fortnight: 24 * 14, month: 24 * 30, year: 24 * 365 };
 
-/** Parsed: hours, `'permanent'`, or `null` when the text is not a duration. */
+/**
+ * The longest duration read as said: anything longer is read as this (a million years), so
+ * that an absurd number is still refused as too long rather than overflowing.
+ */
+export const LONGEST_HOURS = 24 * 365 * 1_000_000;
+
+/**
+ * Parsed: hours as said, `'permanent'`, or `null` when the text is not a duration. The hours
+ * are not judged here: "0 days" is 0 and "-3 days" is -72, so that the flow can say why it
+ * cannot grant them instead of quietly granting something else.
+ */
 export function parseDuration(text: string): number | 'permanent' | null {
   const t = text
     .toLowerCase()
@@ -20,26 +30,28 @@ export function parseDuration(text: string): number | 'permanent' | null {
     .trim();
   if (/^(?:permanent|permanently|forever|ever|good|always|indefinitely|no end( date)?)$/.test(t)) return 'permanent';
   if (t === 'today' || t === 'the day') return 24;
-  const m = /^(\d{1,4}|[a-z]+)(?:\s+of)?\s*(?:-\s*)?(hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/.exec(t);
+  const m = /^([-\u2212\u2013]\s*|minus\s+|negative\s+)?(\d+|[a-z]+)(?:\s+of)?\s*(?:-\s*)?(hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/.exec(t);
   const bare = /^(hours?|days?|weeks?|fortnight|months?|years?)$/.exec(t);
   let n: number | undefined;
   let unit: string | undefined;
   if (m) {
-    n = /^\d+$/.test(m[1]!) ? Number(m[1]) : NUMBER_WORDS[m[1]!];
-    unit = m[2]!;
+    n = /^\d+$/.test(m[2]!) ? Math.min(Number(m[2]), LONGEST_HOURS) : NUMBER_WORDS[m[2]!];
+    if (n !== undefined && m[1]) n = -n;
+    unit = m[3]!;
   } else if (bare) {
     n = 1;
     unit = bare[1]!;
   }
-  if (!n || !unit || n < 1) return null;
+  if (n === undefined || !unit) return null;
   const key = unit.startsWith('h') ? 'hour' : unit.startsWith('d') ? 'day' : unit.startsWith('w') ? 'week' : unit.startsWith('f') ? 'fortnight' : unit.startsWith('m') ? 'month' : 'year';
   const hours = n * UNIT_HOURS[key]!;
-  return hours > 24 * 365 * 10 ? null : hours;
+  return Math.max(-LONGEST_HOURS, Math.min(LONGEST_HOURS, hours)) || 0;
 }
 
-/** "8 hours", "1 day", "2 weeks", "30 days", "permanent". */
+/** "8 hours", "1 day", "2 weeks", "30 days", "3 years", "permanent". */
 export function formatDuration(hours: number | null): string {
   if (hours === null) return 'permanent (no end date)';
+  if (hours % (24 * 365) === 0 && Math.abs(hours) >= 2 * 24 * 365) return plural(hours / (24 * 365), 'year');
   if (hours % (24 * 7) === 0 && hours / (24 * 7) <= 8) return plural(hours / (24 * 7), 'week');
   if (hours % 24 === 0) return plural(hours / 24, 'day');
   return plural(hours, 'hour');

@@ -10,7 +10,7 @@ import type { MenuRegistry } from '../bot/menu';
 import { turnInfo } from '../bot/turn-info';
 import { findResourceById, resolveLeading, resolveResource, searchResources, type CatalogResource } from '../directory/catalog';
 import type { AccessRequest } from '../store/access-requests';
-import { formatDuration, formatEndOfDay, formatTime, justificationIn, parseDuration } from './access-duration';
+import { formatDuration, formatEndOfDay, formatTime, justificationIn, LONGEST_HOURS, parseDuration } from './access-duration';
 import { heldResources } from './access-policy';
 import { describeState, isRequestId, stateTone, type AccessService, type ActionResult } from './access-service';
 import { sendCard } from './reply';
@@ -31,6 +31,7 @@ import { sendCard } from './reply';
 export interface AccessEntities {
   /** A catalog id, name or alias ("payroll-reports", "Payroll Reports", "payroll"). */
   resource?: string;
+  /** As asked: zero or less is refused with the reason, more than the policy allows gets the maximum offered. */
   durationHours?: number;
   /** A fixed end instead of a duration ("until Friday"): an ISO 8601 instant. */
   until?: string;
@@ -249,7 +250,7 @@ export async function handleAccessIntent(
       await flow.start(context, state, {
         resource: resourceIds[0],
         permanent: d?.permanent,
-        durationHours: d?.hours !== undefined && d.hours > 0 ? d.hours : undefined,
+        durationHours: typeof d?.hours === 'number' && !Number.isNaN(d.hours) ? d.hours : undefined,
         until: d?.hours === undefined ? until : undefined,
         untilLabel: until ? (d?.untilDate ? formatEndOfDay(d.untilDate, d.timeZone) : formatTime(until)) : undefined,
         justification: text ? justificationIn(text) ?? undefined : undefined,
@@ -306,6 +307,12 @@ function rememberEnd(state: TurnState, ends: FixedEnd | null): void {
   else delete conversation.accessEnds;
 }
 
+/** Why a duration of zero or less is not asked for, for the form's error line. */
+function notPositive(hours: number): string {
+  const said = hours === 0 ? 'no time at all' : `a negative duration (${formatDuration(hours)})`;
+  return `You asked for ${said}, which cannot be granted: access lasts at least one hour. Pick how long you need it.`;
+}
+
 function personalOnly(): AdaptiveCardJson {
   return renderAccessNotice({ title: 'Only in a 1:1 chat', text: 'Access requests and approvals are handled in your 1:1 chat with me, not here.', tone: 'warning' });
 }
@@ -345,15 +352,19 @@ class AccessFlow {
 
   private async prepare(context: TurnContext, state: TurnState, e: AccessEntities): Promise<AdaptiveCardJson> {
     // Whole hours, at least one: "for 20 minutes" must not become a grant that ends as it starts.
-    let hours = e.permanent ? null : typeof e.durationHours === 'number' && e.durationHours > 0 ? Math.max(1, Math.round(e.durationHours)) : undefined;
+    // Zero or less, or an end that has passed, is said so: never replaced by another duration.
+    const asked = !e.permanent && typeof e.durationHours === 'number' && !Number.isNaN(e.durationHours) ? e.durationHours : undefined;
+    let hours = e.permanent ? null : asked !== undefined && asked > 0 ? Math.max(1, Math.round(asked)) : undefined;
     const justification = e.justification?.trim().slice(0, 500) || null;
     let ends: FixedEnd | null = null;
     let endError: string | undefined;
-    if (!e.permanent && hours === undefined && e.until) {
+    if (asked !== undefined && asked <= 0) endError = notPositive(asked);
+    else if (!e.permanent && hours === undefined && e.until) {
+      const label = e.untilLabel?.slice(0, 120) || formatTime(e.until);
       const left = hoursUntil(e.until, this.now());
-      if (left === null) endError = 'The end date you gave has already passed. Pick how long you need the access.';
+      if (left === null) endError = `The end date you gave, ${label}, has already passed. Pick how long you need the access.`;
       else {
-        ends = { at: new Date(e.until).toISOString(), label: e.untilLabel?.slice(0, 120) || formatTime(e.until) };
+        ends = { at: new Date(e.until).toISOString(), label };
         hours = left;
       }
     }
@@ -363,7 +374,7 @@ class AccessFlow {
     if (!resource) {
       const like = searchResources(this.service.catalog, e.resource);
       const hint = like.length ? ` Did you mean ${like.map((r) => r.name).join(', ')}?` : '';
-      return this.form({ hours, ends, justification }, `I could not find "${e.resource.slice(0, 80)}" among the things you can request.${hint} Pick one below.`);
+      return this.form({ hours, ends, justification }, `I could not find "${e.resource.slice(0, 80)}" among the things you can request.${hint} Pick one below.${endError ? ` ${endError}` : ''}`);
     }
     if (endError) return this.form({ resourceId: resource.id, justification }, endError);
     return this.review_(context, state, {
@@ -467,7 +478,8 @@ class AccessFlow {
     } else if (duration === 'permanent') hours = null;
     else if (duration !== 'default') {
       const n = Number(duration);
-      if (!Number.isInteger(n) || n < 1 || n > 87_600) return this.form({ resourceId, justification }, 'Pick a duration from the list.');
+      // As long as a message may ask for: the policy refuses too long with the maximum offered.
+      if (!Number.isInteger(n) || n < 1 || n > LONGEST_HOURS) return this.form({ resourceId, justification }, 'Pick a duration from the list.');
       hours = n;
     }
     const resource = findResourceById(this.service.catalog, resourceId);

@@ -607,7 +607,8 @@ export class AccessService {
       requestId: request.id,
       stage: request.stage,
       title: `${request.id} · ${request.policy.name}`,
-      status: describeState(request),
+      // The state, never who decided or cancelled it.
+      status: describeState(request, { names: false }),
       statusTone: stateTone(request.state),
       banner: banner ? `You are not an approver of ${request.id}, so nothing was changed.` : null,
       bannerTone: 'attention',
@@ -1089,19 +1090,23 @@ export function messageWith(card: AdaptiveCardJson, summary?: string) {
   return activity;
 }
 
-/** "Waiting for approval: stage 1 of 2 (The requester's manager)", "Granted until ..." */
-export function describeState(r: AccessRequest): string {
+/**
+ * "Waiting for approval: stage 1 of 2 (The requester's manager)", "Granted until ...".
+ * `names: false` leaves out who decided or cancelled (for someone with no part in the request).
+ */
+export function describeState(r: AccessRequest, options: { names?: boolean } = {}): string {
+  const by = options.names === false ? '' : ` by ${r.closedByName}`;
   switch (r.state) {
     case 'pending':
       return `Waiting for approval: stage ${r.stage} of ${r.stageCount} (${r.policy.stages[r.stage - 1]?.title ?? 'approvers'})`;
     case 'approved':
-      return `Approved by ${r.closedByName}: access is being granted`;
+      return `Approved${by}: access is being granted`;
     case 'granted':
       return r.expiresAt ? `Granted until ${formatTime(r.expiresAt)}` : 'Granted, no end date';
     case 'denied':
-      return `Denied by ${r.closedByName}`;
+      return `Denied${by}`;
     case 'cancelled':
-      return `Cancelled by ${r.closedByName}`;
+      return `Cancelled${by}`;
     case 'expired':
       return 'Expired without a decision';
     case 'failed':

@@ -104,15 +104,21 @@ export function registerSigninRecovery(app: HelpdeskApp, deps: BotDeps, menu: Me
     await startAccessRequest(c, s, typeof d.resource === 'string' ? { resource: d.resource.slice(0, 80) } : {});
     return renderSigninNotice({ title: 'Request access', text: 'See the next message to ask for it.' });
   });
-  // A manager confirms from their 1:1 chat, a technician from the channel (or their chat).
+  // A manager confirms from their 1:1 chat, a technician from the technicians' channel (or
+  // their chat). The answer names the user and what they asked for: anywhere else it would
+  // show to the people there, so it is refused (and audited) with a card that names nobody.
+  const technicianChannels = deps.config.technicians.channelIds;
   for (const [verb, decision] of [
     ['signin.confirm', 'confirm'],
     ['signin.decline', 'decline'],
   ] as const) {
     app.adaptiveCards.actionExecute<Record<string, unknown>>(verb, async (context, _state, data) => {
       const info = turnInfo(context);
-      if (info.conversationKind === 'groupChat') return personalOnly();
       const d = data && typeof data === 'object' ? data : {};
+      const channelData = (context.activity.channelData ?? {}) as { channel?: { id?: string }; teamsChannelId?: string };
+      const channelId = channelData.channel?.id ?? channelData.teamsChannelId ?? '';
+      const techniciansChannel = info.conversationKind === 'channel' && d.method === 'technician' && (!technicianChannels || technicianChannels.includes(channelId));
+      if (info.conversationKind !== 'personal' && !techniciansChannel) return service.refuseElsewhere(info.user, d.session, d.method, decision, info.conversationKind, info.correlationId);
       return service.decide(info.user, info.roles.technician, d.session, d.method, decision, info.correlationId);
     });
   }

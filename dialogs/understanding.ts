@@ -202,7 +202,7 @@ function describeDuration(d: DurationEntity): { title: string; value: string } {
   }
   const hours = d.hours ?? 0;
   const value =
-    hours % (24 * 7) === 0 ? plural(hours / (24 * 7), 'week') : hours % 24 === 0 ? plural(hours / 24, 'day') : plural(Math.round(hours * 100) / 100, 'hour');
+    hours !== 0 && hours % (24 * 7) === 0 ? plural(hours / (24 * 7), 'week') : hours % 24 === 0 ? plural(hours / 24, 'day') : plural(Math.round(hours * 100) / 100, 'hour');
   return { title: 'Duration', value };
 }
 

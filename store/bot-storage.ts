@@ -61,3 +61,45 @@ export class SqliteStorage implements Storage {
     })();
   }
 }
+
+/**
+ * `storage` for one turn that read its items as `bases` (JSON of each item as it was read,
+ * by key). A write that loses an eTag race (another turn of the same conversation, say the
+ * second click of a double click, saved first) is not a failure of the turn: the items are
+ * read again and this turn's own changes are put on top of the other turn's, property by
+ * property (what this turn changed, against what it read, wins; the rest stays as the other
+ * turn left it), and written with the new eTag. A few attempts, then the conflict stands.
+ */
+export function mergingStorage(storage: Storage, bases: ReadonlyMap<string, string>, attempts = 3): Storage {
+  return {
+    read: (keys) => storage.read(keys),
+    delete: (keys) => storage.delete(keys),
+    async write(changes) {
+      let pending = changes;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await storage.write(pending);
+        } catch (err) {
+          if (!(err instanceof ETagConflictError) || attempt >= attempts) throw err;
+        }
+        const current = await storage.read(Object.keys(changes));
+        pending = {};
+        for (const [key, mine] of Object.entries(changes)) {
+          const base = bases.has(key) ? (JSON.parse(bases.get(key)!) as Record<string, unknown>) : {};
+          pending[key] = mergeChanges(base, (mine ?? {}) as Record<string, unknown>, (current[key] ?? {}) as Record<string, unknown>);
+        }
+      }
+    },
+  };
+}
+
+/** `theirs` (as stored now, with its eTag) with the top-level properties `mine` changed from `base`. */
+function mergeChanges(base: Record<string, unknown>, mine: Record<string, unknown>, theirs: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...theirs, eTag: typeof theirs.eTag === 'string' ? theirs.eTag : '*' };
+  for (const key of new Set([...Object.keys(base), ...Object.keys(mine)])) {
+    if (key === 'eTag' || JSON.stringify(mine[key]) === JSON.stringify(base[key])) continue;
+    if (mine[key] === undefined) delete merged[key];
+    else merged[key] = mine[key];
+  }
+  return merged;
+}

@@ -3,8 +3,9 @@ import type { Db } from './db';
 /**
  * What drift detection keeps: one finding per fingerprint (kind, group, user and, for a
  * separation-of-duties conflict, the combination), its state and the ticket it raised, an
- * accepted exception with its reason and who accepted it, a removal waiting for its
- * confirmation (and a second technician's approval), and the runs of the check.
+ * accepted exception with its reason and who accepted it (where it takes four eyes, proposed
+ * by one technician and approved by a second), a removal waiting for its confirmation (and a
+ * second technician's approval), and the runs of the check.
  *
  * A finding is raised once and stays quiet while it is seen again unchanged. It is raised
  * again (a new ticket, `occurrence` + 1) only when something changed: it disappeared and came
@@ -74,7 +75,18 @@ export interface DriftFinding {
   acceptedAt: string | null;
   reviewId: string | null;
   removal: Removal | null;
+  /** An exception that takes four eyes: proposed, then approved by a second technician. */
+  exception: ExceptionApproval | null;
   updatedAt: string;
+}
+
+export interface ExceptionApproval {
+  proposedBy: PersonRef;
+  reason: string;
+  /** Until when a second technician may approve it. */
+  expiresAt: string;
+  approvedBy: PersonRef | null;
+  approvedAt: string | null;
 }
 
 export interface Removal {
@@ -136,6 +148,10 @@ export function fingerprintOf(f: { kind: DriftKind; groupId: string; userId: str
 
 const FINDING_ID = /^DRF-\d{1,9}$/;
 
+/** Forgets a proposed exception (cancelled, expired, or a new occurrence). */
+const NO_EXCEPTION = `exception_by_id = NULL, exception_by_name = NULL, exception_reason = NULL, exception_expires_at = NULL,
+  exception_approved_by_id = NULL, exception_approved_by_name = NULL, exception_approved_at = NULL`;
+
 /** Is this a well-formed finding id (`DRF-1001`)? Card data is checked with it. */
 export function isFindingId(value: unknown): value is string {
   return typeof value === 'string' && FINDING_ID.test(value);
@@ -144,7 +160,8 @@ export function isFindingId(value: unknown): value is string {
 const COLUMNS = `id, fingerprint, kind, group_id, group_name, other_group_id, other_group_name, combination, user_id, user_name, user_upn, details, state,
   occurrence, ticket_id, first_seen_at, last_seen_at, opened_at, resolved_at, resolution, accepted_reason, accepted_by_id, accepted_by_name, accepted_at,
   review_id, removal_state, removal_group_id, removal_group_name, removal_by_id, removal_by_name, removal_confirmed_at, removal_approved_by_id,
-  removal_approved_by_name, removal_approved_at, removal_privileged, removal_expires_at, removal_error, updated_at`;
+  removal_approved_by_name, removal_approved_at, removal_privileged, removal_expires_at, removal_error, exception_by_id, exception_by_name,
+  exception_reason, exception_expires_at, exception_approved_by_id, exception_approved_by_name, exception_approved_at, updated_at`;
 
 export class DriftStore {
   private readonly s;
@@ -177,7 +194,7 @@ export class DriftStore {
            accepted_reason = NULL, accepted_by_id = NULL, accepted_by_name = NULL, accepted_at = NULL, review_id = NULL, removal_state = NULL,
            removal_group_id = NULL, removal_group_name = NULL, removal_by_id = NULL, removal_by_name = NULL, removal_confirmed_at = NULL,
            removal_approved_by_id = NULL, removal_approved_by_name = NULL, removal_approved_at = NULL, removal_privileged = NULL,
-           removal_expires_at = NULL, removal_error = NULL, updated_at = @now
+           removal_expires_at = NULL, removal_error = NULL, ${NO_EXCEPTION}, updated_at = @now
          WHERE id = @id AND occurrence = @occurrence`,
       ),
       resolve: db.prepare(
@@ -199,7 +216,26 @@ export class DriftStore {
            removal_by_name = @byName, removal_confirmed_at = NULL, removal_approved_by_id = NULL, removal_approved_by_name = NULL,
            removal_approved_at = NULL, removal_privileged = @privileged, removal_expires_at = @expiresAt, removal_error = NULL, updated_at = @now
          WHERE id = @id AND state = 'open' AND occurrence = @occurrence
+           AND (removal_state IS NULL OR removal_state IN ('cancelled', 'failed') OR (removal_state = 'proposed' AND removal_expires_at < @now))
+           AND (exception_by_id IS NULL OR exception_expires_at < @now)`,
+      ),
+      proposeException: db.prepare(
+        `UPDATE drift_findings SET exception_by_id = @byId, exception_by_name = @byName, exception_reason = @reason, exception_expires_at = @expiresAt,
+           exception_approved_by_id = NULL, exception_approved_by_name = NULL, exception_approved_at = NULL, updated_at = @now
+         WHERE id = @id AND state = 'open' AND occurrence = @occurrence AND (exception_by_id IS NULL OR exception_expires_at < @now)
            AND (removal_state IS NULL OR removal_state IN ('cancelled', 'failed') OR (removal_state = 'proposed' AND removal_expires_at < @now))`,
+      ),
+      approveException: db.prepare(
+        `UPDATE drift_findings SET state = 'accepted', accepted_reason = exception_reason, accepted_by_id = exception_by_id,
+           accepted_by_name = exception_by_name, accepted_at = @now, exception_approved_by_id = @byId, exception_approved_by_name = @byName,
+           exception_approved_at = @now, updated_at = @now
+         WHERE id = @id AND state = 'open' AND occurrence = @occurrence AND exception_by_id IS NOT NULL AND exception_approved_by_id IS NULL
+           AND exception_by_id <> @byId AND user_id <> @byId AND exception_expires_at >= @now
+           AND (removal_state IS NULL OR removal_state NOT IN ('running'))`,
+      ),
+      clearException: db.prepare(
+        `UPDATE drift_findings SET ${NO_EXCEPTION}, updated_at = @now
+         WHERE id = @id AND state = 'open' AND exception_by_id IS NOT NULL AND exception_approved_by_id IS NULL`,
       ),
       confirm: db.prepare(
         `UPDATE drift_findings SET removal_confirmed_at = @now, updated_at = @now
@@ -335,6 +371,25 @@ export class DriftStore {
         now: this.now(),
       }).changes === 1
     );
+  }
+
+  /**
+   * A technician proposes an exception that takes four eyes; it waits for a second
+   * technician until `expiresAt`. False when the finding changed, or another proposal (of an
+   * exception or a removal) is still waiting.
+   */
+  proposeException(id: string, occurrence: number, e: { by: PersonRef; reason: string; expiresAt: Date }): boolean {
+    return this.s.proposeException.run({ id, occurrence, byId: e.by.id, byName: e.by.name, reason: e.reason, expiresAt: e.expiresAt.toISOString(), now: this.now() }).changes === 1;
+  }
+
+  /** A second technician approves the proposed exception (never the proposer, never the member), once, in time: accepted. */
+  approveException(id: string, occurrence: number, by: PersonRef): boolean {
+    return this.s.approveException.run({ id, occurrence, byId: by.id, byName: by.name, now: this.now() }).changes === 1;
+  }
+
+  /** A proposed exception is cancelled or expired: forgotten (the audit trail keeps it). */
+  clearException(id: string): boolean {
+    return this.s.clearException.run({ id, now: this.now() }).changes === 1;
   }
 
   /** The proposer confirms, once, before the proposal expires. */
@@ -491,6 +546,15 @@ function toFinding(row: unknown): DriftFinding | null {
           privileged: r.removal_privileged === 1,
           expiresAt: r.removal_expires_at as string,
           error: str(r.removal_error),
+        }
+      : null,
+    exception: r.exception_by_id
+      ? {
+          proposedBy: { id: r.exception_by_id as string, name: r.exception_by_name as string },
+          reason: r.exception_reason as string,
+          expiresAt: r.exception_expires_at as string,
+          approvedBy: r.exception_approved_by_id ? { id: r.exception_approved_by_id as string, name: r.exception_approved_by_name as string } : null,
+          approvedAt: str(r.exception_approved_at),
         }
       : null,
     updatedAt: r.updated_at as string,

@@ -99,6 +99,18 @@ export interface HrAction {
   finishedAt: string | null;
 }
 
+/**
+ * The key an employee id is stored and found under: ids are case-insensitive (`e-1017` is
+ * `E-1017`); the spelling HR used is kept for display. Ids are ASCII (letters, digits, `.`,
+ * `_`, `-`), so this is SQLite's `lower()` too.
+ */
+export function employeeKey(employeeId: string): string {
+  return employeeId.toLowerCase();
+}
+
+/** Whether the webhook's signed request was claimed now, or the batch it already became (null: still being processed). */
+export type WebhookSignatureClaim = { claimed: true } | { claimed: false; batch: string | null };
+
 const BATCH_COLUMNS = 'id, source, name, sha256, bytes, state, error, records, changed, unchanged, rejected, created_at, summary_posted_at';
 const ACTION_COLUMNS = `id, batch_id, employee_id, user_id, user_name, upn, kind, due_at, state, record, plan_ids, review_id, ticket_id, detail,
   created_at, updated_at, finished_at`;
@@ -126,22 +138,22 @@ export class HrFeedStore {
         `INSERT INTO hr_batch_lines (batch_id, line, employee_id, upn, outcome, reason, actions) VALUES (@batchId, @line, @employeeId, @upn, @outcome, @reason, @actions)`,
       ),
       lines: db.prepare(`SELECT batch_id, line, employee_id, upn, outcome, reason, actions FROM hr_batch_lines WHERE batch_id = ? AND (? IS NULL OR outcome = ?) ORDER BY line LIMIT ?`),
-      getEmployee: db.prepare(`SELECT employee_id, user_id, upn, record, content_hash, started, batch_id, updated_at FROM hr_employees WHERE employee_id = ?`),
+      getEmployee: db.prepare(`SELECT employee_id, user_id, upn, record, content_hash, started, batch_id, updated_at FROM hr_employees WHERE employee_key = ?`),
       employeeByUser: db.prepare(`SELECT employee_id, user_id, upn, record, content_hash, started, batch_id, updated_at FROM hr_employees WHERE user_id = ?`),
       upsertEmployee: db.prepare(
-        `INSERT INTO hr_employees (employee_id, user_id, upn, record, content_hash, started, batch_id, updated_at)
-         VALUES (@employeeId, @userId, @upn, @record, @contentHash, @started, @batchId, @now)
-         ON CONFLICT (employee_id) DO UPDATE SET user_id = excluded.user_id, upn = excluded.upn, record = excluded.record,
+        `INSERT INTO hr_employees (employee_key, employee_id, user_id, upn, record, content_hash, started, batch_id, updated_at)
+         VALUES (@key, @employeeId, @userId, @upn, @record, @contentHash, @started, @batchId, @now)
+         ON CONFLICT (employee_key) DO UPDATE SET employee_id = excluded.employee_id, user_id = excluded.user_id, upn = excluded.upn, record = excluded.record,
            content_hash = excluded.content_hash, started = excluded.started, batch_id = excluded.batch_id, updated_at = excluded.updated_at`,
       ),
-      markStarted: db.prepare(`UPDATE hr_employees SET started = 1, updated_at = ? WHERE employee_id = ? AND started = 0`),
-      markLeft: db.prepare(`UPDATE hr_employees SET started = 0, updated_at = ? WHERE employee_id = ? AND started = 1`),
+      markStarted: db.prepare(`UPDATE hr_employees SET started = 1, updated_at = ? WHERE employee_key = ? AND started = 0`),
+      markLeft: db.prepare(`UPDATE hr_employees SET started = 0, updated_at = ? WHERE employee_key = ? AND started = 1`),
       insertAction: db.prepare(
         `INSERT INTO hr_actions (id, batch_id, employee_id, user_id, user_name, upn, kind, due_at, state, record, plan_ids, created_at, updated_at)
          VALUES (@id, @batchId, @employeeId, @userId, @userName, @upn, @kind, @dueAt, 'scheduled', @record, '[]', @now, @now)`,
       ),
       getAction: db.prepare(`SELECT ${ACTION_COLUMNS} FROM hr_actions WHERE id = ?`),
-      openFor: db.prepare(`SELECT ${ACTION_COLUMNS} FROM hr_actions WHERE employee_id = ? AND state IN ${OPEN_STATES} ORDER BY created_at, id`),
+      openFor: db.prepare(`SELECT ${ACTION_COLUMNS} FROM hr_actions WHERE lower(employee_id) = ? AND state IN ${OPEN_STATES} ORDER BY created_at, id`),
       forBatch: db.prepare(`SELECT ${ACTION_COLUMNS} FROM hr_actions WHERE batch_id = ? ORDER BY id`),
       claim: db.prepare(`UPDATE hr_actions SET state = 'running', updated_at = @now WHERE id = @id AND state = 'scheduled'`),
       setPlans: db.prepare(`UPDATE hr_actions SET plan_ids = @planIds, updated_at = @now WHERE id = @id`),
@@ -151,6 +163,16 @@ export class HrFeedStore {
         `UPDATE hr_actions SET state = @to, detail = @detail, finished_at = @now, updated_at = @now WHERE id = @id AND state IN ('scheduled', 'running')`,
       ),
       supersede: db.prepare(`UPDATE hr_actions SET state = 'superseded', detail = @detail, finished_at = @now, updated_at = @now WHERE id = @id AND state IN ('scheduled', 'waiting-approval')`),
+      purgeSignatures: db.prepare(`DELETE FROM hr_webhook_signatures WHERE expires_at < ?`),
+      // Taken when new, or when the one stored has expired (not purged yet): one row changed means claimed.
+      claimSignature: db.prepare(
+        `INSERT INTO hr_webhook_signatures (signature, expires_at, batch_id, received_at) VALUES (@signature, @expiresAt, NULL, @now)
+         ON CONFLICT (signature) DO UPDATE SET expires_at = excluded.expires_at, batch_id = NULL, received_at = excluded.received_at
+         WHERE hr_webhook_signatures.expires_at < excluded.received_at`,
+      ),
+      signatureBatch: db.prepare(`SELECT batch_id FROM hr_webhook_signatures WHERE signature = ?`),
+      settleSignature: db.prepare(`UPDATE hr_webhook_signatures SET batch_id = ? WHERE signature = ?`),
+      releaseSignature: db.prepare(`DELETE FROM hr_webhook_signatures WHERE signature = ? AND batch_id IS NULL`),
     };
   }
 
@@ -201,27 +223,28 @@ export class HrFeedStore {
 
   // ---- employees -------------------------------------------------------------------------------
 
+  /** The employee stored under this id, in any case. */
   employee(employeeId: string): HrEmployee | null {
-    return toEmployee(this.s.getEmployee.get(employeeId));
+    return toEmployee(this.s.getEmployee.get(employeeKey(employeeId)));
   }
 
   employeeOfUser(userId: string): HrEmployee | null {
     return toEmployee(this.s.employeeByUser.get(userId));
   }
 
-  /** Keeps the latest accepted record of an employee id. */
+  /** Keeps the latest accepted record of an employee id (in any case; this spelling is shown from now on). */
   saveEmployee(e: Omit<HrEmployee, 'updatedAt'>): void {
-    this.s.upsertEmployee.run({ ...e, record: JSON.stringify(e.record), started: e.started ? 1 : 0, now: this.now() });
+    this.s.upsertEmployee.run({ ...e, key: employeeKey(e.employeeId), record: JSON.stringify(e.record), started: e.started ? 1 : 0, now: this.now() });
   }
 
   /** The employee's joiner was carried out: a later change is a mover. */
   markStarted(employeeId: string): void {
-    this.s.markStarted.run(this.now(), employeeId);
+    this.s.markStarted.run(this.now(), employeeKey(employeeId));
   }
 
   /** The employee was offboarded: a later active record is a joiner again (a rehire). */
   markLeft(employeeId: string): void {
-    this.s.markLeft.run(this.now(), employeeId);
+    this.s.markLeft.run(this.now(), employeeKey(employeeId));
   }
 
   // ---- actions -----------------------------------------------------------------------------------
@@ -240,7 +263,7 @@ export class HrFeedStore {
 
   /** An employee's actions still to be carried out (scheduled, running, or waiting for approval). */
   openActionsOf(employeeId: string): HrAction[] {
-    return this.s.openFor.all(employeeId).map((r) => toAction(r)!);
+    return this.s.openFor.all(employeeKey(employeeId)).map((r) => toAction(r)!);
   }
 
   actionsOfBatch(batchId: string): HrAction[] {
@@ -272,6 +295,31 @@ export class HrFeedStore {
   /** A newer record replaced what this action was going to do. */
   supersede(id: string, detail: string): boolean {
     return this.s.supersede.run({ id, detail: detail.slice(0, 1000), now: this.now() }).changes === 1;
+  }
+
+  // ---- the webhook's replay memory ---------------------------------------------------------------
+
+  /**
+   * Claims a signed webhook request (its canonical signature) until `expiresAt`, when its time
+   * leaves the window: one guarded INSERT, so of identical deliveries exactly one is claimed,
+   * also across a restart. Otherwise the batch it already became. Expired entries are purged.
+   */
+  claimWebhookSignature(signature: string, expiresAt: Date): WebhookSignatureClaim {
+    const now = this.now();
+    this.s.purgeSignatures.run(now);
+    if (this.s.claimSignature.run({ signature, expiresAt: expiresAt.toISOString(), now }).changes === 1) return { claimed: true };
+    const row = this.s.signatureBatch.get(signature) as { batch_id: string | null } | undefined;
+    return { claimed: false, batch: row?.batch_id ?? null };
+  }
+
+  /** The claimed request became this batch (named in the 409 of a replay). */
+  settleWebhookSignature(signature: string, batchId: string): void {
+    this.s.settleSignature.run(batchId, signature);
+  }
+
+  /** Nothing was applied for the claimed request: the sender may send it again. */
+  releaseWebhookSignature(signature: string): void {
+    this.s.releaseSignature.run(signature);
   }
 }
 

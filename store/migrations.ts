@@ -613,4 +613,65 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 13,
+    name: 'drift-exception-approval',
+    up: (db) => {
+      // An exception on a privileged group (or for a member of one) takes four eyes: the
+      // technician who proposes it with its reason, until when a second technician may approve
+      // it, and who did. Cleared when the proposal is cancelled or expires.
+      db.exec(`
+        ALTER TABLE drift_findings ADD COLUMN exception_by_id            TEXT;
+        ALTER TABLE drift_findings ADD COLUMN exception_by_name          TEXT;
+        ALTER TABLE drift_findings ADD COLUMN exception_reason           TEXT;
+        ALTER TABLE drift_findings ADD COLUMN exception_expires_at       TEXT;
+        ALTER TABLE drift_findings ADD COLUMN exception_approved_by_id   TEXT;
+        ALTER TABLE drift_findings ADD COLUMN exception_approved_by_name TEXT;
+        ALTER TABLE drift_findings ADD COLUMN exception_approved_at      TEXT;
+      `);
+    },
+  },
+  {
+    version: 14,
+    name: 'hr-webhook-signatures',
+    up: (db) => {
+      // The HR webhook's replay memory: each signed request taken (its canonical signature
+      // `<t>.<v1>`) until its time leaves the window, so a captured request is refused with 409
+      // also after a restart. Claimed with one guarded INSERT; the batch it became is set after.
+      db.exec(`
+        CREATE TABLE hr_webhook_signatures (
+          signature   TEXT PRIMARY KEY,
+          expires_at  TEXT NOT NULL,
+          batch_id    TEXT,
+          received_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX hr_webhook_signatures_expiry ON hr_webhook_signatures (expires_at);
+      `);
+    },
+  },
+  {
+    version: 15,
+    name: 'hr-employee-keys',
+    up: (db) => {
+      // Employee ids are case-insensitive: each employee is found by its id in lower case
+      // (`employee_key`); `employee_id` keeps the spelling HR used, for display. Ids that
+      // differed only by case could be stored for two accounts before: the one updated last
+      // keeps the key, the others get one no id can match (`#` is not allowed in an id), so
+      // they stay bound to their accounts and their id in another case is refused for them.
+      // The actions of an employee are found by the same key, through an index on it.
+      db.exec(`
+        ALTER TABLE hr_employees ADD COLUMN employee_key TEXT NOT NULL DEFAULT '';
+        UPDATE hr_employees SET employee_key = lower(employee_id);
+        UPDATE hr_employees SET employee_key = employee_key || '#' || user_id
+          WHERE EXISTS (
+            SELECT 1 FROM hr_employees o
+            WHERE o.employee_key = hr_employees.employee_key AND o.employee_id <> hr_employees.employee_id
+              AND (o.updated_at > hr_employees.updated_at OR (o.updated_at = hr_employees.updated_at AND o.employee_id > hr_employees.employee_id))
+          );
+        CREATE UNIQUE INDEX hr_employees_key ON hr_employees (employee_key);
+        DROP INDEX hr_actions_employee;
+        CREATE INDEX hr_actions_employee_key ON hr_actions (lower(employee_id), state);
+      `);
+    },
+  },
 ];

@@ -15,7 +15,7 @@ export interface DurationMatch {
 }
 
 const NUMBER_WORDS: Record<string, number> = {
-  a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
+  zero: 0, a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10,
   eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, twenty: 20, thirty: 30, ninety: 90,
   'a couple of': 2, 'couple of': 2, 'a couple': 2, 'a few': 3, few: 3, several: 3,
 };
@@ -28,9 +28,16 @@ const UNIT_HOURS: Array<[RegExp, number]> = [
   [/^(?:y|yr|yrs|year|years)$/, 24 * 365],
 ];
 
-const NUM = `\\d{1,4}(?:\\.\\d+)?|a couple of|couple of|a couple|a few|few|several|${Object.keys(NUMBER_WORDS).filter((w) => !w.includes(' ') && !['few', 'several'].includes(w)).join('|')}`;
+const NUM = `\\d+(?:\\.\\d+)?|a couple of|couple of|a couple|a few|few|several|${Object.keys(NUMBER_WORDS).filter((w) => !w.includes(' ') && !['few', 'several'].includes(w)).join('|')}`;
 const UNIT = 'hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|mths?|years?|yrs?|y';
-const RELATIVE = new RegExp(`\\b(?:(?:for|during|over|within)\\s+)?(?:the\\s+)?(?:next\\s+|coming\\s+|following\\s+)?(${NUM})\\s*-?\\s*(${UNIT})\\b(?!\\s+ago)`, 'g');
+// A minus sign ("for -3 days", "minus 2 weeks") is kept, so the flow can refuse what cannot be
+// granted instead of reading it as its opposite; "covid-19 days" has no sign.
+const RELATIVE = new RegExp(
+  `(?:\\b(?:for|during|over|within)\\s+)?(?:\\bthe\\s+)?(?:\\b(?:next|coming|following)\\s+)?(?:(?<![\\w-])(?<sign>[-\\u2212\\u2013]\\s?|(?:minus|negative)\\s+)|\\b)(?<n>${NUM})\\s*-?\\s*(?<unit>${UNIT})\\b(?!\\s+ago)`,
+  'g',
+);
+/** The longest span read as said (a million years): longer is read as this, and refused as too long by the flow. */
+const LONGEST_HOURS = 24 * 365 * 1_000_000;
 const FORTNIGHT = /\b(?:(?:for|during|over)\s+)?(?:a\s+|one\s+|the\s+next\s+)?fortnight\b/g;
 const PERMANENT = /\b(?:permanent(?:ly)?|for\s+good|forever|indefinitely|(?:with\s+)?no\s+end\s+date|with\s+no\s+expiry)\b/g;
 
@@ -53,6 +60,7 @@ const DATE_EXPR = [
   `(?:the\\s+)?end\\s+of\\s+(?:the\\s+|this\\s+)?(?<endNext>next\\s+)?(?<endOf>day|week|month|year|quarter)`,
   `(?<eox>eod|eow|eom|eoy|eoq|month\\s+end|week\\s+end|year\\s+end)`,
   `(?<dayAfter>(?:the\\s+)?day\\s+after\\s+tomorrow)`,
+  `(?<yesterday>yesterday|yday)`,
   `(?<tomorrow>tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow)`,
   `(?<today>today|tonight)`,
   `(?:(?<wdMod>this|next|coming)\\s+)?(?<weekday>${WEEKDAY})`,
@@ -66,14 +74,15 @@ export function findDuration(folded: string, ctx: RecognizeContext = {}): Durati
   for (const m of folded.matchAll(PERMANENT)) found.push({ entity: { text: m[0], permanent: true }, index: m.index!, length: m[0].length });
   for (const m of folded.matchAll(FORTNIGHT)) found.push({ entity: { text: m[0], hours: 14 * 24 }, index: m.index!, length: m[0].length });
   for (const m of folded.matchAll(RELATIVE)) {
-    const n = NUMBER_WORDS[m[1]!] ?? Number(m[1]);
-    const unit = UNIT_HOURS.find(([re]) => re.test(m[2]!))?.[1];
-    if (!unit || !Number.isFinite(n) || n <= 0) continue;
+    const g = m.groups!;
+    const n = NUMBER_WORDS[g.n!] ?? Number(g.n);
+    const unit = UNIT_HOURS.find(([re]) => re.test(g.unit!))?.[1];
+    if (!unit || Number.isNaN(n)) continue;
     // "for a/an" needs a spelled-out unit: "a d" is not a duration.
-    if (/^(?:a|an)$/.test(m[1]!) && m[2]!.length < 3) continue;
-    const hours = Math.round(n * unit * 100) / 100;
-    if (hours > 24 * 365 * 5) continue;
-    found.push({ entity: { text: m[0], hours }, index: m.index!, length: m[0].length });
+    if (/^(?:a|an)$/.test(g.n!) && g.unit!.length < 3) continue;
+    // As said, however odd: zero, negative and absurdly long spans are the flow's to refuse.
+    const hours = (g.sign ? -1 : 1) * Math.min(Math.round(n * unit * 100) / 100, LONGEST_HOURS);
+    found.push({ entity: { text: m[0], hours: hours || 0 }, index: m.index!, length: m[0].length });
   }
   let today: LocalToday | undefined;
   for (const m of folded.matchAll(CALENDAR)) {
@@ -144,6 +153,8 @@ function resolveDate(g: Record<string, string | undefined>, today: LocalToday): 
     }
   }
   if (g.dayAfter) return addDays(today, 2);
+  // A day that has passed is still read, so the flow can say so.
+  if (g.yesterday) return addDays(today, -1);
   if (g.tomorrow) return addDays(today, 1);
   if (g.today) return { y: today.y, m: today.m, d: today.d };
   if (g.weekday) {

@@ -53,9 +53,13 @@ export interface ResourceEntity {
  */
 export interface DurationEntity {
   text: string;
-  /** Length in hours, for relative spans. */
+  /**
+   * Length in hours, for relative spans, as said: zero for "for 0 days", negative for "for -3
+   * days", however long for "for 99999 years" (up to a million years). The flow refuses what
+   * it cannot grant, with the reason.
+   */
   hours?: number;
-  /** Local calendar date the access should end on (inclusive), `YYYY-MM-DD`. */
+  /** Local calendar date the access should end on (inclusive), `YYYY-MM-DD`; may have passed ("until yesterday"). */
   untilDate?: string;
   /** The end of `untilDate` (23:59:59) in `timeZone`, as an ISO 8601 instant with offset. */
   until?: string;

@@ -30,9 +30,9 @@ import { detectDrift, mapLimit, type GroupScan, type ScopeGroup } from './check'
  * proposed it, approved by a second technician when the account or the group is privileged,
  * then carried out by the durable removal job with retries and a ticket when it gives up),
  * Open a review (an access review of the group), Accept with a reason (an exception that keeps
- * the finding quiet). A finding is raised once; it is raised again only when something
- * changed: it disappeared and came back, its exception was revoked, or its ticket was closed
- * by hand while it is still there. Every action is one audit event with the finding id as
+ * the finding quiet; approved by a second technician where Remove would need one). A finding
+ * is raised once; it is raised again only when something changed: it disappeared and came
+ * back, its exception was revoked, or its ticket was closed by hand while it is still there. Every action is one audit event with the finding id as
  * correlation id, in the transaction of the change; who may click is decided at click time.
  */
 
@@ -50,6 +50,8 @@ export const DRIFT_VERBS = [
   'drift.remove-cancel',
   'drift.review',
   'drift.accept',
+  'drift.accept-approve',
+  'drift.accept-cancel',
   'drift.unaccept',
   'drift.take',
   'drift.assign',
@@ -100,7 +102,7 @@ export interface DriftConfig {
   maxJobAttempts: number;
   /** Ticket SLA hours by type. */
   slaHours: Record<TicketType, number>;
-  /** How long a proposed removal can be confirmed. */
+  /** How long a proposed removal can be confirmed, and a proposed exception approved. */
   confirmMinutes: number;
 }
 
@@ -608,9 +610,18 @@ export class DriftService {
       }
     }
 
+    const e = current ? f!.exception : null;
+    const exceptionLive = f?.state === 'open' && !!e && !e.approvedBy && Date.parse(e.expiresAt) >= now.getTime();
+    const exception = exceptionLive
+      ? `Exception proposed by ${e!.proposedBy.name}: waiting for a second technician's approval (privileged). Approve by ${formatTime(e!.expiresAt)}. Reason: ${e!.reason}`
+      : f?.state === 'open' && e && !e.approvedBy
+        ? `The exception proposed by ${e.proposedBy.name} expired; nothing was changed.`
+        : '';
+
     let text = f ? findingText(f) : t.text;
     if (f && !current) text += f.ticketId ? ` This occurrence is over: it was raised again as ${f.ticketId}.` : ' This occurrence is over.';
-    else if (f?.state === 'accepted') text += ` Accepted as an exception by ${f.acceptedBy?.name ?? 'a technician'} (${formatTime(f.acceptedAt!)}): ${f.acceptedReason}`;
+    else if (f?.state === 'accepted')
+      text += ` Accepted as an exception by ${f.acceptedBy?.name ?? 'a technician'}${f.exception?.approvedBy ? `, approved by ${f.exception.approvedBy.name}` : ''} (${formatTime(f.acceptedAt!)}): ${f.acceptedReason}`;
     else if (f?.state === 'resolved') {
       text +=
         f.resolution === 'removed'
@@ -646,16 +657,19 @@ export class DriftService {
       facts: f ? this.findingFacts(f) : t.facts,
       removal,
       removalTone,
+      exception,
       ticketFacts,
       history,
       footer: `Audit: audit ${f?.id ?? t.id} · audit ${t.id}`,
       removeChoices,
-      canRemove: open && !proposalLive && !running,
-      canReview: open && !proposalLive && !running && this.reviews !== null && !f!.reviewId,
-      canAccept: open && !proposalLive && !running,
+      canRemove: open && !proposalLive && !exceptionLive && !running,
+      canReview: open && !proposalLive && !exceptionLive && !running && this.reviews !== null && !f!.reviewId,
+      canAccept: open && !proposalLive && !exceptionLive && !running,
       canConfirm: open && proposalLive && !r!.confirmedAt,
       canApprove: open && proposalLive && r!.privileged && !r!.approvedBy,
       canCancel: open && proposalLive,
+      canApproveException: open && exceptionLive,
+      canCancelException: open && exceptionLive,
       canRevoke: current && f!.state === 'accepted',
       ticketOpen: t.state !== 'closed',
     });
@@ -704,6 +718,10 @@ export class DriftService {
         return this.clickReview(f, caller);
       case 'drift.accept':
         return this.clickAccept(f, caller, inputs);
+      case 'drift.accept-approve':
+        return this.clickApproveException(f, caller);
+      case 'drift.accept-cancel':
+        return this.clickCancelException(f, caller);
       case 'drift.unaccept':
         return this.clickUnaccept(f, caller);
       default:
@@ -742,7 +760,7 @@ export class DriftService {
     return { card: this.cardForTicket(after), replies: result.ok ? [] : [{ kind: 'text', text: result.message }] };
   }
 
-  /** Privileged removals take four eyes: a privileged group, a member of any privileged group, or an unknown list. */
+  /** Privileged removals and exceptions take four eyes: a privileged group, a member of any privileged group, or an unknown list. */
   private async needsFourEyes(userId: string, groupId: string): Promise<boolean> {
     const groups = this.d.privilegedGroupIds;
     if (groups === null) return true;
@@ -762,6 +780,7 @@ export class DriftService {
     if (f.state !== 'open') return this.reply(f, `${f.id} is ${f.state === 'accepted' ? 'accepted as an exception' : 'resolved'}: there is nothing to remove.`);
     if (f.removal?.state === 'running') return this.reply(f, `${f.userName} is being removed from ${f.removal.groupName} already.`);
     if (f.removal?.state === 'proposed' && Date.parse(f.removal.expiresAt) >= this.now().getTime()) return this.reply(f, `A removal is already proposed by ${f.removal.proposedBy.name}: confirm or cancel it.`);
+    if (this.liveException(f)) return this.reply(f, `An exception is proposed by ${f.exception!.proposedBy.name}: approve or cancel it first. Nothing was changed.`);
     let groupId = f.groupId;
     let groupName = f.groupName;
     if (f.kind === 'sod') {
@@ -908,6 +927,9 @@ export class DriftService {
     if (f.state !== 'open') return this.reply(f, `${f.id} is ${f.state === 'accepted' ? 'already accepted' : 'resolved'}.`);
     if (f.removal?.state === 'running') return this.reply(f, `${f.userName} is being removed from ${f.removal.groupName}; it cannot be accepted now.`);
     const by = { id: caller.user.id, name: caller.user.displayName };
+    // Where Remove takes a second technician, so does an exception: it keeps the access for good.
+    const privileged = (await this.needsFourEyes(f.userId, f.groupId)) || (f.otherGroupId !== null && (await this.needsFourEyes(f.userId, f.otherGroupId)));
+    if (privileged) return this.proposeException(f, caller, reason);
     const ok = this.d.store.transaction(() => {
       if (!this.d.findings.accept(f.id, f.occurrence, by, reason)) return false;
       if (f.removal?.state === 'proposed' && this.d.findings.cancelRemoval(f.id)) this.audit(by, 'drift.removal-cancelled', f, { proposedBy: f.removal.proposedBy, reason: 'accepted', turn: caller.correlationId });
@@ -917,6 +939,69 @@ export class DriftService {
     });
     this.d.scheduler.kick();
     return this.reply(f, ok ? null : 'This finding changed just now; nothing was changed. Look at the card again.');
+  }
+
+  private liveException(f: DriftFinding): boolean {
+    return f.state === 'open' && !!f.exception && !f.exception.approvedBy && Date.parse(f.exception.expiresAt) >= this.now().getTime();
+  }
+
+  /** A privileged exception is proposed: it takes effect when a second, different technician approves it in time. */
+  private proposeException(f: DriftFinding, caller: Caller, reason: string): ClickResult {
+    if (this.liveException(f)) return this.reply(f, `An exception is already proposed by ${f.exception!.proposedBy.name}: approve or cancel it.`);
+    if (this.liveProposal(f)) return this.reply(f, `A removal is proposed by ${f.removal!.proposedBy.name}: confirm or cancel it first. Nothing was changed.`);
+    const by = { id: caller.user.id, name: caller.user.displayName };
+    const expiresAt = new Date(this.now().getTime() + this.d.config.confirmMinutes * 60_000);
+    const ok = this.d.store.transaction(() => {
+      if (!this.d.findings.proposeException(f.id, f.occurrence, { by, reason, expiresAt })) return false;
+      this.audit(by, 'drift.exception-proposed', f, { reason, kind: f.kind, ticket: f.ticketId, expiresAt: expiresAt.toISOString(), turn: caller.correlationId });
+      return true;
+    });
+    if (!ok) return this.reply(f, 'This finding changed just now; nothing was changed. Look at the card again.');
+    this.scheduleCardUpdateNow(f.ticketId);
+    return this.reply(f, `Recorded. The exception takes effect when a second, different identity technician approves it (privileged), by ${formatTime(expiresAt)}.`);
+  }
+
+  /** An expired exception proposal is forgotten (audited) when someone clicks on it. */
+  private expireException(f: DriftFinding, caller: Caller): ClickResult | null {
+    const e = f.exception;
+    if (f.state !== 'open' || !e || e.approvedBy || Date.parse(e.expiresAt) >= this.now().getTime()) return null;
+    this.d.store.transaction(() => {
+      if (this.d.findings.clearException(f.id)) this.audit({ id: caller.user.id, name: caller.user.displayName }, 'drift.exception-expired', f, { proposedBy: e.proposedBy, reason: e.reason, turn: caller.correlationId });
+    });
+    this.scheduleCardUpdateNow(f.ticketId);
+    return this.reply(f, 'The proposed exception expired before a second technician approved it; nothing was changed. Click Accept again.');
+  }
+
+  private async clickApproveException(f: DriftFinding, caller: Caller): Promise<ClickResult> {
+    const expired = this.expireException(f, caller);
+    if (expired) return expired;
+    if (!this.liveException(f)) return this.reply(f, 'No exception is waiting for an approval.');
+    const e = f.exception!;
+    const by = { id: caller.user.id, name: caller.user.displayName };
+    if (e.proposedBy.id === caller.user.id) {
+      this.audit(by, 'drift.action-refused', f, { verb: 'drift.accept-approve', reason: 'same-technician', turn: caller.correlationId }, 'refused');
+      return this.reply(f, 'You proposed this exception: a second, different identity technician must approve it. Nothing was changed.');
+    }
+    if (f.removal?.state === 'running') return this.reply(f, `${f.userName} is being removed from ${f.removal.groupName}; it cannot be accepted now.`);
+    const ok = this.d.store.transaction(() => {
+      if (!this.d.findings.approveException(f.id, f.occurrence, by)) return false;
+      if (f.removal?.state === 'proposed' && this.d.findings.cancelRemoval(f.id)) this.audit(by, 'drift.removal-cancelled', f, { proposedBy: f.removal.proposedBy, reason: 'accepted', turn: caller.correlationId });
+      this.audit(by, 'drift.finding-accepted', f, { reason: e.reason, kind: f.kind, ticket: f.ticketId, proposedBy: e.proposedBy, approvedBy: by, turn: caller.correlationId });
+      this.closeTicket(f.ticketId, by, `Accepted as an exception proposed by ${e.proposedBy.name}: ${e.reason}`);
+      return true;
+    });
+    this.d.scheduler.kick();
+    return this.reply(f, ok ? null : 'This finding changed just now; nothing was changed. Look at the card again.');
+  }
+
+  private async clickCancelException(f: DriftFinding, caller: Caller): Promise<ClickResult> {
+    const e = f.exception;
+    if (f.state !== 'open' || !e || e.approvedBy) return this.reply(f, 'No exception is waiting.');
+    this.d.store.transaction(() => {
+      if (this.d.findings.clearException(f.id)) this.audit({ id: caller.user.id, name: caller.user.displayName }, 'drift.exception-cancelled', f, { proposedBy: e.proposedBy, reason: e.reason, turn: caller.correlationId });
+    });
+    this.scheduleCardUpdateNow(f.ticketId);
+    return this.reply(f, `Exception cancelled by ${caller.user.displayName}. Nothing was changed.`);
   }
 
   private async clickUnaccept(f: DriftFinding, caller: Caller): Promise<ClickResult> {

@@ -206,7 +206,8 @@ export class HrFeedService {
     const changed: Array<{ v: ValidLine; hash: string; changes: string[]; actions: PlannedAction[] }> = [];
     for (const v of valid) {
       const hash = recordHash(v.record);
-      if (v.previous?.contentHash === hash) unchanged.push(v);
+      // The stored hash is of the id as spelled then: the same record with the id in another case is unchanged.
+      if (v.previous && v.previous.contentHash === recordHash({ ...v.record, employeeId: v.previous.employeeId })) unchanged.push(v);
       else changed.push({ v, hash, ...(await this.classify(v, now)) });
     }
 

@@ -27,7 +27,8 @@ export function signHrPayload(secret: string, body: Buffer | string, timestamp: 
 
 /**
  * What can be checked before the body is read: the header is there, well formed, and its time
- * is within the window. `signature` (`<t>.<v1>`) identifies the signed request.
+ * is within the window. `signature` (`<t>.<v1>`, the hex in lower case) is the canonical key of
+ * the signed request, the same under any spelling of the header: the replay memory is keyed on it.
  */
 export function checkHrSignatureHeader(
   header: string | string[] | undefined,
@@ -50,6 +51,11 @@ export function checkHrSignatureHeader(
   const timestamp = Number(t);
   if (Math.abs(now.getTime() / 1000 - timestamp) > toleranceSeconds) return { ok: false, reason: 'outside-window' };
   return { ok: true, timestamp, v1: v1.toLowerCase(), signature: `${timestamp}.${v1.toLowerCase()}` };
+}
+
+/** When a signed request's time leaves the window (it is refused as stale from then on): until then the same request again is a replay. */
+export function signatureExpiry(timestamp: number, toleranceSeconds: number): Date {
+  return new Date((timestamp + toleranceSeconds) * 1000);
 }
 
 /** Checks a request's signature header against its raw body and the bot's clock. */

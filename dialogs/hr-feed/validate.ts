@@ -1,5 +1,5 @@
 import type { Directory, DirectoryUser } from '../../directory/directory';
-import type { HrEmployee } from '../../store/hr-feed';
+import { employeeKey, type HrEmployee } from '../../store/hr-feed';
 import type { HrRecord, ParsedLine } from './records';
 
 /**
@@ -7,7 +7,8 @@ import type { HrRecord, ParsedLine } from './records';
  * directory knows, a manager it knows, and no manager loop (across the batch and the
  * directory: a batch line's manager replaces the directory's for that person); an employee id
  * appears once per batch, an account under one employee id, and an employee id keeps its
- * account across batches. A line that fails any check is rejected with the reason and changes
+ * account across batches. Employee ids are compared ignoring case, in the batch and against
+ * the stored ones. A line that fails any check is rejected with the reason and changes
  * nothing; the others go on.
  */
 
@@ -35,7 +36,7 @@ export interface ValidationResult {
 
 export interface ValidationContext {
   directory: Directory;
-  /** The stored record of an employee id. */
+  /** The stored record of an employee id (in any case). */
   employee(employeeId: string): HrEmployee | null;
   /** The employee id an account is stored under. */
   employeeOfUser(userId: string): HrEmployee | null;
@@ -51,13 +52,13 @@ export async function validateBatch(lines: ParsedLine[], ctx: ValidationContext)
   const wellFormed = lines.filter((l) => l.record);
 
   // Duplicates within the batch: which line would be right is not for the bot to guess.
-  const byEmployee = groupBy(wellFormed, (l) => l.record!.employeeId.toLowerCase());
+  const byEmployee = groupBy(wellFormed, (l) => employeeKey(l.record!.employeeId));
   for (const same of byEmployee.values()) {
     if (same.length > 1) for (const l of same) add(l.line, `employee_id ${l.record!.employeeId} appears on lines ${same.map((x) => x.line).join(', ')} of this batch`);
   }
   const byUpn = groupBy(wellFormed, (l) => l.record!.upn);
   for (const same of byUpn.values()) {
-    if (same.length > 1 && new Set(same.map((l) => l.record!.employeeId.toLowerCase())).size > 1) {
+    if (same.length > 1 && new Set(same.map((l) => employeeKey(l.record!.employeeId))).size > 1) {
       for (const l of same) add(l.line, `upn ${l.record!.upn} is on lines ${same.map((x) => x.line).join(', ')} under different employee ids`);
     }
   }
@@ -91,7 +92,7 @@ export async function validateBatch(lines: ParsedLine[], ctx: ValidationContext)
       continue;
     }
     const owner = ctx.employeeOfUser(user.id);
-    if (owner && owner.employeeId !== r.employeeId) {
+    if (owner && employeeKey(owner.employeeId) !== employeeKey(r.employeeId)) {
       add(l.line, `${r.upn} is already employee ${owner.employeeId}: an account has one employee id`);
       continue;
     }

@@ -505,7 +505,9 @@ export class ReviewService {
   /**
    * Whether `userId` may decide `item` now: never the member; listed as its reviewer; and
    * where the campaign named a role, still that role in the directory (still the member's
-   * manager, still an owner of the group, still in the reviewers' group). Null when they may.
+   * manager, still an owner of the group, still in the reviewers' group); a person the
+   * campaign named, or a fallback reviewer, can still sign in, and a fallback reviewer is
+   * still an identity technician. Null when they may.
    */
   private async refusalOf(c: Campaign, item: ReviewItem, userId: string): Promise<string | null> {
     if (userId.toLowerCase() === item.memberId.toLowerCase()) return 'self-review';
@@ -522,6 +524,14 @@ export class ReviewService {
         return (await dir.listGroupOwners(item.groupId)).some((o) => o.id === userId) ? null : 'no-longer-owner';
       case 'group':
         return c.reviewer.kind === 'group' && (await dir.checkMemberGroups(userId, [c.reviewer.groupId])).length > 0 ? null : 'no-longer-in-group';
+      case 'user':
+        return (await dir.getUser(userId))?.accountEnabled ? null : 'no-longer-enabled';
+      case 'fallback': {
+        if (!(await dir.getUser(userId))?.accountEnabled) return 'no-longer-enabled';
+        // The technicians group when there is one; else the campaign's starter was the fallback (and is listed).
+        const g = this.d.technicianGroupId;
+        return g === null || (await dir.checkMemberGroups(userId, [g])).length > 0 ? null : 'no-longer-technician';
+      }
       default:
         return null;
     }

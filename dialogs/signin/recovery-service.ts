@@ -353,6 +353,20 @@ export class RecoveryService {
     return this.attestView(this.d.store.recovery.get(session.id)!, method, { text: `Declined. Nothing was changed, and ${session.userName} is told to contact the identity technicians.`, tone: 'warning' });
   }
 
+  /**
+   * A confirmation card answered where its answer would show to others (a channel or a group
+   * chat, other than a technician's card in the technicians' channel): nothing is decided, the
+   * refusal is audited like the other refusals of verification, and the answer names nobody.
+   */
+  refuseElsewhere(actor: DirectoryUser, sessionId: unknown, rawMethod: unknown, decision: Decision, where: string, correlationId: string): AdaptiveCardJson {
+    const session = isRecoveryId(sessionId) ? this.d.store.recovery.get(sessionId) : null;
+    if (session) {
+      const method = rawMethod === 'manager' || rawMethod === 'technician' ? rawMethod : 'unknown';
+      this.audit(actorOf(actor), 'signin.verification-refused', session.userId, 'refused', session.id, { method, reason: 'not-personal-chat', decision, where, turn: correlationId });
+    }
+    return attestNotice('Only in your 1:1 chat', 'Confirming who someone is happens in your 1:1 chat with me, never here. Nothing was changed.');
+  }
+
   // ---- making the change ----------------------------------------------------------------
 
   /**

@@ -224,6 +224,7 @@ export class TicketService implements TechnicianNotices {
     const t = tickets.get(ticketId);
     if (!t) return { ok: false, message: `There is no ticket ${ticketId}. Type \`pending\` for the queue.`, ticket: null };
     if (t.state === 'closed') return { ok: false, message: `${t.id} is closed (${t.closedBy.name ?? 'someone'}, ${formatTime(t.closedAt!)}).`, ticket: t };
+    if (isAbout(t, actor.id)) return this.refuseOwn(t, actor, 'take', correlationId, `${t.id} is about your own account: another identity technician takes it. Nothing was changed.`);
     if (t.assignee.id === actor.id) return { ok: true, message: `${t.id} is already yours.`, ticket: t };
     const by = { id: actor.id, name: actor.displayName };
     const ok = this.d.store.transaction(() => {
@@ -244,10 +245,15 @@ export class TicketService implements TechnicianNotices {
     const t = tickets.get(ticketId);
     if (!t) return { ok: false, message: `There is no ticket ${ticketId}. Type \`pending\` for the queue.`, ticket: null };
     if (t.state === 'closed') return { ok: false, message: `${t.id} is closed; it cannot be assigned.`, ticket: t };
+    // The subject does not pick who works on a ticket about them, nor is it given to them.
+    if (isAbout(t, actor.id)) return this.refuseOwn(t, actor, 'assign', correlationId, `${t.id} is about your own account: another identity technician assigns it. Nothing was changed.`);
     const found = await resolve(query);
     if (typeof found === 'string') return { ok: false, message: found, ticket: t };
     if (!found.accountEnabled || !(await this.isTechnician(found.id))) {
       return { ok: false, message: `${found.displayName} is not an identity technician, so ${t.id} cannot be assigned to them.`, ticket: t };
+    }
+    if (isAbout(t, found.id)) {
+      return this.refuseOwn(t, actor, 'assign', correlationId, `${t.id} is about ${found.displayName}’s own account: assign it to another identity technician. Nothing was changed.`, { id: found.id, name: found.displayName });
     }
     if (t.assignee.id === found.id) return { ok: true, message: `${t.id} is already assigned to ${found.displayName}.`, ticket: t };
     const by = { id: actor.id, name: actor.displayName };
@@ -271,17 +277,7 @@ export class TicketService implements TechnicianNotices {
     if (!t) return { ok: false, message: `There is no ticket ${ticketId}. Type \`pending\` for the queue.`, ticket: null };
     if (t.state === 'closed') return { ok: false, message: `${t.id} is already closed (${t.closedBy.name ?? 'someone'}, ${formatTime(t.closedAt!)}).`, ticket: t };
     // Nobody closes a ticket about their own account (a drift finding, a security notice): another technician does.
-    if (t.subject.id && t.subject.id.toLowerCase() === actor.id.toLowerCase()) {
-      this.d.store.audit.append({
-        actor: { id: actor.id, name: actor.displayName },
-        action: 'technician.command-refused',
-        target: t.id,
-        outcome: 'refused',
-        correlationId: t.id,
-        details: { command: 'close', reason: 'own-account', turn: correlationId },
-      });
-      return { ok: false, message: `${t.id} is about your own account: another identity technician closes it. Nothing was changed.`, ticket: t };
-    }
+    if (isAbout(t, actor.id)) return this.refuseOwn(t, actor, 'close', correlationId, `${t.id} is about your own account: another identity technician closes it. Nothing was changed.`);
     const note = typeof rawNote === 'string' ? rawNote.trim().slice(0, 1000) : '';
     if (!note) return { ok: false, message: `Say what was done to close ${t.id}: it stays in the ticket and the audit trail.`, ticket: t };
     const by = { id: actor.id, name: actor.displayName };
@@ -297,6 +293,19 @@ export class TicketService implements TechnicianNotices {
     this.kick();
     const after = tickets.get(t.id)!;
     return ok ? { ok: true, message: `${t.id} is closed.`, ticket: after } : { ok: false, message: `${t.id} was closed by someone else just now.`, ticket: after };
+  }
+
+  /** Take, assign or close refused because the ticket is about the actor's (or the assignee's) own account; audited. */
+  private refuseOwn(t: Ticket, actor: DirectoryUser, command: 'take' | 'assign' | 'close', correlationId: string, message: string, assignee?: Person): TicketActionResult {
+    this.d.store.audit.append({
+      actor: { id: actor.id, name: actor.displayName },
+      action: 'technician.command-refused',
+      target: t.id,
+      outcome: 'refused',
+      correlationId: t.id,
+      details: { command, reason: 'own-account', ...(assignee ? { assignee } : {}), turn: correlationId },
+    });
+    return { ok: false, message, ticket: t };
   }
 
   private async isTechnician(userId: string): Promise<boolean> {
@@ -465,6 +474,11 @@ const HISTORY_LABELS: Record<string, string> = {
   'sla-breached': 'SLA breached',
   'posting-failed': 'Posting the card failed',
 };
+
+/** Whether a ticket is about this person's own account. */
+function isAbout(t: Ticket, userId: string): boolean {
+  return t.subject.id !== null && t.subject.id.toLowerCase() === userId.toLowerCase();
+}
 
 /** "45 min", "3 h", "2 d". */
 export function age(ms: number): string {

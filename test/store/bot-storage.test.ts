@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ETagConflictError } from '../../store/bot-storage';
+import { ETagConflictError, mergingStorage } from '../../store/bot-storage';
 import { openStore, type Store } from '../../store/store';
 
 let dir: string;
@@ -54,6 +54,55 @@ describe('SQLite bot state storage', () => {
     await store.botStorage.write({ a: { v: 1 }, b: { v: 2 } });
     await store.botStorage.delete(['a', 'nope']);
     expect(Object.keys(await store.botStorage.read(['a', 'b']))).toEqual(['b']);
+  });
+});
+
+describe('a save that lost an eTag race', () => {
+  const key = 'msteams/bot/conversations/a';
+  /** What a turn read, and its base as the turn state keeps it. */
+  async function readAsTurn(): Promise<{ item: Record<string, any>; bases: Map<string, string> }> {
+    const item = (await store.botStorage.read([key]))[key]!;
+    return { item, bases: new Map([[key, JSON.stringify(item)]]) };
+  }
+
+  it("keeps what the other turn saved and puts this turn's own changes on top", async () => {
+    await store.botStorage.write({ [key]: { accessDraft: { id: 'd1' }, question: 'q1' } });
+    const first = await readAsTurn();
+    const second = await readAsTurn();
+    // The first click submitted: the draft is gone, the submission remembered.
+    const { accessDraft: _gone, ...submitted } = first.item;
+    await store.botStorage.write({ [key]: { ...submitted, accessLastSubmitted: { draft: 'd1', requestId: 'REQ-1001' } } });
+    // The second click, read before that, drops the draft and answers the question.
+    const { accessDraft: _alsoGone, ...refused } = second.item;
+    await expect(store.botStorage.write({ [key]: { ...refused, question: 'answered' } })).rejects.toBeInstanceOf(ETagConflictError);
+    await mergingStorage(store.botStorage, second.bases).write({ [key]: { ...refused, question: 'answered' } });
+    const saved = (await store.botStorage.read([key]))[key]!;
+    expect({ ...saved, eTag: undefined }).toEqual({ accessLastSubmitted: { draft: 'd1', requestId: 'REQ-1001' }, question: 'answered', eTag: undefined });
+  });
+
+  it('writes as usual when nobody else saved, and lets other errors through', async () => {
+    await store.botStorage.write({ [key]: { v: 1 } });
+    const turn = await readAsTurn();
+    await mergingStorage(store.botStorage, turn.bases).write({ [key]: { ...turn.item, v: 2 } });
+    expect((await store.botStorage.read([key]))[key]!.v).toBe(2);
+    const broken = { ...store.botStorage, read: store.botStorage.read.bind(store.botStorage), delete: store.botStorage.delete.bind(store.botStorage), write: async () => Promise.reject(new Error('disk full')) };
+    await expect(mergingStorage(broken, turn.bases).write({ [key]: { v: 3 } })).rejects.toThrow('disk full');
+  });
+
+  it('gives up after a few attempts when the race goes on', async () => {
+    await store.botStorage.write({ [key]: { v: 1 } });
+    const turn = await readAsTurn();
+    let writes = 0;
+    const busy = {
+      read: store.botStorage.read.bind(store.botStorage),
+      delete: store.botStorage.delete.bind(store.botStorage),
+      write: async () => {
+        writes++;
+        throw new ETagConflictError(key);
+      },
+    };
+    await expect(mergingStorage(busy, turn.bases, 3).write({ [key]: { ...turn.item, v: 2 } })).rejects.toBeInstanceOf(ETagConflictError);
+    expect(writes).toBe(3);
   });
 });
 

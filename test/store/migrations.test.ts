@@ -58,6 +58,9 @@ describe('store migrations', () => {
     10: { adds: ['review_campaigns', 'review_items', 'review_item_reviewers', 'review_cards', 'review_schedule_state', 'review_schedule_runs'] },
     11: { adds: ['drift_findings', 'drift_runs'] },
     12: { adds: ['hr_batches', 'hr_batch_lines', 'hr_employees', 'hr_actions'] },
+    13: { adds: [], columns: ['drift_findings.exception_by_id', 'drift_findings.exception_reason', 'drift_findings.exception_expires_at', 'drift_findings.exception_approved_by_id'] },
+    14: { adds: ['hr_webhook_signatures'] },
+    15: { adds: [], columns: ['hr_employees.employee_key'] },
   };
 
   for (const m of migrations) {
@@ -84,6 +87,26 @@ describe('store migrations', () => {
       after.close();
     });
   }
+
+  it('keys the HR employees by their id in lower case; ids that differed only by case stay bound to their accounts (14 to 15)', () => {
+    const file = tempFile();
+    const before = openDatabase(file, { migrations, targetVersion: 14 });
+    before.exec(`INSERT INTO hr_batches VALUES ('HRB-1001', 'file', 'f.csv', 'x', 1, 'processed', NULL, 3, 3, 0, 0, '2026-01-01T00:00:00.000Z', NULL)`);
+    const employee = before.prepare(`INSERT INTO hr_employees VALUES (?, ?, 'u@x', '{}', 'h', 1, 'HRB-1001', ?)`);
+    employee.run('E-1017', 'user-a', '2026-01-01T00:00:00.000Z');
+    employee.run('e-1017', 'user-b', '2026-01-02T00:00:00.000Z');
+    employee.run('NW-1', 'user-c', '2026-01-01T00:00:00.000Z');
+    before.close();
+
+    const after = openDatabase(file, { migrations, targetVersion: 15 });
+    expect(after.prepare('SELECT employee_id, employee_key FROM hr_employees ORDER BY user_id').all()).toEqual([
+      { employee_id: 'E-1017', employee_key: 'e-1017#user-a' },
+      { employee_id: 'e-1017', employee_key: 'e-1017' },
+      { employee_id: 'NW-1', employee_key: 'nw-1' },
+    ]);
+    expect(() => after.prepare(`INSERT INTO hr_employees VALUES ('Nw-1', 'user-d', 'u@x', '{}', 'h', 1, 'HRB-1001', 't', 'nw-1')`).run()).toThrow(/UNIQUE/);
+    after.close();
+  });
 
   it('every migration has an expectation here (add one with each new step)', () => {
     expect(Object.keys(expectations).map(Number)).toEqual(migrations.map((m) => m.version));

@@ -333,13 +333,16 @@ describe('one-click actions on a drift ticket', () => {
     expect(channelTexts(from)).toEqual(['Say why this is acceptable: the reason stays with the exception and in the audit trail. Nothing was changed.']);
     expect(drift.get(f.id)!.state).toBe('open');
 
-    const accepted = await press(h, sarah(h), 'drift.accept', { finding: f.id, reason: 'Break-glass account holder during the ERP migration' });
-    expect(findById(accepted, 'drift-status').text).toBe('Closed by Sarah Mitchell: Accepted as an exception: Break-glass account holder during the ERP migration');
-    expect(findById(accepted, 'drift-text').text).toMatch(/Accepted as an exception by Sarah Mitchell \(.*\): Break-glass account holder during the ERP migration$/);
+    // Global Admins is privileged: the exception takes effect when a second technician approves it.
+    await press(h, sarah(h), 'drift.accept', { finding: f.id, reason: 'Break-glass account holder during the ERP migration' });
+    expect(drift.get(f.id)!.state).toBe('open');
+    const accepted = await press(h, ahmed(h), 'drift.accept-approve', { finding: f.id });
+    expect(findById(accepted, 'drift-status').text).toBe('Closed by Ahmed Farouk: Accepted as an exception proposed by Sarah Mitchell: Break-glass account holder during the ERP migration');
+    expect(findById(accepted, 'drift-text').text).toMatch(/Accepted as an exception by Sarah Mitchell, approved by Ahmed Farouk \(.*\): Break-glass account holder during the ERP migration$/);
     expect(actions(accepted)).toEqual(['drift-unaccept']);
     expect(drift.get(f.id)).toMatchObject({ state: 'accepted', acceptedReason: 'Break-glass account holder during the ERP migration', acceptedBy: { id: sarah(h).id, name: 'Sarah Mitchell' } });
     const [event] = h.bot.store.audit.query({ action: 'drift.finding-accepted', correlationId: f.id });
-    expect(event).toMatchObject({ actorId: sarah(h).id, target: carlos.id });
+    expect(event).toMatchObject({ actorId: ahmed(h).id, target: carlos.id });
     expect(JSON.parse(event!.details)).toMatchObject({ reason: 'Break-glass account holder during the ERP migration', kind: 'privileged' });
     expect(h.bot.store.technician.tickets.get(f.ticketId!)!.state).toBe('closed');
 
@@ -494,7 +497,8 @@ describe('one-click actions on a drift ticket', () => {
     const { cards } = await say(h, sarah(h), `audit ${f.id}`);
     expect(title(cards[0])).toBe(`Audit: ${f.id}`);
     expect(cardText(cards[0])).toMatch(/drift\.finding-opened · success/);
-    expect(cardText(cards[0])).toMatch(/drift\.finding-accepted · success · Sarah Mitchell/);
+    expect(cardText(cards[0])).toMatch(/drift\.exception-proposed · success · Sarah Mitchell/);
+    expect(cardText(cards[0])).toMatch(/drift\.finding-accepted · success · Ahmed Farouk/);
   });
 });
 

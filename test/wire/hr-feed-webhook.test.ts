@@ -65,7 +65,8 @@ describe('HR feed: webhook', () => {
       const last = h.bot.store.audit.query({ action: 'hr.webhook-refused' }).pop()!;
       expect([last.outcome, JSON.parse(last.details).reason], what).toEqual(['refused', reason]);
     }
-    expect(h.bot.store.audit.query({ action: 'hr.webhook-refused' })).toHaveLength(cases.length);
+    // One event per reason and caller's address in a minute; the repeats are counted in a summary.
+    expect(h.bot.store.audit.query({ action: 'hr.webhook-refused' })).toHaveLength(new Set(cases.map(([, , reason]) => reason)).size);
     await h.bot.scheduler.runDue();
     expect(batches()).toBe(0);
     expect((await h.bot.directory.getUser(diego.id))!.accountEnabled).toBe(true);
