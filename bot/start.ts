@@ -28,6 +28,9 @@ async function run(): Promise<void> {
     const cloud = dir.kind === 'hybrid' ? (dir.cloud.kind === 'local' ? `demo directory ${dir.cloud.path} with ` : `Microsoft Entra ID through ${dir.cloud.baseUrl} with `) : '';
     out(`Directory: ${cloud}Active Directory at ${ad.urls.join(', ')} (npm run doctor checks the service account)`);
   }
+  if (config.hrFeed.dir) out(`HR drop folder: ${config.hrFeed.dir} (CSV files from HR; see the README's HR feed)`);
+  if (config.hrFeed.webhookSecret) out(`HR webhook: ${bot.url}/api/hr-feed`);
+  if (config.auditAnchors.file) out(`Audit anchors: ${config.auditAnchors.file} (every ${config.auditAnchors.intervalHours} h)`);
 
   let stopPlaygrounds: (() => Promise<void>) | null = null;
   if (config.mode === 'local' && config.playground.enabled) {
