@@ -13,28 +13,36 @@ const templates = new Map<string, Template>();
  *
  * `remember`: keep the result for the same template and data (the last
  * {@link REMEMBERED_CARDS}), so the card asked for again skips the template engine, which
- * is the largest cost of a `help` turn. Only for cards that carry no secret; each call gets
- * its own copy.
+ * was the largest cost of a `help` turn. A remembered card is shared, so it is frozen (deeply):
+ * callers send or return it as it is, and one that needs to change it copies it first. Only
+ * for cards that carry no secret.
  */
 export function renderTemplate(name: string, data: object, options: { remember?: boolean } = {}): AdaptiveCardJson {
   if (!options.remember) return templateNamed(name).expand({ $root: data }) as AdaptiveCardJson;
   const key = `${name}\n${JSON.stringify(data)}`;
-  const known = remembered.get(key);
-  if (known !== undefined) {
+  let card = remembered.get(key);
+  if (card) {
     // Most recently used last: the first key is the one to forget.
     remembered.delete(key);
-    remembered.set(key, known);
-    return JSON.parse(known) as AdaptiveCardJson;
+  } else {
+    card = deepFreeze(templateNamed(name).expand({ $root: data }) as AdaptiveCardJson);
+    if (remembered.size >= REMEMBERED_CARDS) remembered.delete(remembered.keys().next().value!);
   }
-  const card = templateNamed(name).expand({ $root: data }) as AdaptiveCardJson;
-  remembered.set(key, JSON.stringify(card));
-  if (remembered.size > REMEMBERED_CARDS) remembered.delete(remembered.keys().next().value!);
+  remembered.set(key, card);
   return card;
 }
 
-/** How many rendered cards {@link renderTemplate} keeps when asked to remember (about 10 kB each). */
+/** How many rendered cards {@link renderTemplate} keeps when asked to remember (a few kB each). */
 export const REMEMBERED_CARDS = 500;
-const remembered = new Map<string, string>();
+const remembered = new Map<string, AdaptiveCardJson>();
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 function templateNamed(name: string): Template {
   let template = templates.get(name);

@@ -44,16 +44,18 @@ describe('welcome card', () => {
 });
 
 describe('remembered cards', () => {
-  it('gives the same welcome card again, each call its own copy, and a different card for different data', () => {
+  it('gives the same welcome card again, frozen so that no caller can change it for the next, and a different card for different data', () => {
     const first = renderWelcomeCard({ ...base, sections });
-    const again = renderWelcomeCard({ ...base, sections });
+    const again = renderWelcomeCard({ ...base, sections: sections.map((s) => ({ ...s })) });
     expect(again).toEqual(first);
-    // A caller changing its card (a route deleting `refresh`, say) changes nobody else's.
-    (first as Record<string, unknown>).body = [];
-    delete (again as Record<string, unknown>).actions;
-    const third = renderWelcomeCard({ ...base, sections });
-    expect(findById(third, 'identity')).toBeDefined();
-    expect(third).toEqual(renderWelcomeCard({ ...base, sections: [...sections] }));
+    expect(cardProblems(again)).toEqual([]);
+    expect(() => {
+      (again as Record<string, unknown>).body = [];
+    }).toThrow(TypeError);
+    expect(() => {
+      findById(again, 'identity').text = 'someone else';
+    }).toThrow(TypeError);
+    expect(findById(renderWelcomeCard({ ...base, sections }), 'identity').text).toContain('adele@northwind.example');
     const other = renderWelcomeCard({ ...base, displayName: 'Megan Bowen', givenName: 'Megan', sections });
     expect(findById(other, 'identity').text).toContain('Megan Bowen');
     expect(findById(renderWelcomeCard({ ...base, sections }), 'identity').text).toContain('Adele Vance');
