@@ -99,3 +99,16 @@ export async function click(h: Harness, user: TestUser, verb: string, requestId:
 export function isMember(h: Harness, userId: string, groupId: string): Promise<boolean> {
   return h.bot.directory.checkMemberGroups(userId, [groupId]).then((g) => g.includes(groupId));
 }
+
+/**
+ * What every adversarial test ends with: each card the bot sent is a valid card, and the
+ * audit chain still verifies after everything that was tried.
+ */
+export function expectSentCardsValidAndChainIntact(h: Harness): void {
+  for (const c of h.connector.calls) {
+    const card = c.body?.attachments?.find((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
+    if (card) expect(cardProblems(card), JSON.stringify(card).slice(0, 300)).toEqual([]);
+  }
+  expect(h.bot.store.audit.verify().ok).toBe(true);
+}
+

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cardProblems } from '../cards/validate';
-import { auditActions, click, demoUser, lastCardIn, requestAccess, settle } from '../support/access';
+import { auditActions, click, demoUser, expectSentCardsValidAndChainIntact, lastCardIn, requestAccess, settle } from '../support/access';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import { cardText, findById, type TestUser } from '../support/teams-client';
 
@@ -16,11 +15,7 @@ beforeEach(async () => {
   h = await startHarness({}, { clock: clock.now });
 });
 afterEach(async () => {
-  for (const c of h?.connector.calls ?? []) {
-    const card = c.body?.attachments?.find((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
-    if (card) expect(cardProblems(card), JSON.stringify(card).slice(0, 300)).toEqual([]);
-  }
-  if (h) expect(h.bot.store.audit.verify().ok).toBe(true);
+  if (h) expectSentCardsValidAndChainIntact(h);
   await h?.stop();
 });
 

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cardProblems } from '../cards/validate';
-import { click, demoUser, lastCardIn, requestAccess, settle } from '../support/access';
+import { click, demoUser, expectSentCardsValidAndChainIntact, lastCardIn, requestAccess, settle } from '../support/access';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import { click as press, channelCards, openTechniciansChannel, recoveryAudit, say, sessionOf } from '../support/signin';
 import { cardOf, cardText, findById, TEST_CHANNEL_ID, type TestUser } from '../support/teams-client';
@@ -19,11 +18,7 @@ beforeEach(async () => {
   h = await startHarness({}, { clock: clock.now });
 });
 afterEach(async () => {
-  for (const c of h?.connector.calls ?? []) {
-    const card = c.body?.attachments?.find((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
-    if (card) expect(cardProblems(card), JSON.stringify(card).slice(0, 300)).toEqual([]);
-  }
-  if (h) expect(h.bot.store.audit.verify().ok).toBe(true);
+  if (h) expectSentCardsValidAndChainIntact(h);
   await h?.stop();
 });
 
