@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dns from 'node:dns';
-import { Writable } from 'node:stream';
 import { AppCredentials } from 'botframework-connector';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startBot, type RunningBot } from '../../bot/main';
 import { FakeConnector } from '../support/fake-connector';
 import type { FakeGraph } from '../support/fake-graph';
 import { FakeBotFrameworkIssuer } from '../support/fake-token-issuer';
-import { demoTenant as tenant, startFakeGraph } from '../support/graph-setup';
+import { demoPersona, demoTenant as tenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from '../support/graph-setup';
 import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 
 /**
@@ -27,20 +25,8 @@ const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
 /** The app's id in the organisation's Teams app catalog (its manifest id is the bot's app id). */
 const CATALOG_APP_ID = '5e8a1f3c-2b4d-4c6e-9f0a-1b2c3d4e5f60';
 
-const person = (key: 'employee' | 'manager' | 'technician'): TestUser & { upn: string } => {
-  const u = tenant.users.find((x) => x.id === tenant.personas[key])!;
-  return { id: u.id, displayName: u.displayName, upn: u.userPrincipalName };
-};
-
-const reachedOut: string[] = [];
-const realLookup = dns.lookup;
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-function loopbackOnlyLookup(host: string, options: unknown, callback?: (...args: unknown[]) => void): void {
-  if (LOOPBACK.has(host)) return void (realLookup as (...args: unknown[]) => void).call(dns, host, options, callback);
-  reachedOut.push(host);
-  const cb = (typeof options === 'function' ? options : callback) as (err: Error) => void;
-  process.nextTick(cb, Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host, syscall: 'getaddrinfo' }));
-}
+const person = demoPersona;
+let offline: ReturnType<typeof loopbackOnlyDns>;
 
 let graph: FakeGraph;
 let issuer: FakeBotFrameworkIssuer;
@@ -51,7 +37,7 @@ let client: TeamsClient;
 const logs: any[] = [];
 
 beforeAll(async () => {
-  (dns as { lookup: unknown }).lookup = loopbackOnlyLookup;
+  offline = loopbackOnlyDns();
   vi.spyOn(console, 'error').mockImplementation(() => undefined);
   graph = await startFakeGraph({ clientId: APP_ID, clientSecret: BOT_PASSWORD, teamsApps: [{ id: CATALOG_APP_ID, externalId: APP_ID, displayName: 'Northwind IAM Helpdesk' }] });
   issuer = await new FakeBotFrameworkIssuer(['msteams']).start();
@@ -59,12 +45,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-graph-'));
   const caFile = path.join(dir, 'graph-ca.pem');
   fs.writeFileSync(caFile, graph.ca);
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const sink = jsonLogSink(logs);
   bot = await startBot(
     {
       BOT_ID: APP_ID,
@@ -98,7 +79,7 @@ afterAll(async () => {
   await issuer?.stop();
   await graph?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  (dns as { lookup: unknown }).lookup = realLookup;
+  offline?.restore();
   vi.restoreAllMocks();
 });
 
@@ -197,7 +178,7 @@ describe('production mode on Microsoft Graph', () => {
   });
 
   it('resolved no host name but the loopback', () => {
-    expect(reachedOut).toEqual([]);
+    expect(offline.reachedOut).toEqual([]);
   });
 });
 
@@ -269,7 +250,7 @@ describe('an access request end to end, in production mode on Microsoft Graph', 
     // Every step is in the audit trail, and Graph saw only authorised, successful calls.
     expect(bot.store.audit.query({ correlationId: requestId }).map((e) => e.action)).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
     expect(graph.requests.filter((r) => !r.authorized || r.status >= 400)).toEqual([]);
-    expect(reachedOut).toEqual([]);
+    expect(offline.reachedOut).toEqual([]);
   });
 
   it('reaches an approver who never opened the bot by installing the app for her through Graph', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForbiddenError } from '../../directory/directory';
-import { demoUser } from '../support/access';
+import { demoUser, expectSentCardsValid } from '../support/access';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import {
   MINUTE,
@@ -28,11 +28,7 @@ beforeEach(async () => {
   h = await startHarness({}, { clock: clock.now });
 });
 afterEach(async () => {
-  // Every card the bot sent or updated in the test is a valid Adaptive Card.
-  for (const c of h?.connector.calls ?? []) {
-    const card = c.body?.attachments?.find((a: any) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
-    if (card) expect(cardProblems(card), JSON.stringify(card).slice(0, 300)).toEqual([]);
-  }
+  if (h) expectSentCardsValid(h);
   await h?.stop();
 });
 

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dns from 'node:dns';
-import { Writable } from 'node:stream';
 import { AppCredentials } from 'botframework-connector';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startBot, type RunningBot } from '../../bot/main';
@@ -11,7 +9,7 @@ import { FakeConnector } from '../support/fake-connector';
 import type { FakeGraph } from '../support/fake-graph';
 import { FakeBotFrameworkIssuer } from '../support/fake-token-issuer';
 import { FakeUserTokenService, type StepUpClaims } from '../support/fake-user-token-service';
-import { demoTenant as tenant, startFakeGraph } from '../support/graph-setup';
+import { demoPersona, demoTenant as tenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from '../support/graph-setup';
 import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 
 /**
@@ -31,20 +29,8 @@ const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
 const CONNECTION = 'helpdesk-step-up';
 const MINUTE_S = 60;
 
-const person = (key: 'employee' | 'manager' | 'technician'): TestUser & { upn: string } => {
-  const u = tenant.users.find((x) => x.id === tenant.personas[key])!;
-  return { id: u.id, displayName: u.displayName, upn: u.userPrincipalName };
-};
-
-const reachedOut: string[] = [];
-const realLookup = dns.lookup;
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-function loopbackOnlyLookup(host: string, options: unknown, callback?: (...args: unknown[]) => void): void {
-  if (LOOPBACK.has(host)) return void (realLookup as (...args: unknown[]) => void).call(dns, host, options, callback);
-  reachedOut.push(host);
-  const cb = (typeof options === 'function' ? options : callback) as (err: Error) => void;
-  process.nextTick(cb, Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND', hostname: host, syscall: 'getaddrinfo' }));
-}
+const person = demoPersona;
+let offline: ReturnType<typeof loopbackOnlyDns>;
 
 let graph: FakeGraph;
 let issuer: FakeBotFrameworkIssuer;
@@ -57,7 +43,7 @@ let outgoing: string;
 const logs: any[] = [];
 
 beforeAll(async () => {
-  (dns as { lookup: unknown }).lookup = loopbackOnlyLookup;
+  offline = loopbackOnlyDns();
   vi.spyOn(console, 'error').mockImplementation(() => undefined);
   graph = await startFakeGraph({ clientId: APP_ID, clientSecret: BOT_PASSWORD });
   issuer = await new FakeBotFrameworkIssuer(['msteams']).start();
@@ -66,12 +52,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-step-up-'));
   const caFile = path.join(dir, 'graph-ca.pem');
   fs.writeFileSync(caFile, graph.ca);
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
-      cb();
-    },
-  });
+  const sink = jsonLogSink(logs);
   bot = await startBot(
     {
       BOT_ID: APP_ID,
@@ -114,7 +95,7 @@ afterAll(async () => {
   await issuer?.stop();
   await graph?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  (dns as { lookup: unknown }).lookup = realLookup;
+  offline?.restore();
   vi.restoreAllMocks();
 });
 
@@ -279,7 +260,7 @@ describe('step-up sign-in round trip (production)', () => {
     expect(tokens.callsTo('/api/usertoken/GetToken')).toHaveLength(1);
     expect(tokens.calls.filter((c) => c.path.startsWith('/api/')).at(-1)).toMatchObject({ method: 'DELETE', path: '/api/usertoken/SignOut' });
     // Offline: the bot reached nothing but the loopback services.
-    expect(reachedOut).toEqual([]);
+    expect(offline.reachedOut).toEqual([]);
   });
 
   it('a sign-in under the configured authentication context (acrs) counts too, issued within the maximum age', async () => {
