@@ -79,6 +79,16 @@ export const FEATURES: Feature[] = [
     probe: (c) => `/users/${c.userId}?$select=id,signInSessionsValidFromDateTime`,
   },
   {
+    name: 'Profile updates of movers (department, job title, manager)',
+    permissions: ['User.ReadWrite.All', 'Directory.ReadWrite.All'],
+    probe: (c) => `/users/${c.userId}?$select=id,department,jobTitle`,
+  },
+  {
+    name: 'Last sign-in (whois, access reviews --inactive)',
+    permissions: ['AuditLog.Read.All'],
+    probe: (c) => `/users/${c.userId}?$select=id,signInActivity`,
+  },
+  {
     name: 'Reach people who never chatted with the bot (install the app)',
     permissions: ['TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsAppInstallation.ReadWriteForUser.All'],
     probe: (c) => `/users/${c.userId}/teamwork/installedApps`,

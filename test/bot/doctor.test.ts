@@ -84,6 +84,16 @@ describe('npm run doctor', () => {
     expect(r.text).toMatch(/Grant admin consent/);
   });
 
+  it('names the permissions of profile updates and last sign-ins', async () => {
+    fake.grantedRoles = ALL_ROLES.filter((r) => !['User.ReadWrite.All', 'AuditLog.Read.All'].includes(r));
+    const r = await doctor();
+    expect(r.code).toBe(1);
+    expect(line(r.text, 'Profile updates of movers')).toMatch(/MISSING .*User\.ReadWrite\.All/);
+    expect(line(r.text, 'Last sign-in')).toMatch(/MISSING .*AuditLog\.Read\.All/);
+    expect(r.text).toContain(`${FEATURES.length - 2} of ${FEATURES.length} features will work.`);
+    expect(r.text).toMatch(/Grant admin consent/);
+  });
+
   it('says when the Entra roles cannot be read, and what to make sure of', async () => {
     fake.grantedRoles = ALL_ROLES.filter((r) => r !== 'Application.Read.All');
     const r = await doctor();
