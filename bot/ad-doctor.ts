@@ -29,6 +29,7 @@ export const AD_FEATURES: AdFeature[] = [
   { name: 'Grant and remove group access', on: 'group', writes: ['member'], delegate: 'Write member on group objects' },
   { name: 'Enable and disable accounts', on: 'user', writes: ['userAccountControl'], delegate: 'Write userAccountControl on user objects' },
   { name: 'Unlock accounts', on: 'user', writes: ['lockoutTime'], delegate: 'Write lockoutTime on user objects' },
+  { name: 'Profile updates of movers', on: 'user', writes: ['department', 'title', 'manager'], delegate: 'Write department, title and manager on user objects' },
   {
     name: 'Reset passwords',
     on: 'user',

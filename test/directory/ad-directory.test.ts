@@ -477,7 +477,8 @@ describe('npm run doctor with DIRECTORY=ad', () => {
     expect(out.text).toMatch(/ok +Grant and remove group access/);
     expect(out.text).toMatch(/ok +Unlock accounts/);
     expect(out.text).toMatch(/CHECK +Reset passwords: pwdLastSet writable; make sure the account also holds the Reset Password extended right/);
-    expect(out.text).toContain('6 of 6 Active Directory features will work.');
+    expect(out.text).toMatch(/ok +Profile updates of movers/);
+    expect(out.text).toContain('7 of 7 Active Directory features will work.');
     expect(out.text).not.toContain(dc.service!.password);
   });
 
@@ -501,7 +502,8 @@ describe('npm run doctor with DIRECTORY=ad', () => {
     expect(out.text).toMatch(/MISSING +Unlock accounts: needs Write lockoutTime on user objects/);
     expect(out.text).toMatch(/MISSING +Reset passwords/);
     expect(out.text).toMatch(/ok +Know who is asking/);
-    expect(out.text).toContain('2 of 6 Active Directory features will work.');
+    expect(out.text).toMatch(/MISSING +Profile updates of movers: needs Write department, title and manager on user objects/);
+    expect(out.text).toContain('2 of 7 Active Directory features will work.');
   });
 
   it('explains a certificate it cannot trust', async () => {
