@@ -18,7 +18,7 @@ import { formatTime } from '../access-duration';
 import type { Caller, ClickResult, Reply } from '../technician/commands';
 import { errorText } from '../technician/plans';
 import { resolveGroup, resolveUser } from '../technician/resolve';
-import { isTicketId, messageWith, TICKET_JOBS, TICKET_TYPE_LABELS, type TicketService } from '../technician/tickets';
+import { isTicketId, messageWith, TICKET_JOBS, TICKET_TYPE_LABELS, ticketView, type TicketService } from '../technician/tickets';
 import { detectDrift, mapLimit, type GroupScan, type ScopeGroup } from './check';
 
 /**
@@ -577,10 +577,8 @@ export class DriftService {
   cardForTicket(t: Ticket): AdaptiveCardJson {
     const f = isFindingId(t.sourceRef) ? this.d.findings.get(t.sourceRef) : null;
     const now = this.now();
-    const due = Date.parse(t.slaDueAt);
-    const breached = t.slaBreachedAt !== null || (t.state !== 'closed' && now.getTime() > due) || (t.closedAt !== null && Date.parse(t.closedAt) > due);
-    let status = t.state === 'closed' ? `Closed by ${t.closedBy.name ?? 'someone'}: ${t.closeNote ?? ''}` : t.state === 'in-progress' ? `In progress: ${t.assignee.name}` : 'Open, not assigned';
-    if (breached) status += ' · SLA breached';
+    const view = ticketView(this.d.store, t, now);
+    const { status, breached } = view;
     const current = f !== null && f.ticketId === t.id;
     let tone: Tone = t.state === 'closed' ? 'good' : f && TICKET_TYPE_OF[f.kind] === 'security' ? 'attention' : 'warning';
     if (breached && t.state !== 'closed') tone = 'attention';
@@ -639,13 +637,10 @@ export class DriftService {
       { title: 'Ticket', value: `${t.id} (${TICKET_TYPE_LABELS[t.type]})` },
       { title: 'Assignee', value: t.assignee.name ?? 'nobody yet' },
       { title: 'Opened', value: formatTime(t.createdAt) },
-      { title: 'SLA', value: `${t.slaHours} h: ${t.state === 'closed' ? (breached ? 'missed' : 'met') : `due ${formatTime(t.slaDueAt)}`}` },
+      view.sla,
     ];
     if (t.closedAt) ticketFacts.push({ title: 'Closed', value: formatTime(t.closedAt) });
-    const history = this.d.store.technician.tickets
-      .history(t.id)
-      .slice(-6)
-      .map((h) => ({ title: formatTime(h.at), value: `${HISTORY_LABELS[h.action] ?? h.action}${h.actor.name ? ` by ${h.actor.name}` : ''}${h.note ? `: ${h.note.slice(0, 200)}` : ''}` }));
+    const history = view.history;
     return renderDriftTicketCard({
       finding: f?.id ?? '',
       ticket: t.id,
@@ -1057,17 +1052,6 @@ export class DriftService {
     this.scheduleCardUpdate(f.ticketId);
   }
 }
-
-/** A ticket's history, as the ticket queue's cards word it. */
-const HISTORY_LABELS: Record<string, string> = {
-  opened: 'Opened',
-  'raised-again': 'Raised again',
-  taken: 'Taken',
-  assigned: 'Assigned',
-  closed: 'Closed',
-  'sla-breached': 'SLA breached',
-  'posting-failed': 'Posting the card failed',
-};
 
 /** Where a drift ticket's cards are remembered: apart from the ticket queue's own copies. */
 function cardOwner(ticketId: string): string {

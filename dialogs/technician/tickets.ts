@@ -316,25 +316,9 @@ export class TicketService implements TechnicianNotices {
   // ---- cards ----------------------------------------------------------------------------------
 
   cardFor(t: Ticket): AdaptiveCardJson {
-    const now = this.now();
-    const due = Date.parse(t.slaDueAt);
-    const breached = t.slaBreachedAt !== null || (t.state !== 'closed' && now.getTime() > due) || (t.closedAt !== null && Date.parse(t.closedAt) > due);
-    let status: string;
-    let tone: Tone;
-    if (t.state === 'closed') {
-      status = `Closed by ${t.closedBy.name ?? 'someone'}: ${t.closeNote ?? ''}`;
-      tone = 'good';
-    } else if (t.state === 'in-progress') {
-      status = `In progress: ${t.assignee.name}`;
-      tone = 'accent';
-    } else {
-      status = 'Open, not assigned';
-      tone = 'warning';
-    }
-    if (breached) {
-      status += ' · SLA breached';
-      if (t.state !== 'closed') tone = 'attention';
-    }
+    const view = ticketView(this.d.store, t, this.now());
+    let tone: Tone = t.state === 'closed' ? 'good' : t.state === 'in-progress' ? 'accent' : 'warning';
+    if (view.breached && t.state !== 'closed') tone = 'attention';
     const ticketFacts: Fact[] = [
       { title: 'Ticket', value: t.id },
       { title: 'Type', value: TICKET_TYPE_LABELS[t.type] },
@@ -342,23 +326,19 @@ export class TicketService implements TechnicianNotices {
       { title: 'About', value: t.subject.name ?? 'not a single person' },
       { title: 'Assignee', value: t.assignee.name ?? 'nobody yet' },
       { title: 'Opened', value: formatTime(t.createdAt) },
-      { title: 'SLA', value: `${t.slaHours} h: ${t.state === 'closed' ? (breached ? 'missed' : 'met') : `due ${formatTime(t.slaDueAt)}`}` },
+      view.sla,
     ];
     if (t.closedAt) ticketFacts.push({ title: 'Closed', value: formatTime(t.closedAt) });
-    const history = this.d.store.technician.tickets
-      .history(t.id)
-      .slice(-6)
-      .map((h) => ({ title: formatTime(h.at), value: `${HISTORY_LABELS[h.action]}${h.actor.name ? ` by ${h.actor.name}` : ''}${h.note ? `: ${h.note.slice(0, 200)}` : ''}` }));
     return renderTicketCard({
       id: t.id,
       heading: `${t.id} · ${TICKET_TYPE_LABELS[t.type]}`,
       title: t.title,
       text: t.text,
-      status,
+      status: view.status,
       tone,
       facts: t.facts,
       ticketFacts,
-      history,
+      history: view.history,
       open: t.state !== 'closed',
     });
   }
@@ -463,6 +443,27 @@ export class TicketService implements TechnicianNotices {
   private schedule(kind: string, ticketId: string, runAt: Date, payload: Record<string, unknown> = {}, dedupeKey: string | null = null): void {
     this.d.store.jobs.schedule({ kind, requestId: ticketId, runAt, payload, dedupeKey, maxAttempts: this.d.maxJobAttempts });
   }
+}
+
+/**
+ * What every card of a ticket says about it, the queue's and drift's alike: the status line
+ * (with a missed SLA), whether the SLA was missed, the SLA fact and the last six history lines.
+ */
+export function ticketView(store: Store, t: Ticket, now: Date): { status: string; breached: boolean; sla: Fact; history: Fact[] } {
+  const due = Date.parse(t.slaDueAt);
+  const breached = t.slaBreachedAt !== null || (t.state !== 'closed' && now.getTime() > due) || (t.closedAt !== null && Date.parse(t.closedAt) > due);
+  let status = t.state === 'closed' ? `Closed by ${t.closedBy.name ?? 'someone'}: ${t.closeNote ?? ''}` : t.state === 'in-progress' ? `In progress: ${t.assignee.name}` : 'Open, not assigned';
+  if (breached) status += ' · SLA breached';
+  const history = store.technician.tickets
+    .history(t.id)
+    .slice(-6)
+    .map((h) => ({ title: formatTime(h.at), value: `${HISTORY_LABELS[h.action] ?? h.action}${h.actor.name ? ` by ${h.actor.name}` : ''}${h.note ? `: ${h.note.slice(0, 200)}` : ''}` }));
+  return {
+    status,
+    breached,
+    sla: { title: 'SLA', value: `${t.slaHours} h: ${t.state === 'closed' ? (breached ? 'missed' : 'met') : `due ${formatTime(t.slaDueAt)}`}` },
+    history,
+  };
 }
 
 const HISTORY_LABELS: Record<string, string> = {

@@ -1,11 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { exportAudit, formatEventLine, parseTimeBound, verificationHeader, type ExportFormat } from '../audit-export';
 import type { AuditFilter } from '../audit-trail';
 import { appendAnchor, readAnchors, type AuditAnchor } from '../audit-anchors';
-import { openStore } from '../store';
+import { openStoreForCli, runCli } from './cli-support';
 
 const USAGE = `Usage: npm run audit -- <command> [options]
 
@@ -56,19 +55,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
     return 2;
   }
 
-  const file = path.resolve((values.db as string | undefined) ?? env.DATABASE_PATH ?? './data/helpdesk.db');
-  if (!fs.existsSync(file)) {
-    err.write(`No database at ${file}. Start the bot once (npm start) or pass --db PATH.\n`);
-    return 2;
-  }
-
-  let store;
-  try {
-    store = openStore(file);
-  } catch (e) {
-    err.write(`Cannot open ${file}: ${(e as Error).message}\n`);
-    return 2;
-  }
+  const opened = openStoreForCli(values.db as string | undefined, env, err);
+  if (!opened) return 2;
+  const { store, file } = opened;
   try {
     switch (command) {
       case 'verify': {
@@ -173,19 +162,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
   }
 }
 
-if (require.main === module) {
-  // A closed pipe (`... | head`) is a normal end for a CLI that streams.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
-  main(process.argv.slice(2), process.env, process.stdout, process.stderr).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
-      process.stderr.write(`audit: ${(e as Error).message}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCli('audit', main);

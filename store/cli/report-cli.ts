@@ -1,10 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CATALOG_FILE, loadCatalog } from '../../directory/catalog';
 import { buildReport, reportCsv, type Report } from '../report';
-import { openStore } from '../store';
+import { openStoreForCli, runCli } from './cli-support';
 
 const USAGE = `Usage: npm run report -- [--days N] [--format text|csv|json] [--db PATH]
 
@@ -36,18 +35,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
     err.write('--format takes text, csv or json\n');
     return 2;
   }
-  const file = path.resolve((values.db as string | undefined) ?? env.DATABASE_PATH ?? './data/helpdesk.db');
-  if (!fs.existsSync(file)) {
-    err.write(`No database at ${file}. Start the bot once (npm start) or pass --db PATH.\n`);
-    return 2;
-  }
-  let store;
-  try {
-    store = openStore(file);
-  } catch (e) {
-    err.write(`Cannot open ${file}: ${(e as Error).message}\n`);
-    return 2;
-  }
+  const opened = openStoreForCli(values.db as string | undefined, env, err);
+  if (!opened) return 2;
+  const { store } = opened;
   try {
     const catalog = loadCatalog(env.ACCESS_CATALOG_PATH ? path.resolve(env.ACCESS_CATALOG_PATH) : DEFAULT_CATALOG_FILE);
     const report = buildReport(store, { days, now: now(), catalog });
@@ -80,18 +70,4 @@ function textReport(r: Report): string {
   return lines.join('\n') + '\n';
 }
 
-if (require.main === module) {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
-  main(process.argv.slice(2), process.env, process.stdout, process.stderr).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
-      process.stderr.write(`report: ${(e as Error).message}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCli('report', main);

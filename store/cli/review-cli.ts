@@ -1,10 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { reviewEvidenceCsv } from '../review-evidence';
 import { isCampaignId, ReviewStore } from '../reviews';
-import { openStore } from '../store';
+import { openStoreForCli, runCli } from './cli-support';
 
 const USAGE = `Usage: npm run review-report -- REV-1001 [--db PATH]
 
@@ -33,18 +31,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
     err.write(`Name one campaign, such as REV-1001.\n\n${USAGE}\n`);
     return 2;
   }
-  const file = path.resolve((values.db as string | undefined) ?? env.DATABASE_PATH ?? './data/helpdesk.db');
-  if (!fs.existsSync(file)) {
-    err.write(`No database at ${file}. Start the bot once (npm start) or pass --db PATH.\n`);
-    return 2;
-  }
-  let store;
-  try {
-    store = openStore(file);
-  } catch (e) {
-    err.write(`Cannot open ${file}: ${(e as Error).message}\n`);
-    return 2;
-  }
+  const opened = openStoreForCli(values.db as string | undefined, env, err);
+  if (!opened) return 2;
+  const { store, file } = opened;
   try {
     const reviews = new ReviewStore(store.db);
     const campaign = reviews.get(id);
@@ -59,18 +48,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
   }
 }
 
-if (require.main === module) {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
-  main(process.argv.slice(2), process.env, process.stdout, process.stderr).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
-      process.stderr.write(`review-report: ${(e as Error).message}\n`);
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runCli('review-report', main);
