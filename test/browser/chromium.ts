@@ -133,7 +133,10 @@ export async function postMentioningBot(page: Page, botName: string, text: strin
   await composer.getByRole('textbox').click();
   // Typing "@" and part of the name opens the mention picker; picking makes a real mention.
   await page.keyboard.type(`@${botName.split(/\s+/)[0]}`);
-  await page.getByRole('menuitem', { name: botName }).click();
+  const pick = page.getByRole('menuitem', { name: botName });
+  await pick.click();
+  // The picker closes once the mention is in the post; typing earlier would land in its search.
+  await pick.waitFor({ state: 'detached', timeout: 15_000 });
   await page.keyboard.type(` ${text}`);
   await composer.getByRole('button', { name: 'Post', exact: true }).click();
   await waitForCount(threads, (n) => n > before, 15_000);
@@ -164,15 +167,34 @@ export async function settledCount(locator: Locator, quietMs = 1_500, timeoutMs 
  * 201), so after `firstWaitMs` the page is reloaded, which draws the conversation `label`
  * as the playground holds it, and the wait goes on.
  */
-export async function waitForChannelReply(page: Page, label: string, locator: Locator, ok: (n: number) => boolean, firstWaitMs = 15_000): Promise<number> {
+export async function waitForChannelReply(page: Page, label: string, locator: Locator, ok: (n: number) => boolean, firstWaitMs = 20_000): Promise<number> {
   try {
     return await waitForCount(locator, ok, firstWaitMs);
   } catch {
+    // Drawn again from what the playground holds, twice at most.
+  }
+  for (let attempt = 1; ; attempt++) {
     await page.reload();
     await page.locator('[role=textbox][data-lexical-editor=true]').first().waitFor({ timeout: 60_000 });
     await selectConversation(page, label);
-    return waitForCount(locator, ok, 15_000);
+    try {
+      return await waitForCount(locator, ok, 20_000);
+    } catch (err) {
+      if (attempt >= 2) throw new Error(`${(err as Error).message}\n${await describePage(page, `channel-reply-missing-${label.replace(/[^\w-]+/g, '_')}.png`)}`);
+    }
   }
+}
+
+/**
+ * What a failed wait saw: a screenshot in `test-results/` and the end of the page's text
+ * (the conversation and the playground's log panel, which lists every activity the bot sent
+ * and its status), so a failure in CI says whether the bot answered.
+ */
+export async function describePage(page: Page, screenshotName: string): Promise<string> {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(RESULTS_DIR, screenshotName) }).catch(() => undefined);
+  const text = await page.locator('body').innerText().catch((e: Error) => `(page text unavailable: ${e.message})`);
+  return `screenshot: test-results/${screenshotName}\npage text (last 3000 characters):\n${text.slice(-3000)}`;
 }
 
 /** Waits until the number of matches satisfies `ok`. */

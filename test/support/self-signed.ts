@@ -42,7 +42,8 @@ export function makeSelfSignedCertificate(options: SelfSignedOptions = {}): Self
   const name = seq(set(seq(oid('2.5.4.3'), utf8(options.commonName ?? '127.0.0.1'))));
   const now = Date.now();
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  // Positive and minimal (DER): the first byte is neither 0 nor above 0x7f.
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const san = [
     ...(options.ipAddresses ?? ['127.0.0.1']).map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))),
     ...(options.dnsNames ?? ['localhost']).map((dns) => tlv(0x82, Buffer.from(dns, 'ascii'))),
