@@ -152,6 +152,8 @@ export class DriftService {
   private reviews: ReviewStarter | null;
   /** Checks run one after the other: a check must not take another's new findings for gone. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Findings whose review is being started: a second click meanwhile does not start another. */
+  private readonly reviewsStarting = new Set<string>();
 
   constructor(private readonly d: DriftDeps) {
     this.reviews = d.reviews ?? null;
@@ -891,24 +893,30 @@ export class DriftService {
     if (!reviews) return this.reply(f, 'Access reviews are not available here.');
     if (f.state !== 'open') return this.reply(f, `${f.id} is no longer open: there is nothing to review.`);
     if (f.reviewId) return this.reply(f, `Access review ${f.reviewId} is already open for this finding.`);
+    if (this.reviewsStarting.has(f.id)) return this.reply(f, 'A review of this finding is being started by another click: the card shows it in a moment. Nothing else was started.');
     const by = { id: caller.user.id, name: caller.user.displayName };
     const groups = f.kind === 'sod' && f.otherGroupId ? [f.groupId, f.otherGroupId] : [f.groupId];
     const started: string[] = [];
     const problems: string[] = [];
-    for (const groupId of groups) {
-      let outcome: StartReviewResult;
-      try {
-        outcome = await reviews.start({ scope: { kind: 'group', groupId }, startedBy: by, reason: `Drift ${f.id}: ${ticketTitle(f)}`.slice(0, 300), correlationId: f.id });
-      } catch (err) {
-        outcome = { ok: false, message: errorText(err) };
+    this.reviewsStarting.add(f.id);
+    try {
+      for (const groupId of groups) {
+        let outcome: StartReviewResult;
+        try {
+          outcome = await reviews.start({ scope: { kind: 'group', groupId }, startedBy: by, reason: `Drift ${f.id}: ${ticketTitle(f)}`.slice(0, 300), correlationId: f.id });
+        } catch (err) {
+          outcome = { ok: false, message: errorText(err) };
+        }
+        if (outcome.ok) started.push(outcome.campaignId);
+        else problems.push(outcome.message);
       }
-      if (outcome.ok) started.push(outcome.campaignId);
-      else problems.push(outcome.message);
+      this.d.store.transaction(() => {
+        if (started.length) this.d.findings.setReview(f.id, started.join(', '));
+        this.audit(by, 'drift.review-opened', f, { reviews: started, problems, turn: caller.correlationId }, started.length ? 'success' : 'failure');
+      });
+    } finally {
+      this.reviewsStarting.delete(f.id);
     }
-    this.d.store.transaction(() => {
-      if (started.length) this.d.findings.setReview(f.id, started.join(', '));
-      this.audit(by, 'drift.review-opened', f, { reviews: started, problems, turn: caller.correlationId }, started.length ? 'success' : 'failure');
-    });
     this.scheduleCardUpdateNow(f.ticketId);
     if (!started.length) return this.reply(f, `The review could not be started: ${problems.join('; ')}`);
     return this.reply(f, `Access review ${started.join(' and ')} started for ${f.kind === 'sod' ? `${f.groupName} and ${f.otherGroupName}` : f.groupName}.${problems.length ? ` Not started: ${problems.join('; ')}` : ''}`);

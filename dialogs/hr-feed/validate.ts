@@ -51,15 +51,22 @@ export async function validateBatch(lines: ParsedLine[], ctx: ValidationContext)
   for (const l of lines) for (const p of l.problems) add(l.line, p);
   const wellFormed = lines.filter((l) => l.record);
 
-  // Duplicates within the batch: which line would be right is not for the bot to guess.
-  const byEmployee = groupBy(wellFormed, (l) => employeeKey(l.record!.employeeId));
+  // Duplicates within the batch: which line would be right is not for the bot to guess. A
+  // malformed line counts too: HR said something else about that employee or account there.
+  const byEmployee = groupBy(
+    lines.filter((l) => l.employeeId),
+    (l) => employeeKey(l.employeeId!),
+  );
   for (const same of byEmployee.values()) {
-    if (same.length > 1) for (const l of same) add(l.line, `employee_id ${l.record!.employeeId} appears on lines ${same.map((x) => x.line).join(', ')} of this batch`);
+    if (same.length > 1) for (const l of same) add(l.line, `employee_id ${l.employeeId} appears on lines ${same.map((x) => x.line).join(', ')} of this batch`);
   }
-  const byUpn = groupBy(wellFormed, (l) => l.record!.upn);
+  const byUpn = groupBy(
+    lines.filter((l) => l.upn),
+    (l) => l.upn!.toLowerCase(),
+  );
   for (const same of byUpn.values()) {
-    if (same.length > 1 && new Set(same.map((l) => employeeKey(l.record!.employeeId))).size > 1) {
-      for (const l of same) add(l.line, `upn ${l.record!.upn} is on lines ${same.map((x) => x.line).join(', ')} under different employee ids`);
+    if (same.length > 1 && new Set(same.map((l) => employeeKey(l.employeeId ?? ''))).size > 1) {
+      for (const l of same) add(l.line, `upn ${l.upn!.toLowerCase()} is on lines ${same.map((x) => x.line).join(', ')} under different employee ids`);
     }
   }
 
