@@ -1,6 +1,7 @@
 import { Attribute, Change, type Client, type Entry } from 'ldapts';
 import {
   AUTH_METHOD_KINDS,
+  AmbiguousUserError,
   ConflictError,
   DirectoryError,
   InvalidInputError,
@@ -84,6 +85,8 @@ export const PASSWORD_METHOD_ID = '28c10230-6103-485e-b985-444c60001490';
 
 /** Entries read at most per search before giving up (a search that matches most of a big domain). */
 const MAX_SEARCH_CANDIDATES = 5_000;
+/** Most accounts an ambiguous one-person lookup reports. */
+const AMBIGUOUS_SHOWN = 5;
 /** Attempts of a userAccountControl read-modify-write that raced another writer. */
 const UAC_ATTEMPTS = 3;
 /** Users asked about per search of `getLastSignIns`. */
@@ -551,9 +554,20 @@ export class AdDirectory implements Directory {
     return g;
   }
 
+  /**
+   * The one account `filter` matches, or null. Several: {@link AmbiguousUserError} with them
+   * (AD keeps no uniqueness on `mail` or `proxyAddresses`), never the first one found.
+   */
   private async findOneUser(filter: string): Promise<DirectoryUser | null> {
-    const e = (await this.searchAll(and(USER_FILTER, filter), USER_ATTRIBUTES, AD_OPERATIONS.readUser, 2))[0];
-    return e ? toUser(e) : null;
+    const entries = await this.searchAll(and(USER_FILTER, filter), USER_ATTRIBUTES, AD_OPERATIONS.readUser, AMBIGUOUS_SHOWN);
+    if (entries.length > 1) {
+      const users = byName(entries.map(toUser));
+      throw new AmbiguousUserError(
+        `${entries.length >= AMBIGUOUS_SHOWN ? `At least ${AMBIGUOUS_SHOWN}` : entries.length} accounts match (${users.map((u) => u.userPrincipalName).join(', ')}): name one by its sign-in name or object id`,
+        users,
+      );
+    }
+    return entries[0] ? toUser(entries[0]) : null;
   }
 
   /**

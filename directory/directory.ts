@@ -250,6 +250,20 @@ export class ConflictError extends DirectoryError {}
 export class UnsupportedError extends DirectoryError {}
 /** Input rejected before it reached the backend (e.g. an id that is not a GUID). */
 export class InvalidInputError extends DirectoryError {}
+/**
+ * A lookup that must name one person matched several (Active Directory does not keep `mail`
+ * unique: an admin account often shares its owner's address). The caller asks which one,
+ * never guesses; callers that only know {@link InvalidInputError} show the message.
+ */
+export class AmbiguousUserError extends InvalidInputError {
+  constructor(
+    message: string,
+    /** The accounts that matched, by display name (at most a handful). */
+    readonly candidates: DirectoryUser[],
+  ) {
+    super(message);
+  }
+}
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -8,7 +8,7 @@ import type { Notifier } from '../../bot/notifier';
 import type { Scheduler } from '../../bot/scheduler';
 import { birthrightFor, type BirthrightRules } from '../../directory/birthright';
 import type { Catalog, CatalogResource } from '../../directory/catalog';
-import { BASELINE_CAPABILITIES, MAX_DEPARTMENT_LENGTH, MAX_JOB_TITLE_LENGTH, type Directory, type DirectoryGroup, type DirectoryUser } from '../../directory/directory';
+import { BASELINE_CAPABILITIES, isGuid, MAX_DEPARTMENT_LENGTH, MAX_JOB_TITLE_LENGTH, type Directory, type DirectoryGroup, type DirectoryUser } from '../../directory/directory';
 import { CSV_COLUMNS, csvField, verificationHeader } from '../../store/audit-export';
 import type { AuditEvent } from '../../store/audit-trail';
 import { buildReport, reportCsv } from '../../store/report';
@@ -449,6 +449,11 @@ export class TechnicianCommands {
     if (/^(REQ|TKT|PLN|DRF|REV)-\d{1,9}$/i.test(raw)) {
       key = raw.toUpperCase();
       label = key;
+    } else if (!o.user && isGuid(raw) && !(await this.d.directory.getUser(raw))) {
+      // Someone deleted from the directory (a leaver, months later) keeps their trail: by object id.
+      key = raw.toLowerCase();
+      keys = [...new Set([key, raw]), ...this.d.store.requests.listForRequester(key, 199).map((r) => r.id)];
+      label = `${key} (no longer in the directory)`;
     } else {
       const user = await this.pickUser(o.user ?? raw, caller, line, 'user', !!o.user);
       if (!isUser(user)) return user;

@@ -1,5 +1,5 @@
 import { resolveResource, type Catalog, type CatalogResource } from '../../directory/catalog';
-import { InvalidInputError, isGuid, type Directory, type DirectoryGroup, type DirectoryUser } from '../../directory/directory';
+import { AmbiguousUserError, InvalidInputError, isGuid, type Directory, type DirectoryGroup, type DirectoryUser } from '../../directory/directory';
 
 /**
  * Turns what a technician typed into directory objects: a user by sign-in name, mail,
@@ -34,6 +34,8 @@ export async function resolveUser(directory: Directory, query: string): Promise<
     if (found.length > 1) return { kind: 'many', values: found.slice(0, MAX_CANDIDATES), more: found.length > MAX_CANDIDATES };
     return { kind: 'none', message: `No user matches "${shown}". Try the sign-in name (name@northwind.example) or the full name.` };
   } catch (err) {
+    // Several accounts share the sign-in name or mail (AD keeps mail unique nowhere): ask, never pick.
+    if (err instanceof AmbiguousUserError && err.candidates.length > 1) return { kind: 'many', values: err.candidates.slice(0, MAX_CANDIDATES), more: err.candidates.length > MAX_CANDIDATES };
     if (err instanceof InvalidInputError) return { kind: 'none', message: `"${shown}" cannot name a user: ${err.message}` };
     throw err;
   }
