@@ -8,7 +8,7 @@ const NUMBER_WORDS: Record<string, number> = {
   eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15, twenty: 20, thirty: 30, couple: 2, few: 3,
 };
 
-const UNIT_HOURS: Record<string, number> = { hour: 1, day: 24, week: 24 * 7, fortnight: 24 * 14, month: 24 * 30, year: 24 * 365 };
+const UNIT_HOURS: Record<string, number> = { minute: 1 / 60, hour: 1, day: 24, week: 24 * 7, fortnight: 24 * 14, month: 24 * 30, year: 24 * 365 };
 
 /**
  * The longest duration read as said: anything longer is read as this (a million years), so
@@ -17,9 +17,11 @@ const UNIT_HOURS: Record<string, number> = { hour: 1, day: 24, week: 24 * 7, for
 export const LONGEST_HOURS = 24 * 365 * 1_000_000;
 
 /**
- * Parsed: hours as said, `'permanent'`, or `null` when the text is not a duration. The hours
- * are not judged here: "0 days" is 0 and "-3 days" is -72, so that the flow can say why it
- * cannot grant them instead of quietly granting something else.
+ * Parsed: hours as said, `'permanent'`, or `null` when the text is not a duration. Parts joined
+ * by "and" or commas add up ("two weeks and a day"); minutes are fractions of an hour (the flow
+ * grants whole hours, at least one). The hours are not judged here: "0 days" is 0 and "-3 days"
+ * is -72, so that the flow can say why it cannot grant them instead of quietly granting
+ * something else.
  */
 export function parseDuration(text: string): number | 'permanent' | null {
   const t = text
@@ -30,7 +32,23 @@ export function parseDuration(text: string): number | 'permanent' | null {
     .trim();
   if (/^(?:permanent|permanently|forever|ever|good|always|indefinitely|no end( date)?)$/.test(t)) return 'permanent';
   if (t === 'today' || t === 'the day') return 24;
-  const m = /^([-\u2212\u2013]\s*|minus\s+|negative\s+)?(\d+|[a-z]+)(?:\s+of)?\s*(?:-\s*)?(hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/.exec(t);
+  // "two weeks and a day", "1 week, 2 days": the sum, never the first part alone or the default.
+  const parts = t.split(/\s*,\s*(?:and\s+)?|\s+and\s+/);
+  if (parts.length > 1 && parts.length <= 4) {
+    const each = parts.map(singleDuration);
+    if (each.every((x): x is number => typeof x === 'number')) return clampHours(each.reduce((a, b) => a + b, 0));
+    return null;
+  }
+  return singleDuration(t);
+}
+
+function clampHours(hours: number): number {
+  return Math.max(-LONGEST_HOURS, Math.min(LONGEST_HOURS, hours)) || 0;
+}
+
+/** One amount and unit ("3 days", "a week", "20 minutes"), already lower-cased and trimmed. */
+function singleDuration(t: string): number | null {
+  const m = /^([-\u2212\u2013]\s*|minus\s+|negative\s+)?(\d+|[a-z]+)(?:\s+of)?\s*(?:-\s*)?(minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/.exec(t);
   const bare = /^(hours?|days?|weeks?|fortnight|months?|years?)$/.exec(t);
   let n: number | undefined;
   let unit: string | undefined;
@@ -43,9 +61,20 @@ export function parseDuration(text: string): number | 'permanent' | null {
     unit = bare[1]!;
   }
   if (n === undefined || !unit) return null;
-  const key = unit.startsWith('h') ? 'hour' : unit.startsWith('d') ? 'day' : unit.startsWith('w') ? 'week' : unit.startsWith('f') ? 'fortnight' : unit.startsWith('m') ? 'month' : 'year';
-  const hours = n * UNIT_HOURS[key]!;
-  return Math.max(-LONGEST_HOURS, Math.min(LONGEST_HOURS, hours)) || 0;
+  const key = unit.startsWith('min')
+    ? 'minute'
+    : unit.startsWith('h')
+      ? 'hour'
+      : unit.startsWith('d')
+        ? 'day'
+        : unit.startsWith('w')
+          ? 'week'
+          : unit.startsWith('f')
+            ? 'fortnight'
+            : unit.startsWith('m')
+              ? 'month'
+              : 'year';
+  return clampHours(n * UNIT_HOURS[key]!);
 }
 
 /** "8 hours", "1 day", "2 weeks", "30 days", "3 years", "permanent". */

@@ -179,10 +179,18 @@ export async function checkRequest(
       maxHours: resource.maxHours,
     };
   }
-  if (resource.justificationRequired && !justification?.trim()) {
+  if (resource.justificationRequired && !saysSomething(justification)) {
     return { kind: 'justification-required', message: `${resource.name} needs a justification: say why you need it.` };
   }
   return null;
+}
+
+/**
+ * Whether a justification says anything: a letter or a digit. Spaces, punctuation alone or
+ * invisible characters (zero-width spaces, joiners) would show the approver an empty reason.
+ */
+function saysSomething(text: string | null): boolean {
+  return text !== null && /[\p{L}\p{N}]/u.test(text);
 }
 
 function duplicateRefusal(open: readonly AccessRequest[], resource: CatalogResource): Refusal | null {

@@ -17,6 +17,7 @@ import {
   checkRequest,
   fallbackGroupApprovers,
   heldResources,
+  MAX_STAGE_APPROVERS,
   mayDecide,
   nextEnabledManager,
   openRequestRefusal,
@@ -85,6 +86,8 @@ export const SYSTEM_ACTOR: AuditActor = { id: 'system', name: APP_NAME };
 
 const RISK_LABEL = { low: 'Low', medium: 'Medium', high: 'High' } as const;
 const REQUEST_ID = /^REQ-\d{1,9}$/;
+/** Most users one card's `refresh.userIds` may name in Teams. */
+const MAX_REFRESH_USERS = 60;
 
 /** Is this a well-formed request id (`REQ-1042`)? Card data and typed text are checked with it. */
 export function isRequestId(value: unknown): value is string {
@@ -480,6 +483,10 @@ export class AccessService {
     if (this.d.store.requests.approver(request.id, request.stage, found.id)) {
       return { outcome: 'invalid', request, message: `${found.displayName} is already an approver of this stage.` };
     }
+    // Every approver gets a card and a place in its refresh.userIds (at most 60 in Teams).
+    if (this.d.store.requests.approvers(request.id, request.stage).length >= MAX_STAGE_APPROVERS) {
+      return { outcome: 'invalid', request, message: `Stage ${request.stage} of ${request.id} already has ${MAX_STAGE_APPROVERS} approvers, the most a stage may have, so it was not forwarded. One of them can decide.` };
+    }
     const by = { id: actor.id, name: actor.displayName };
     const ok = this.d.store.transaction(() => {
       const current = this.d.store.requests.get(request.id)!;
@@ -565,7 +572,10 @@ export class AccessService {
     if (request.state === 'failed') history.push({ title: 'Granting failed', value: `${formatTime(request.endedAt!)}; the identity technicians were told` });
     if (request.state === 'revoked') history.push({ title: 'Access removed', value: formatTime(request.endedAt!) });
 
-    const refreshUserIds = pending ? [...new Set([...approvers.map((a) => a.approverId), request.requesterId])].map((id) => this.d.notifier.teamsUserId(id)) : [];
+    // Teams takes at most 60 user ids; the requester first, then the approvers (an escalated stage may have many).
+    const refreshUserIds = pending
+      ? [...new Set([request.requesterId, ...approvers.map((a) => a.approverId)])].slice(0, MAX_REFRESH_USERS).map((id) => this.d.notifier.teamsUserId(id))
+      : [];
     // The copy an approver decided on keeps saying so after later updates of every copy,
     // whichever of the invoke response and the update reaches the client last.
     if (!banner && viewerId) {

@@ -481,6 +481,15 @@ export class RecoveryService {
 
   /** The acting user asks a technician for help; the diagnosis goes with it. */
   async askTechnician(user: DirectoryUser, correlationId: string): Promise<AdaptiveCardJson> {
+    // One notice an hour per user: clicking the button again must not flood the technicians' channel.
+    const since = new Date(this.now().getTime() - REPORT_REPEAT_MS).toISOString();
+    const earlier = this.d.store.audit.query({ action: 'signin.technician-requested', actor: user.id, since }, { limit: 1 })[0];
+    if (earlier) {
+      return renderSigninNotice({
+        title: 'The identity technicians have your request',
+        text: `You asked at ${time(earlier.ts)}; a technician will contact you, by phone or in person, and will verify who you are before changing anything. Nothing was sent again.`,
+      });
+    }
     if (!this.d.techniciansReachable()) return unreachableCard();
     const findings = await this.findings(user, null, true);
     await this.raise(
