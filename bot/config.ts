@@ -132,6 +132,11 @@ export class ConfigError extends Error {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+/** Numbers as written in decimal only: "0x10", "1e3" or "Infinity" are refused, not read as 16 or 1000. */
+const decimalText = (v: unknown) => {
+  const e = emptyToUndefined(v);
+  return typeof e === 'string' && !/^\s*[+-]?\d+(\.\d+)?\s*$/.test(e) ? Number.NaN : e;
+};
 const optionalString = z.preprocess(emptyToUndefined, z.string().trim().optional());
 const optionalGuid = z.preprocess(
   emptyToUndefined,
@@ -139,7 +144,7 @@ const optionalGuid = z.preprocess(
 );
 const port = (fallback: number) =>
   z.preprocess(
-    emptyToUndefined,
+    decimalText,
     z.coerce
       .number({ invalid_type_error: 'must be a number' })
       .int('must be a whole number')
@@ -149,7 +154,7 @@ const port = (fallback: number) =>
   );
 const wholeNumber = (fallback: number, min: number, max: number) =>
   z.preprocess(
-    emptyToUndefined,
+    decimalText,
     z.coerce
       .number({ invalid_type_error: 'must be a number' })
       .int('must be a whole number')
@@ -220,10 +225,7 @@ export const envSchema = z.object({
   ),
   PLAYGROUND: bool(true),
   PLAYGROUND_BASE_PORT: port(56150),
-  SHUTDOWN_GRACE_SECONDS: z.preprocess(
-    emptyToUndefined,
-    z.coerce.number({ invalid_type_error: 'must be a number' }).int().min(0).max(600).default(10),
-  ),
+  SHUTDOWN_GRACE_SECONDS: wholeNumber(10, 0, 600),
   ACCESS_CATALOG_PATH: optionalString,
   ACCESS_FALLBACK_GROUP_ID: optionalGuid,
   ACCESS_REMIND_AFTER_HOURS: wholeNumber(24, 1, 24 * 30),
@@ -317,6 +319,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       missing.push('BOT_PASSWORD or BOT_CERTIFICATE_THUMBPRINT with BOT_CERTIFICATE_KEY_PATH (the bot credential)');
     }
     if (e.BOT_CERTIFICATE_THUMBPRINT && !e.BOT_CERTIFICATE_KEY_PATH) missing.push('BOT_CERTIFICATE_KEY_PATH (the private key of BOT_CERTIFICATE_THUMBPRINT)');
+    if (e.BOT_PASSWORD && e.BOT_CERTIFICATE_THUMBPRINT) missing.push('either BOT_PASSWORD or BOT_CERTIFICATE_THUMBPRINT, not both');
+    if (e.BOT_CERTIFICATE_KEY_PATH && !fs.existsSync(path.resolve(e.BOT_CERTIFICATE_KEY_PATH))) {
+      missing.push(`BOT_CERTIFICATE_KEY_PATH to name a file that exists (${path.resolve(e.BOT_CERTIFICATE_KEY_PATH)} does not)`);
+    }
+    // Signing keys, user tokens and replies go to these: over plain http a network attacker could
+    // publish keys of their own (and so act as anyone) or read the bot's token.
+    for (const [name, value] of [
+      ['BOT_OPENID_METADATA_URL', e.BOT_OPENID_METADATA_URL],
+      ['BOT_OAUTH_URL', e.BOT_OAUTH_URL],
+      ['BOT_SERVICE_URL', e.BOT_SERVICE_URL],
+    ] as const) {
+      if (value && !isHttpsOrLoopback(value)) missing.push(`${name} to be an https URL (${value} is not; plain http only on this machine)`);
+    }
     if (!e.TECHNICIANS_GROUP_ID) missing.push('TECHNICIANS_GROUP_ID (the Entra group of identity technicians)');
     if (e.DIRECTORY === 'local') missing.push('DIRECTORY=graph (the demo directory is for local mode only)');
     if (e.DIRECTORY === 'ad') {
@@ -346,6 +361,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (mode === 'local' && e.HOST && !isLoopback(e.HOST)) {
     throw new ConfigError(`HOST=${e.HOST} is not allowed in local mode: without BOT_ID there is no authentication, so the bot listens on 127.0.0.1 only`);
+  }
+  if (mode === 'local' && e.PLAYGROUND) {
+    // The employee, manager and technician chats take three ports in a row.
+    const base = e.PLAYGROUND_BASE_PORT;
+    if (base < 1 || base > 65533) throw new ConfigError(`PLAYGROUND_BASE_PORT must be between 1 and 65533 (the persona chats use it and the next two ports), not ${base}`);
+    if (e.PORT >= base && e.PORT <= base + 2) {
+      throw new ConfigError(`PLAYGROUND_BASE_PORT=${base} collides with PORT=${e.PORT}: the persona chats use ports ${base} to ${base + 2}; choose ports apart`);
+    }
   }
 
   return {
@@ -495,6 +518,13 @@ function adDirectorySettings(e: Env, missing: string[]): AdDirectoryConfig | nul
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** An https URL, or an http one on this machine (a test issuer or a local proxy). */
+function isHttpsOrLoopback(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')));
 }
 
 /** Loads `.env` from the working folder when present; variables already set win. */

@@ -86,15 +86,55 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
 }
 
 /**
- * Why a request body is not a Bot Framework activity (a JSON object with a non-empty string
- * `type`), or null when it is one. What the activity holds besides is the adapter's to check.
+ * Why a request body is not a Bot Framework activity, or null when it is one: a JSON object
+ * with a non-empty string `type`, the `from`, `conversation` and `recipient` ids and the
+ * http(s) `serviceUrl` every Teams activity carries (a turn cannot be answered, nor its state
+ * kept, without them), and, when present, fields of the types Teams sends (`text` a string,
+ * `entities` and `attachments` lists of objects, `channelData` an object, `action` (of an
+ * installationUpdate) a string, a card action an object). Anything else would fail inside
+ * the turn, after the bot had started acting on it.
  */
 export function notAnActivity(body: unknown): string | null {
   if (body === undefined || body === null || body === '') return 'the body is empty or null';
-  if (typeof body !== 'object' || Array.isArray(body)) return 'the body must be a JSON object';
-  const type = (body as { type?: unknown }).type;
-  if (typeof type !== 'string' || type === '') return 'the activity has no type';
+  if (!isObject(body)) return 'the body must be a JSON object';
+  const a = body;
+  if (typeof a.type !== 'string' || a.type === '') return 'the activity has no type';
+  for (const field of ['from', 'conversation', 'recipient'] as const) {
+    const v = a[field];
+    if (!isObject(v) || typeof v.id !== 'string' || v.id.trim() === '') return `the activity has no ${field}.id`;
+  }
+  if (!isAbsent((a.from as Record<string, unknown>).aadObjectId) && typeof (a.from as Record<string, unknown>).aadObjectId !== 'string') {
+    return 'from.aadObjectId must be a string';
+  }
+  if (typeof a.serviceUrl !== 'string' || !isHttpUrl(a.serviceUrl)) return 'the activity has no serviceUrl (an http or https URL)';
+  if (!isAbsent(a.text) && typeof a.text !== 'string') return 'text must be a string';
+  for (const field of ['entities', 'attachments'] as const) {
+    const v = a[field];
+    if (v !== undefined && (!Array.isArray(v) || !v.every(isObject))) return `${field} must be a list of objects`;
+  }
+  if (!isAbsent(a.channelData) && !isObject(a.channelData)) return 'channelData must be an object';
+  if (!isAbsent(a.action) && typeof a.action !== 'string') return 'action must be a string';
+  if (a.type === 'invoke' && a.name === 'adaptiveCard/action') {
+    const action = isObject(a.value) ? a.value.action : undefined;
+    if (!isObject(action)) return 'a card action needs value.action';
+    if (!isAbsent(action.verb) && typeof action.verb !== 'string') return 'value.action.verb must be a string';
+    if (!isAbsent(action.data) && !isObject(action.data)) return 'value.action.data must be an object';
+  }
   return null;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isAbsent(v: unknown): boolean {
+  return v === undefined || v === null;
+}
+
+function isHttpUrl(v: string): boolean {
+  if (!URL.canParse(v)) return false;
+  const protocol = new URL(v).protocol;
+  return protocol === 'https:' || protocol === 'http:';
 }
 
 /** The largest activity taken on `/api/messages`. */

@@ -172,3 +172,48 @@ describe('loadConfig: production mode', () => {
     }
   });
 });
+
+describe('loadConfig: values that look right but are not', () => {
+  const full = { BOT_ID: GUID, BOT_PASSWORD: 'not-logged', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID, DIRECTORY: 'graph' };
+
+  it('reads numbers in decimal only: hex, exponents and Infinity are refused, not read as other numbers', () => {
+    for (const [variable, value] of [['PORT', '0x10'], ['PORT', '1e3'], ['SHUTDOWN_GRACE_SECONDS', 'Infinity'], ['JOB_MAX_ATTEMPTS', '0b11'], ['AUDIT_ANCHOR_INTERVAL_HOURS', '2e1']]) {
+      expect(() => loadConfig({ [variable!]: value }), `${variable}=${value}`).toThrow(new RegExp(`${variable} must be a number`));
+    }
+    expect(loadConfig({ PORT: ' 8080 ', SHUTDOWN_GRACE_SECONDS: '0' })).toMatchObject({ port: 8080, shutdownGraceSeconds: 0 });
+    expect(() => loadConfig({ SHUTDOWN_GRACE_SECONDS: '601' })).toThrow(/SHUTDOWN_GRACE_SECONDS must be between 0 and 600/);
+  });
+
+  it('keeps the persona chats off the bot port and inside the port range', () => {
+    expect(() => loadConfig({ PORT: '56151' })).toThrow(/PLAYGROUND_BASE_PORT=56150 collides with PORT=56151/);
+    expect(() => loadConfig({ PLAYGROUND_BASE_PORT: '65534' })).toThrow(/PLAYGROUND_BASE_PORT must be between 1 and 65533/);
+    expect(() => loadConfig({ PLAYGROUND_BASE_PORT: '0' })).toThrow(/PLAYGROUND_BASE_PORT/);
+    // Without the chats, or on a free port, nothing collides.
+    expect(loadConfig({ PORT: '56151', PLAYGROUND: 'false' }).port).toBe(56151);
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+  });
+
+  it('production: one bot credential, a key file that exists, and https endpoints (plain http only on loopback)', () => {
+    expect(() => loadConfig({ ...full, BOT_CERTIFICATE_THUMBPRINT: 'ab'.repeat(20), BOT_CERTIFICATE_KEY_PATH: __filename })).toThrow(
+      /either BOT_PASSWORD or BOT_CERTIFICATE_THUMBPRINT, not both/,
+    );
+    const missing = path.join(os.tmpdir(), 'no-such-bot-key.pem');
+    expect(() => loadConfig({ ...full, BOT_PASSWORD: undefined, BOT_CERTIFICATE_THUMBPRINT: 'ab'.repeat(20), BOT_CERTIFICATE_KEY_PATH: missing })).toThrow(
+      /BOT_CERTIFICATE_KEY_PATH to name a file that exists/,
+    );
+    for (const variable of ['BOT_OPENID_METADATA_URL', 'BOT_OAUTH_URL', 'BOT_SERVICE_URL']) {
+      expect(() => loadConfig({ ...full, [variable]: 'http://keys.example/v1/.well-known/openidconfiguration' }), variable).toThrow(
+        new RegExp(`${variable} to be an https URL`),
+      );
+      expect(loadConfig({ ...full, [variable]: 'http://127.0.0.1:4000/v1' }).mode).toBe('production');
+      expect(loadConfig({ ...full, [variable]: 'https://keys.example/v1' }).mode).toBe('production');
+    }
+    // Whatever is refused, the secret is not in the message.
+    try {
+      loadConfig({ ...full, BOT_SERVICE_URL: 'http://evil.example/' });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).not.toContain('not-logged');
+    }
+  });
+});
