@@ -1,4 +1,5 @@
-import { ConfigError, loadDotEnv } from './config';
+import { loadDotEnv } from './config';
+import { startupFailureText } from './startup-failure';
 import { startBot } from './main';
 
 /**
@@ -26,6 +27,6 @@ async function run(): Promise<void> {
 }
 
 run().catch((err) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : `Startup failed: ${(err as Error).stack ?? err}`}\n`);
+  process.stderr.write(`${startupFailureText(err)}\n`);
   process.exit(1);
 });

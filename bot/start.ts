@@ -1,7 +1,8 @@
 import path from 'node:path';
 import pino from 'pino';
 import { loadDemoTenant } from '../directory/demo-tenant';
-import { ConfigError, loadDotEnv } from './config';
+import { loadDotEnv } from './config';
+import { startupFailureText } from './startup-failure';
 import { startBot } from './main';
 import { startPlaygrounds } from './playground';
 
@@ -67,6 +68,6 @@ async function run(): Promise<void> {
 }
 
 run().catch((err) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : `Startup failed: ${(err as Error).stack ?? err}`}\n`);
+  process.stderr.write(`${startupFailureText(err)}\n`);
   process.exit(1);
 });

@@ -1,3 +1,4 @@
+import { plainText } from '../adaptive-cards/plain-text';
 import { randomUUID } from 'node:crypto';
 import { TurnContext } from 'botbuilder';
 import type { TurnState } from '@microsoft/teams-ai';
@@ -451,7 +452,7 @@ class AccessFlow {
       { title: 'Access', value: `${resource.name}: ${resource.description}` },
       { title: 'Risk', value: RISK[resource.risk] },
       { title: 'Duration', value: draft.ends ? `until ${draft.ends.label}` : draft.hours === null ? formatDuration(null) : `${formatDuration(draft.hours)} from approval` },
-      { title: 'Justification', value: draft.justification ?? '(none)' },
+      { title: 'Justification', value: draft.justification ? plainText(draft.justification) : '(none)' },
       { title: 'Approval', value: await this.service.describeApproval(user, resource) },
     ];
   }

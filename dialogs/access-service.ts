@@ -1,3 +1,4 @@
+import { plainText } from '../adaptive-cards/plain-text';
 import { CardFactory, MessageFactory } from 'botbuilder';
 import { renderAccessNotice, renderRequestCard, type Fact, type Tone } from '../adaptive-cards/access';
 import type { AdaptiveCardJson } from '../adaptive-cards/render';
@@ -394,7 +395,7 @@ export class AccessService {
     if (request.state === 'cancelled') return `${request.id} was cancelled by ${request.closedByName ?? 'the requester'} at ${formatTime(request.closedAt!)}.`;
     if (request.state === 'expired') return `${request.id} expired at ${formatTime(request.closedAt!)} without a decision.`;
     if (decided) {
-      return `Already ${decided.decision} by ${decided.decidedByName} at ${formatTime(decided.decidedAt)}${decided.comment ? `: "${decided.comment}"` : ''}.`;
+      return `Already ${decided.decision} by ${decided.decidedByName} at ${formatTime(decided.decidedAt)}${decided.comment ? `: "${plainText(decided.comment)}"` : ''}.`;
     }
     return null;
   }
@@ -554,7 +555,7 @@ export class AccessService {
       { title: 'Access', value: `${request.policy.name}: ${request.policy.description}` },
       { title: 'Risk', value: RISK_LABEL[request.policy.risk] },
       { title: 'Duration', value: durationText(request) },
-      { title: 'Justification', value: request.justification ?? '(none given)' },
+      { title: 'Justification', value: request.justification ? plainText(request.justification) : '(none given)' },
       { title: 'Current access', value: request.context.memberships.length ? request.context.memberships.join(', ') : 'none of the requestable items' },
       { title: 'Approval', value: request.policy.stages.map((s) => s.title).join(' → ') },
     ];
@@ -564,7 +565,7 @@ export class AccessService {
 
     const history: Fact[] = this.d.store.requests.decisions(request.id).map((d) => ({
       title: `Stage ${d.stage} ${d.decision}`,
-      value: `${d.decidedByName}, ${formatTime(d.decidedAt)}${d.comment ? `: "${d.comment}"` : ''}`,
+      value: `${d.decidedByName}, ${formatTime(d.decidedAt)}${d.comment ? `: "${plainText(d.comment)}"` : ''}`,
     }));
     if (request.state === 'cancelled') history.push({ title: 'Cancelled', value: `${request.closedByName}, ${formatTime(request.closedAt!)}` });
     if (request.state === 'expired') history.push({ title: 'Expired', value: `no decision by ${formatTime(request.closedAt!)}` });
@@ -816,7 +817,7 @@ export class AccessService {
       case 'denied':
         return renderAccessNotice({
           title: `Request denied: ${r.policy.name}`,
-          text: `${r.closedByName} denied ${r.id}${r.closeComment ? `: "${r.closeComment}"` : '.'}`,
+          text: `${r.closedByName} denied ${r.id}${r.closeComment ? `: "${plainText(r.closeComment)}"` : '.'}`,
           tone: 'attention',
           facts,
         });

@@ -1,3 +1,4 @@
+import { plainText } from '../../adaptive-cards/plain-text';
 import { renderNoticeCard } from '../../adaptive-cards/notice';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { renderReviewerCard, renderReviewStatusCard, type Fact, type ReviewLine, type Tone } from '../../adaptive-cards/reviews';
@@ -750,7 +751,7 @@ export class ReviewService {
     return renderReviewerCard({
       campaignId: c.id,
       title: `${c.id} · ${c.title}`,
-      subtitle: `Due ${formatTime(c.dueAt)} · started by ${c.startedBy.name}${c.reason ? ` · ${c.reason}` : ''}`,
+      subtitle: `Due ${formatTime(c.dueAt)} · started by ${c.startedBy.name}${c.reason ? ` · ${plainText(c.reason)}` : ''}`,
       status,
       tone: !active ? (c.state === 'closed' ? 'good' : 'default') : undecided.length ? 'warning' : 'good',
       banner: o.banner?.text ?? null,
@@ -1287,7 +1288,7 @@ export function decisionText(i: ReviewItem): string {
   if (!i.decision) return 'Not decided';
   const verb = i.decision === 'keep' ? 'Kept' : 'Removed';
   const who = i.autoApplied ? `${verb} automatically at the close` : `${verb} by ${i.decidedBy.name ?? 'a reviewer'}`;
-  const why = i.reason && !i.autoApplied ? `: "${i.reason}"` : '';
+  const why = i.reason && !i.autoApplied ? `: "${plainText(i.reason)}"` : '';
   return `${who}, ${formatTime(i.decidedAt!)}${why}${removalText(i)}`;
 }
 
