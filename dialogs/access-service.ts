@@ -8,7 +8,7 @@ import type { Logger } from '../bot/logger';
 import type { Notifier } from '../bot/notifier';
 import { PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../bot/scheduler';
 import { findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
-import { NotFoundError, type Directory, type DirectoryUser } from '../directory/directory';
+import { NotFoundError, usersByUpnOrMail, type Directory, type DirectoryUser } from '../directory/directory';
 import type { AccessRequest, ApproverSource, RequestState } from '../store/access-requests';
 import type { AuditActor } from '../store/audit-trail';
 import type { Job } from '../store/jobs';
@@ -516,8 +516,7 @@ export class AccessService {
     if (!q) return 'Type the name or email of the colleague to forward to.';
     let matches: DirectoryUser[];
     if (q.includes('@')) {
-      const u = (await this.d.directory.findUserByUpn(q)) ?? (await this.d.directory.findUserByMail(q));
-      matches = u ? [u] : [];
+      matches = await usersByUpnOrMail(this.d.directory, q);
     } else {
       matches = await this.d.directory.searchUsers(q, 10);
       const exact = matches.filter((m) => m.displayName.toLowerCase() === q.toLowerCase());

@@ -8,7 +8,7 @@ import type { IntentRegistry, Understood } from '../bot/intents';
 import type { MenuRegistry } from '../bot/menu';
 import type { PersonEntity } from '../bot/nlu/types';
 import { turnInfo } from '../bot/turn-info';
-import { isGuid, type DirectoryUser } from '../directory/directory';
+import { isGuid, usersByUpnOrMail, type DirectoryUser } from '../directory/directory';
 import { RECOVERY_FLOWS, type RecoveryFlow } from '../store/recovery';
 import { startAccessRequest } from './access-requests';
 import { sendCard } from './reply';
@@ -288,8 +288,9 @@ class SigninChat {
       return m ? { kind: 'one', user: m } : { kind: 'none', text: 'your manager' };
     }
     if (person.kind === 'upn') {
-      const u = (await directory.findUserByUpn(person.upn)) ?? (await directory.findUserByMail(person.upn));
-      return u ? { kind: 'one', user: u } : { kind: 'none', text: person.upn.slice(0, MAX_NAME) };
+      const found = await usersByUpnOrMail(directory, person.upn);
+      if (found.length > 1) return { kind: 'many', users: found };
+      return found[0] ? { kind: 'one', user: found[0] } : { kind: 'none', text: person.upn.slice(0, MAX_NAME) };
     }
     const name = person.name.trim().slice(0, MAX_NAME);
     const matches = name ? await directory.searchUsers(name, 10) : [];

@@ -265,6 +265,20 @@ export class AmbiguousUserError extends InvalidInputError {
   }
 }
 
+/**
+ * The accounts a sign-in name or mail address names: none, one, or (where the backend does not
+ * keep addresses unique, as Active Directory) several, for the caller to ask which one.
+ */
+export async function usersByUpnOrMail(directory: Pick<Directory, 'findUserByUpn' | 'findUserByMail'>, address: string): Promise<DirectoryUser[]> {
+  try {
+    const u = (await directory.findUserByUpn(address)) ?? (await directory.findUserByMail(address));
+    return u ? [u] : [];
+  } catch (err) {
+    if (err instanceof AmbiguousUserError) return err.candidates;
+    throw err;
+  }
+}
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a canonical GUID string, the only shape of id a backend accepts. */
