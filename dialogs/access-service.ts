@@ -7,7 +7,7 @@ import { APP_NAME } from '../bot/deps';
 import type { Logger } from '../bot/logger';
 import type { Notifier } from '../bot/notifier';
 import { PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../bot/scheduler';
-import { findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
+import { areIncompatible, findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
 import { NotFoundError, usersByUpnOrMail, type Directory, type DirectoryUser } from '../directory/directory';
 import type { AccessRequest, ApproverSource, RequestState } from '../store/access-requests';
 import type { AuditActor } from '../store/audit-trail';
@@ -107,7 +107,24 @@ export interface ActionResult {
   message: string;
 }
 
-type RequesterEvent = 'granted' | 'denied' | 'failed' | 'expired' | 'revoked' | 'escalated';
+type RequesterEvent = 'granted' | 'denied' | 'failed' | 'refused' | 'expired' | 'revoked' | 'escalated';
+
+/**
+ * Approved access that is not granted after all: when the grant runs, the requester's account
+ * is disabled or gone, or they hold something incompatible with it (separation of duties)
+ * that they did not have when they asked. Nothing is retried: people decide again.
+ */
+export class GrantRefusedError extends PermanentJobError {
+  constructor(
+    readonly reason: 'account-disabled' | 'user-gone' | 'conflict',
+    message: string,
+    /** The same said to the requester. */
+    readonly toRequester: string = message,
+  ) {
+    super(message);
+    this.name = 'GrantRefusedError';
+  }
+}
 
 /**
  * Access requests end to end: the policy checks and creation, one-time decisions, cancel and
@@ -272,8 +289,8 @@ export class AccessService {
   }
 
   /** Once per request and event (and stage, for escalations). */
-  private scheduleTell(requestId: string, event: RequesterEvent, stage?: number): void {
-    this.schedule(ACCESS_JOBS.tellRequester, requestId, this.now(), { event }, `tell:${requestId}:${event}${stage ? `:${stage}` : ''}`);
+  private scheduleTell(requestId: string, event: RequesterEvent, stage?: number, detail?: string): void {
+    this.schedule(ACCESS_JOBS.tellRequester, requestId, this.now(), detail ? { event, detail } : { event }, `tell:${requestId}:${event}${stage ? `:${stage}` : ''}`);
   }
 
   // ---- deciding ------------------------------------------------------------------------
@@ -792,13 +809,13 @@ export class AccessService {
 
   private async runTellRequester(job: Job): Promise<void> {
     const r = this.requestOf(job);
-    const event = (job.payload as { event: RequesterEvent }).event;
-    const card = this.requesterMessage(r, event);
+    const { event, detail } = job.payload as { event: RequesterEvent; detail?: string };
+    const card = this.requesterMessage(r, event, detail);
     if (!card) return;
     await this.d.notifier.sendToUser(r.requesterId, messageWith(card));
   }
 
-  private requesterMessage(r: AccessRequest, event: RequesterEvent): AdaptiveCardJson | null {
+  private requesterMessage(r: AccessRequest, event: RequesterEvent, detail?: string): AdaptiveCardJson | null {
     const facts: Fact[] = [
       { title: 'Request', value: r.id },
       { title: 'Access', value: r.policy.name },
@@ -817,6 +834,13 @@ export class AccessService {
         return renderAccessNotice({
           title: `Request denied: ${r.policy.name}`,
           text: `${r.closedByName} denied ${r.id}${r.closeComment ? `: "${plainText(r.closeComment)}"` : '.'}`,
+          tone: 'attention',
+          facts,
+        });
+      case 'refused':
+        return renderAccessNotice({
+          title: `Access approved but not granted: ${r.policy.name}`,
+          text: `${r.id} was approved, but you were not added to ${r.policy.name}: ${detail ?? 'it can no longer be granted'}. Nothing was changed; ask your manager which of the two you need, and request again if it is this one.`,
           tone: 'attention',
           facts,
         });
@@ -860,6 +884,7 @@ export class AccessService {
   private async runProvision(job: Job): Promise<void> {
     const r = this.requestOf(job);
     if (r.state !== 'approved') return;
+    await this.checkStillGrantable(r);
     let result: 'added' | 'already-member';
     try {
       // Idempotent: after a crash between this call and the commit below, the retry finds the membership.
@@ -902,9 +927,28 @@ export class AccessService {
     this.d.scheduler.kick();
   }
 
+  /**
+   * What was true when the request was made is checked again when the access is granted:
+   * the requester can still sign in, and holds nothing the resource is incompatible with
+   * (someone may have added it by other means while the request waited).
+   */
+  private async checkStillGrantable(r: AccessRequest): Promise<void> {
+    const requester = await this.d.directory.getUser(r.requesterId);
+    if (!requester) throw new GrantRefusedError('user-gone', `${r.requesterName} is no longer in the directory`);
+    if (!requester.accountEnabled) throw new GrantRefusedError('account-disabled', `the account of ${r.requesterName} is disabled`);
+    const resource = this.resourceOf(r);
+    if (!resource) return;
+    const conflict = (await heldResources(this.d.directory, this.d.catalog, r.requesterId)).find((o) => o.id !== resource.id && areIncompatible(resource, o));
+    if (conflict) {
+      const why = `which cannot be combined with ${resource.name} (separation of duties)`;
+      throw new GrantRefusedError('conflict', `${r.requesterName} now has ${conflict.name}, ${why}`, `you now have ${conflict.name}, ${why}`);
+    }
+  }
+
   private async provisionGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
     const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
     if (!r || r.state !== 'approved') return;
+    if (err instanceof GrantRefusedError) return this.grantRefused(r, err);
     this.d.store.transaction(() => {
       if (!this.d.store.requests.markFailed(r.id)) return;
       this.d.store.audit.append({
@@ -927,6 +971,36 @@ export class AccessService {
         { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
         { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
         { title: 'Duration', value: durationText(r) },
+      ],
+      requestId: r.id,
+    };
+  }
+
+  private grantRefused(r: AccessRequest, err: GrantRefusedError): TechnicianNotice | void {
+    const changed = this.d.store.transaction(() => {
+      if (!this.d.store.requests.markFailed(r.id)) return false;
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: 'access.grant-refused',
+        target: r.id,
+        outcome: 'refused',
+        correlationId: r.id,
+        details: { groupId: r.groupId, userId: r.requesterId, reason: err.reason, detail: err.message.slice(0, 300) },
+      });
+      this.scheduleUpdateCards(r.id);
+      // A disabled or deleted account cannot read it.
+      if (err.reason === 'conflict') this.scheduleTell(r.id, 'refused', undefined, err.toRequester);
+      return true;
+    });
+    if (!changed) return;
+    this.d.scheduler.kick();
+    return {
+      title: `Access approved but not granted: ${r.id}`,
+      text: `${r.requesterName} was not added to ${r.policy.name}: ${err.message}. Nothing was changed. If the access is still needed, the approvers decide again on a new request.`,
+      facts: [
+        { title: 'Request', value: r.id },
+        { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
+        { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
       ],
       requestId: r.id,
     };
