@@ -133,4 +133,32 @@ describe('forwarding a request again and again', () => {
     const done = await clickRequest(h, user, 'access.approve', id, 1);
     expect(cardText(done)).toContain(`You approved ${id}`);
   });
+
+  it('two forwards at once to the last free place: one is added, the other refused', async () => {
+    const id = await requestAccess(h, emily(), 'I need VPN for a week');
+    const others = h.tenant.users.filter((u) => u.accountEnabled && u.id !== emily().id && u.id !== thomas().id);
+    // 24 approvers: Thomas and 23 forwards, one after the other.
+    for (const u of others.slice(0, 23)) await clickRequest(h, thomas(), 'access.forward', id, 1, { delegate: u.userPrincipalName });
+    expect(h.bot.store.requests.approvers(id, 1)).toHaveLength(24);
+    const [a, b] = [others[23]!, others[24]!];
+    // A directory that answers over the network (Graph): both clicks wait on it at the same time.
+    const directory = h.bot.directory as { findUserByUpn: (upn: string) => Promise<unknown> };
+    const find = directory.findUserByUpn.bind(directory);
+    directory.findUserByUpn = async (upn) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return find(upn);
+    };
+    // Two approvers in their own chats, at the same moment.
+    const delegate = others[0]!;
+    const cards = await Promise.all([
+      clickRequest(h, thomas(), 'access.forward', id, 1, { delegate: a.userPrincipalName }),
+      clickRequest(h, { id: delegate.id, displayName: delegate.displayName }, 'access.forward', id, 1, { delegate: b.userPrincipalName }),
+    ]);
+    await settle(h);
+    expect(h.bot.store.requests.approvers(id, 1)).toHaveLength(25);
+    expect(auditActions(h, id).filter((x) => x === 'access.forwarded')).toHaveLength(24);
+    const banners = cards.map((c) => findById(c, 'access-banner')?.text ?? '');
+    expect(banners.filter((t) => /not forwarded/.test(t))).toHaveLength(1);
+    expect(banners.filter((t) => /^Forwarded to /.test(t))).toHaveLength(1);
+  });
 });
