@@ -333,7 +333,8 @@ class AccessFlow {
     const { user, conversationKind } = turnInfo(context);
     if (conversationKind !== 'personal') return void (await sendCard(context, personalOnly()));
     const request = this.deps.store.requests.get(requestId);
-    const involved = request && (request.requesterId === user.id || this.deps.store.requests.approvers(request.id, request.stage).some((a) => a.approverId === user.id));
+    // The requester, an approver of any stage (an earlier one too), whoever decided or got its card.
+    const involved = request && this.service.isInvolved(request, user.id);
     if (!request || !involved) {
       await context.sendActivity(`You have no request ${requestId}. Type **my requests** to see yours.`);
       return;

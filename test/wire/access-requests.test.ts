@@ -559,6 +559,17 @@ describe('views', () => {
     expect(h.connector.sent()[0].text).toMatch(/You have no request/);
   });
 
+  it('"status" still answers the approver of an earlier stage once the request moved on', async () => {
+    const id = await requestAccess(h, emily(), 'I need the payroll reports for two weeks because of the year-end audit');
+    await click(h, thomas(), 'access.approve', id, 1);
+    await settle(h);
+    expect(h.bot.store.requests.get(id)!.stage).toBe(2);
+    await h.client.message(thomas(), `status ${id}`);
+    const card = reply(thomas());
+    expect(findById(card, 'access-status').text).toMatch(/stage 2 of 2/);
+    expect(findById(card, 'access-approve')).toBeUndefined();
+  });
+
   it('the refresh verb gives approvers the buttons and everyone else the status', async () => {
     const id = await requestAccess(h, emily(), 'I need VPN for a week');
     const forThomas = (await h.client.invoke(thomas(), 'access.refresh', { requestId: id, stage: 1 })).body.value;
