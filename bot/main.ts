@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
 import type { Directory } from '../directory/directory';
 import { openStore, type Store } from '../store/store';
+import { lockDatabase } from '../store/instance-lock';
 import { createBotApp } from './app';
 import { loadConfig, type AppConfig } from './config';
 import type { BotDeps } from './deps';
@@ -43,7 +44,15 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
   const config = loadConfig(env);
   const clock = options.clock ?? (() => new Date());
   const logger = createLogger(config.logLevel, options.logDestination);
-  const store = openStore(config.databasePath, clock);
+  // Before anything touches the database: a second process on it would run the same jobs twice.
+  const lock = lockDatabase(config.databasePath);
+  let store: Store;
+  try {
+    store = openStore(config.databasePath, clock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   let opened: OpenedDirectory | null = null;
   try {
     opened = openDirectory(config, logger);
@@ -92,12 +101,14 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
           await scheduler.stop(config.shutdownGraceSeconds * 1000);
           dir.close();
           store.close();
+          lock.release();
           logger.info('helpdesk bot stopped');
         })()),
     };
   } catch (err) {
     opened?.close();
     store.close();
+    lock.release();
     throw err;
   }
 }

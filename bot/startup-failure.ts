@@ -1,5 +1,6 @@
 import { AnchorFileError } from '../store/audit-anchors';
 import { SchemaTooNewError } from '../store/db';
+import { DatabaseInUseError } from '../store/instance-lock';
 import { ConfigError } from './config';
 import { PlaygroundNotInstalledError } from './playground';
 
@@ -9,7 +10,7 @@ import { PlaygroundNotInstalledError } from './playground';
  * database that cannot be opened), the stack only for what nobody foresaw.
  */
 export function startupFailureText(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
-  if (err instanceof ConfigError || err instanceof SchemaTooNewError || err instanceof PlaygroundNotInstalledError || err instanceof AnchorFileError) {
+  if (err instanceof ConfigError || err instanceof SchemaTooNewError || err instanceof DatabaseInUseError || err instanceof PlaygroundNotInstalledError || err instanceof AnchorFileError) {
     return err.message;
   }
   const e = (err ?? {}) as NodeJS.ErrnoException & { address?: string; port?: number };
