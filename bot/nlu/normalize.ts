@@ -199,8 +199,21 @@ export function fold(text: string): string {
     .replace(/<[^>]{1,200}>/g, ' ')
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase();
+    .toLowerCase()
+    .replace(MIXED_SCRIPT_WORD, (word) => (/[a-z]/.test(word) ? word.replace(LOOKALIKE, (c) => LOOKALIKES[c]!) : word));
 }
+
+/**
+ * Cyrillic and Greek letters drawn like Latin ones. A word that mixes them with Latin letters
+ * ("pаssword" with a Cyrillic а) is read as the Latin word it looks like; a word written
+ * wholly in another script is left alone.
+ */
+const LOOKALIKES: Record<string, string> = {
+  а: 'a', в: 'b', е: 'e', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't', у: 'y', х: 'x', і: 'i', ј: 'j', ѕ: 's', ԁ: 'd', ԛ: 'q', ԝ: 'w', ѵ: 'v',
+  α: 'a', β: 'b', ε: 'e', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', γ: 'y',
+};
+const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('')}]`, 'g');
+const MIXED_SCRIPT_WORD = new RegExp(`[a-z${Object.keys(LOOKALIKES).join('')}]*[${Object.keys(LOOKALIKES).join('')}][a-z${Object.keys(LOOKALIKES).join('')}]*`, 'g');
 
 /** "hellooo" -> "hello", "thanksss" -> "thanks": three or more of a letter become one. */
 export function collapseRepeats(word: string): string {

@@ -170,7 +170,8 @@ export class Recognizer {
     const best = alternatives[0]!;
     // A weak best guess is no understanding at all.
     const intent = best.confidence < this.thresholds.floor ? 'none' : best.intent;
-    return { intent, confidence: best.confidence, entities: prepared.entities, alternatives };
+    const negated = NEGATED_WISH.test(fold(text.slice(0, 2000)));
+    return { intent, confidence: best.confidence, entities: prepared.entities, alternatives, ...(negated ? { negated } : {}) };
   }
 
   /**
@@ -189,6 +190,8 @@ export class Recognizer {
       return { kind: 'none' };
     }
     const clear = first.confidence >= t.act && (!second || first.confidence - second.confidence >= t.margin);
+    // "Don't reset my password": whatever it names is asked about (the user picks), never started.
+    if (r.negated && CHANGES.has(first.intent)) return { kind: 'clarify', options: options.length ? options : [first.intent] };
     if (!ACTION_INTENTS.has(first.intent)) {
       if (clear || first.confidence >= 0.5) return { kind: 'act', intent: first.intent };
     } else if (clear) {
@@ -353,6 +356,17 @@ export class Recognizer {
     return Math.min(1, known / content.length / COVERAGE_FOR_FULL_SUPPORT);
   }
 }
+
+/** Intents that start a change for the user (cancelling one is its own intent, and asks first anyway). */
+const CHANGES: ReadonlySet<Intent> = new Set<Intent>(['password.reset', 'mfa.reset', 'account.unlock', 'access.request']);
+
+/**
+ * A wish negated: "don't / do not / never / no longer" shortly before a verb of wanting or
+ * changing ("don't reset", "do not want", "no longer need"), or "not need/want". Inability is
+ * not a negated wish: "I can't sign in", "not able to reset", "I don't remember my password".
+ */
+const NEGATED_WISH =
+  /\b(?:(?:do|does|did|should|will|would)(?:n['\u2019]?t|\s+not)|dont|never|no\s+longer)\s+(?:[a-z]+\s+){0,2}?(?:need|want|reset|recover|unlock|request|give|grant|change|add)\b|\bnot\s+(?:need|want)\b/;
 
 /** `REQ-1042`, `req 1042`, `req#1042`, `request 1042`, `request no. 1042`. */
 // Each run of spaces has one way to be read (no two `\s*` side by side): a long run of them is not slow.

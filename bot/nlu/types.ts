@@ -96,6 +96,11 @@ export interface Recognition {
   entities: Entities;
   /** Every intent with a score, best first (the first is `intent`). */
   alternatives: ScoredIntent[];
+  /**
+   * The message says not to do something, or that it is no longer wanted ("don't reset my
+   * password", "I no longer need the VPN"): a change it names is asked about, never started.
+   */
+  negated?: boolean;
 }
 
 /** Where and when the message was written: the user's clock for date words like "Friday". */

@@ -5,7 +5,7 @@ import { defaultRecognizer } from '../../bot/nlu';
 import { findDuration } from '../../bot/nlu/duration';
 import { editDistance } from '../../bot/nlu/distance';
 import { loadLabelled } from '../../bot/nlu/evaluate';
-import { toWords } from '../../bot/nlu/normalize';
+import { fold, toWords } from '../../bot/nlu/normalize';
 import { findPeople } from '../../bot/nlu/people';
 import { DEFAULT_THRESHOLDS, loadCorpus, Recognizer } from '../../bot/nlu/recognizer';
 import { loadResources, ResourceMatcher } from '../../bot/nlu/resources';
@@ -230,6 +230,35 @@ describe('the clarifying path', () => {
     expect(recognizer.decide(rec([['greeting', 0.55], ['none', 0.45]]))).toEqual({ kind: 'act', intent: 'greeting' });
     expect(recognizer.decide(rec([['password.reset', 0.2], ['mfa.reset', 0.19], ['none', 0.61]]))).toEqual({ kind: 'none' });
     expect(recognizer.decide(rec([['none', 1]]))).toEqual({ kind: 'none' });
+  });
+
+  it.each(["don't reset my password", 'please do not unlock my account', 'I never want to reset my MFA', 'I no longer need the vpn', 'I don’t want VPN access'])(
+    'asks, never acts, when the message says not to: %j',
+    (text) => {
+      const r = recognizer.recognize(text);
+      expect(r.negated).toBe(true);
+      expect(recognizer.decide(r).kind).toBe('clarify');
+    },
+  );
+
+  it.each([
+    ["I don't remember my password", 'password.reset'],
+    ["I can't sign in", 'signin.help'],
+    ["I'm not able to reset my password", 'password.reset'],
+    ["my password doesn't work", 'password.reset'],
+    ["I don't have access to payroll, I need it", 'access.request'],
+  ])('inability or a missing thing is not a negated wish: %j acts', (text, intent) => {
+    const r = recognizer.recognize(text);
+    expect(r.negated).toBeUndefined();
+    expect(recognizer.decide(r)).toEqual({ kind: 'act', intent });
+  });
+
+  it('reads a word mixing look-alike Cyrillic or Greek letters as the Latin word it looks like, and leaves other scripts alone', () => {
+    // "pаssword" with a Cyrillic а, "rеsеt" with Cyrillic е, "pοrtal" with a Greek ο.
+    expect(recognizer.recognize('p\u0430ssword r\u0435s\u0435t').intent).toBe('password.reset');
+    expect(fold('p\u03bfrtal')).toBe('portal');
+    expect(fold('пароль')).toBe('пароль');
+    expect(fold('Ваня vpn')).toBe('ваня vpn');
   });
 
   it('asks about a real ambiguous message', () => {

@@ -116,4 +116,13 @@ describe('a negated need in plain words', () => {
     expect(cardText(cardOf(reply))).toMatch(/Cancel request/);
     expect(h.bot.store.requests.get(request!.id)?.state).toBe('pending');
   });
+
+  it('"don\'t reset my password" asks, and nothing starts until the user picks', async () => {
+    const employee = h.user('employee');
+    h.connector.clear();
+    await say(employee, "don't reset my password");
+    const [reply] = h.connector.sentTo(h.client.personalConversationId(employee));
+    expect(findById(cardOf(reply), 'clarify-password-reset')).toBeDefined();
+    expect(h.bot.store.audit.query({ actor: employee.id }).filter((e) => e.action.startsWith('signin.'))).toEqual([]);
+  });
 });
