@@ -22,7 +22,9 @@ const NOT_NAMES = new Set(
     'september october november december today tomorrow yesterday morning afternoon evening night ' +
     'new old good great sorry urgent help unlock reset cancel status approve approved ' +
     'from in at on with for to of by about since after before over under into via whom whose ' +
-    'needs wants asked requested got gets keeps cant cannot doesnt isnt wont didnt still also really'
+    'needs wants asked requested got gets keeps cant cannot doesnt isnt wont didnt still also really ' +
+    'me myself him her them us mine one two three four five six seven eight nine ten ' +
+    'day days week weeks hour hours minute minutes month months year years now asap work home'
   ).split(/\s+/),
 );
 
@@ -40,6 +42,17 @@ const BEFORE_PROBLEM = new RegExp(
 /** "did Rajesh approve", "has priya asked for anything". */
 const BEFORE_DECISION = new RegExp(`\\b(?:did|has|have|will|would)\\s+(${NAME_WORD}(?:\\s+${CAP_WORD})?)\\s+(?:approve|approved|decide|decided|reject|rejected|deny|denied|sign|signed|ask|asked|request|requested|look|looked)\\b`, 'g');
 
+/** "reset the password for thomas berg", "unlock the account of Ravi Shah". */
+const RECOVERY_FOR = new RegExp(
+  `\\b(?:reset|unlock|unblock|recover|fix|change)\\b[^.?!\\n]{0,40}?\\b(?:for|of)\\s+(${NAME_WORD}(?:\\s+${NAME_WORD})?)`,
+  'gi',
+);
+/** "reset Thomas's password", "unlock ravi's account". */
+const RECOVERY_OF = new RegExp(
+  `\\b(?:reset|unlock|unblock|recover|fix|change)\\s+(${NAME_WORD}(?:\\s+${NAME_WORD})?)(?:'|’)s\\s+(?:password|account|mfa|authenticator|login|log-?in|sign-?in|phone)\\b`,
+  'gi',
+);
+
 /** People named in `text` (as written, with its capitals), in order, each once. */
 export function findPeople(text: string): PersonEntity[] {
   const out: PersonEntity[] = [];
@@ -52,7 +65,7 @@ export function findPeople(text: string): PersonEntity[] {
   const manager = MANAGER.exec(text);
   if (manager) add({ kind: 'manager', text: manager[0] }, 'manager');
   for (const m of text.matchAll(UPN)) add({ kind: 'upn', text: m[0], upn: m[0].toLowerCase() }, `upn:${m[0].toLowerCase()}`);
-  for (const re of [AFTER_CUE, BEFORE_PROBLEM, BEFORE_DECISION]) {
+  for (const re of [AFTER_CUE, BEFORE_PROBLEM, BEFORE_DECISION, RECOVERY_FOR, RECOVERY_OF]) {
     for (const m of text.matchAll(re)) {
       const name = cleanName(m[1]!);
       if (name) add({ kind: 'name', text: name, name: titleCase(name) }, `name:${name.toLowerCase()}`);

@@ -195,6 +195,22 @@ describe('request ids and people', () => {
     expect(findPeople('Teams can\'t connect')).toEqual([]);
   });
 
+  it.each([
+    ['reset the password for thomas berg', 'Thomas Berg'],
+    ['can you unlock the account of Ravi Shah', 'Ravi Shah'],
+    ["reset Olivia's password please", 'Olivia'],
+    ['reset mfa for adele', 'Adele'],
+  ])('finds the person a recovery is asked for: %j', (text, name) => {
+    expect(recognizer.recognize(text).entities.people).toEqual([expect.objectContaining({ kind: 'name', name })]);
+  });
+
+  it.each(['reset my password for two weeks', 'unlock my account for work', 'reset my MFA for my new phone', 'reset the password for the vpn', 'reset password for me'])(
+    'finds nobody in %j',
+    (text) => {
+      expect(recognizer.recognize(text).entities.people).toEqual([]);
+    },
+  );
+
   it('passes people to the flow and routes a colleague sign-in problem to signin.help', () => {
     const r = recognizer.recognize('my colleague Emily Chen cannot log in');
     expect(r.intent).toBe('signin.help');

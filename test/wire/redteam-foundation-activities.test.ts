@@ -117,12 +117,25 @@ describe('a negated need in plain words', () => {
     expect(h.bot.store.requests.get(request!.id)?.state).toBe('pending');
   });
 
+  it('"reset the password for thomas berg" reports Thomas to the technicians; it never resets the sender\'s own password', async () => {
+    const employee = h.user('employee');
+    await h.client.message(h.user('technician'), 'help', { where: 'channel' });
+    h.connector.clear();
+    await say(employee, 'reset the password for thomas berg');
+    const [reply] = h.connector.sentTo(h.client.personalConversationId(employee));
+    expect(cardText(cardOf(reply))).toContain('Thomas Berg');
+    expect(findById(cardOf(reply), 'signin-code')).toBeUndefined();
+    const channel = h.connector.calls.filter((c) => (c.kind === 'send' || c.kind === 'reply') && String(c.conversationId).startsWith('19:')).map((c) => cardText(cardOf(c.body)));
+    expect(channel.some((t) => t.includes('Thomas Berg') && t.includes('Emily Chen'))).toBe(true);
+  });
+
   it('"don\'t reset my password" asks, and nothing starts until the user picks', async () => {
     const employee = h.user('employee');
     h.connector.clear();
+    const before = h.bot.store.audit.query({ actor: employee.id }).length;
     await say(employee, "don't reset my password");
     const [reply] = h.connector.sentTo(h.client.personalConversationId(employee));
     expect(findById(cardOf(reply), 'clarify-password-reset')).toBeDefined();
-    expect(h.bot.store.audit.query({ actor: employee.id }).filter((e) => e.action.startsWith('signin.'))).toEqual([]);
+    expect(h.bot.store.audit.query({ actor: employee.id })).toHaveLength(before);
   });
 });
