@@ -33,6 +33,11 @@ describe('plainText', () => {
     for (const pattern of ACTIVE) expect(escaped).not.toMatch(pattern);
   });
 
+  it('drops the characters that would make it read in another direction', () => {
+    expect(plainText('invoice\u202Efdp.exe')).toBe('invoicefdp.exe');
+    expect(plainText('a\u2066b\u2069c')).toBe('abc');
+  });
+
   it('leaves text without Markdown alone', () => {
     expect(plainText('Need it for the quarter-end close, 3 days (audit).')).toBe('Need it for the quarter-end close, 3 days (audit).');
   });
