@@ -363,11 +363,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`HOST=${e.HOST} is not allowed in local mode: without BOT_ID there is no authentication, so the bot listens on 127.0.0.1 only`);
   }
   if (mode === 'local' && e.PLAYGROUND) {
-    // The employee, manager and technician chats take three ports in a row.
+    // The employee, manager, technician and resource owner chats take four ports in a row.
     const base = e.PLAYGROUND_BASE_PORT;
-    if (base < 1 || base > 65533) throw new ConfigError(`PLAYGROUND_BASE_PORT must be between 1 and 65533 (the persona chats use it and the next two ports), not ${base}`);
-    if (e.PORT >= base && e.PORT <= base + 2) {
-      throw new ConfigError(`PLAYGROUND_BASE_PORT=${base} collides with PORT=${e.PORT}: the persona chats use ports ${base} to ${base + 2}; choose ports apart`);
+    if (base < 1 || base > 65532) throw new ConfigError(`PLAYGROUND_BASE_PORT must be between 1 and 65532 (the persona chats use it and the next three ports), not ${base}`);
+    if (e.PORT >= base && e.PORT <= base + 3) {
+      throw new ConfigError(`PLAYGROUND_BASE_PORT=${base} collides with PORT=${e.PORT}: the persona chats use ports ${base} to ${base + 3}; choose ports apart`);
     }
   }
 

@@ -10,8 +10,8 @@ import { APP_NAME } from './deps';
  * Local multi-persona chat: one Microsoft 365 Agents Playground (Microsoft's local,
  * Teams-like chat client for bots) per demo persona, all pointed at the one local bot.
  *
- * Each instance has its own port and its own mock-data file, so the employee, the manager
- * and the technician each get their own browser tab, their own personal chat with the bot
+ * Each instance has its own port and its own mock-data file, so the employee, the manager,
+ * the technician and a resource owner each get their own browser tab, their own personal chat with the bot
  * (their own serviceUrl, so proactive messages land in the right tab) and, for the
  * technician, the "Identity Operations" team with a "Helpdesk" channel.
  *
@@ -19,11 +19,12 @@ import { APP_NAME } from './deps';
  * {@link startPlaygrounds} says so.
  */
 
-export type PersonaKey = 'employee' | 'manager' | 'technician';
+export type PersonaKey = 'employee' | 'manager' | 'technician' | 'owner';
 
-export const PERSONA_KEYS: readonly PersonaKey[] = ['employee', 'manager', 'technician'];
+/** In port order: the employee on the base port, then the manager, the technician, the resource owner. */
+export const PERSONA_KEYS: readonly PersonaKey[] = ['employee', 'manager', 'technician', 'owner'];
 
-/** Default port of each persona's playground (the base port and the next two). */
+/** Default port of each persona's playground (the base port and the next three). */
 export const DEFAULT_PLAYGROUND_BASE_PORT = 56150;
 
 /** Name and channel of the technicians' team in the technician's playground. */
@@ -58,11 +59,11 @@ export interface StartPlaygroundsOptions {
   botId: string;
   /** Each persona's files go to `${dataDir}/playground/<persona>/`. */
   dataDir: string;
-  /** Employee on this port, manager on the next, technician on the one after. */
+  /** Employee on this port, then manager, technician and resource owner on the next three. */
   basePort?: number;
   /** Per-persona ports, overriding `basePort`. */
   ports?: Partial<Record<PersonaKey, number>>;
-  /** Which personas to start; all three by default. */
+  /** Which personas to start; all four by default. */
   only?: readonly PersonaKey[];
   /** How long to wait for each instance to answer HTTP. */
   readyTimeoutMs?: number;
@@ -88,7 +89,7 @@ export class PlaygroundNotInstalledError extends Error {
   }
 }
 
-/** The three demo personas with their ports: the employee on `basePort`, then manager, technician. */
+/** The four demo personas with their ports: the employee on `basePort`, then manager, technician, owner. */
 export function demoPersonas(
   tenant: DemoTenant,
   basePort: number = DEFAULT_PLAYGROUND_BASE_PORT,

@@ -62,6 +62,8 @@ export interface DemoPersonas {
   employee: string;
   manager: string;
   technician: string;
+  /** A resource owner (approves the last stage of the sensitive catalog items, reviews them). */
+  owner: string;
 }
 
 export interface DemoTenant {
@@ -157,7 +159,7 @@ const tenantSchema = z
     domain: z.string().regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, 'must be a lowercase DNS name'),
     technicianGroupId: guid,
     privilegedGroupIds: z.array(guid),
-    personas: z.object({ employee: guid, manager: guid, technician: guid }).strict(),
+    personas: z.object({ employee: guid, manager: guid, technician: guid, owner: guid }).strict(),
     users: z.array(userSchema).min(1),
     groups: z.array(groupSchema),
   })

@@ -186,7 +186,8 @@ describe('loadConfig: values that look right but are not', () => {
 
   it('keeps the persona chats off the bot port and inside the port range', () => {
     expect(() => loadConfig({ PORT: '56151' })).toThrow(/PLAYGROUND_BASE_PORT=56150 collides with PORT=56151/);
-    expect(() => loadConfig({ PLAYGROUND_BASE_PORT: '65534' })).toThrow(/PLAYGROUND_BASE_PORT must be between 1 and 65533/);
+    expect(() => loadConfig({ PLAYGROUND_BASE_PORT: '65533' })).toThrow(/PLAYGROUND_BASE_PORT must be between 1 and 65532/);
+    expect(() => loadConfig({ PORT: '56153' })).toThrow(/PLAYGROUND_BASE_PORT=56150 collides with PORT=56153/);
     expect(() => loadConfig({ PLAYGROUND_BASE_PORT: '0' })).toThrow(/PLAYGROUND_BASE_PORT/);
     // Without the chats, or on a free port, nothing collides.
     expect(loadConfig({ PORT: '56151', PLAYGROUND: 'false' }).port).toBe(56151);

@@ -255,7 +255,7 @@ describe('LocalDirectory (local only)', () => {
     const base = tenant.users[0]!;
     const many: DemoTenant = {
       ...tenant,
-      personas: { employee: base.id, manager: base.id, technician: base.id },
+      personas: { employee: base.id, manager: base.id, technician: base.id, owner: base.id },
       technicianGroupId: tenant.groups[0]!.id,
       privilegedGroupIds: [],
       groups: [{ ...tenant.groups[0]!, owners: [], members: [] }],
