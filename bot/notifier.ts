@@ -121,6 +121,13 @@ export class BotNotifier implements Notifier {
   }
 
   private async createChat(userId: string, activity: Partial<Activity>): Promise<Delivered> {
+    // The local chats (npm start) each hold one persona: a chat can only be made with someone
+    // whose window was opened, and that window already introduced them. Anyone else cannot be
+    // reached there; said at once, the playground's refusal would take seconds of retries and
+    // hold up every job behind it.
+    if (this.config.mode === 'local' && this.config.playground.enabled) {
+      throw new DeliveryError('no chat window for this person in the local chat (only the demo personas have one)', 404);
+    }
     const latest = this.store.conversations.latest();
     const serviceUrl = this.config.proactive.serviceUrl ?? latest?.reference.serviceUrl;
     const tenantId = this.config.bot.tenantId ?? latest?.reference.conversation?.tenantId;
