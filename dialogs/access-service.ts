@@ -945,62 +945,45 @@ export class AccessService {
     }
   }
 
+  /**
+   * The grant did not happen: it failed for good (the technicians add the membership by hand),
+   * or was refused when it ran (nothing is to be added: people decide again). Either way the
+   * request ends as not granted, audited, and the technicians get a notice.
+   */
   private async provisionGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
     const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
     if (!r || r.state !== 'approved') return;
-    if (err instanceof GrantRefusedError) return this.grantRefused(r, err);
-    this.d.store.transaction(() => {
-      if (!this.d.store.requests.markFailed(r.id)) return;
-      this.d.store.audit.append({
-        actor: SYSTEM_ACTOR,
-        action: 'access.provisioning-failed',
-        target: r.id,
-        outcome: 'failure',
-        correlationId: r.id,
-        details: { groupId: r.groupId, userId: r.requesterId, attempts: job.attempts, error: err.message.slice(0, 300) },
-      });
-      this.scheduleUpdateCards(r.id);
-      this.scheduleTell(r.id, 'failed');
-    });
-    this.d.scheduler.kick();
-    return {
-      title: `Access approved but not granted: ${r.id}`,
-      text: `Adding ${r.requesterName} to ${r.policy.name} failed ${job.attempts} times (${err.message}). Add the membership by hand; the requester has been told.`,
-      facts: [
-        { title: 'Request', value: r.id },
-        { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
-        { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
-        { title: 'Duration', value: durationText(r) },
-      ],
-      requestId: r.id,
-    };
-  }
-
-  private grantRefused(r: AccessRequest, err: GrantRefusedError): TechnicianNotice | void {
+    const refused = err instanceof GrantRefusedError ? err : null;
     const changed = this.d.store.transaction(() => {
       if (!this.d.store.requests.markFailed(r.id)) return false;
       this.d.store.audit.append({
         actor: SYSTEM_ACTOR,
-        action: 'access.grant-refused',
+        action: refused ? 'access.grant-refused' : 'access.provisioning-failed',
         target: r.id,
-        outcome: 'refused',
+        outcome: refused ? 'refused' : 'failure',
         correlationId: r.id,
-        details: { groupId: r.groupId, userId: r.requesterId, reason: err.reason, detail: err.message.slice(0, 300) },
+        details: refused
+          ? { groupId: r.groupId, userId: r.requesterId, reason: refused.reason, detail: refused.message.slice(0, 300) }
+          : { groupId: r.groupId, userId: r.requesterId, attempts: job.attempts, error: err.message.slice(0, 300) },
       });
       this.scheduleUpdateCards(r.id);
       // A disabled or deleted account cannot read it.
-      if (err.reason === 'conflict') this.scheduleTell(r.id, 'refused', undefined, err.toRequester);
+      if (!refused) this.scheduleTell(r.id, 'failed');
+      else if (refused.reason === 'conflict') this.scheduleTell(r.id, 'refused', undefined, refused.toRequester);
       return true;
     });
     if (!changed) return;
     this.d.scheduler.kick();
     return {
       title: `Access approved but not granted: ${r.id}`,
-      text: `${r.requesterName} was not added to ${r.policy.name}: ${err.message}. Nothing was changed. If the access is still needed, the approvers decide again on a new request.`,
+      text: refused
+        ? `${r.requesterName} was not added to ${r.policy.name}: ${refused.message}. Nothing was changed. If the access is still needed, the approvers decide again on a new request.`
+        : `Adding ${r.requesterName} to ${r.policy.name} failed ${job.attempts} times (${err.message}). Add the membership by hand; the requester has been told.`,
       facts: [
         { title: 'Request', value: r.id },
         { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
         { title: 'Group', value: `${r.policy.name} (${r.groupId})` },
+        ...(refused ? [] : [{ title: 'Duration', value: durationText(r) }]),
       ],
       requestId: r.id,
     };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findResourceById, loadCatalog } from '../../directory/catalog';
-import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, type BrowserRig } from './chromium';
+import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, waitUntil, type BrowserRig } from './chromium';
 
 /**
  * One access request followed through Microsoft's local Teams-like client: the employee asks
@@ -12,14 +12,6 @@ import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as 
 const LONG = 180_000;
 
 let rig: BrowserRig | undefined;
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not done within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   rig = await startBrowserRig({ name: 'access-request', personas: ['employee', 'manager'] });

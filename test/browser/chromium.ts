@@ -197,6 +197,15 @@ export async function describePage(page: Page, screenshotName: string): Promise<
   return `screenshot: test-results/${screenshotName}\npage text (last 3000 characters):\n${text.slice(-3000)}`;
 }
 
+/** Waits until `check` (of the bot's store, say) holds. */
+export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not done within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Waits until the number of matches satisfies `ok`. */
 export async function waitForCount(locator: Locator, ok: (n: number) => boolean, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findResourceById, loadCatalog } from '../../directory/catalog';
-import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, type BrowserRig } from './chromium';
+import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, waitUntil, type BrowserRig } from './chromium';
 
 /**
  * A two-stage request through the local chats of three personas: the employee asks for the
@@ -11,14 +11,6 @@ import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as 
 const LONG = 240_000;
 
 let rig: BrowserRig | undefined;
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not done within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   rig = await startBrowserRig({ name: 'owner-approval', personas: ['employee', 'manager', 'owner'] });
