@@ -75,7 +75,7 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   // Access reviews: the `review` command goes through the technicians' commands; the reviewers'
   // card buttons are routes of their own. Drift and the HR feed start reviews through the service.
   const reviews = createReviewCapability(deps, access, technician);
-  registerReviewActions(app, reviews.service, technician);
+  registerReviewActions(app, reviews.service, technician, intents);
   // Drift detection: the `drift` command and its tickets' buttons go through the technicians' commands.
   createDriftCapability(deps, access, technician, reviews.service);
   scheduleAuditAnchors(deps, access.scheduler);

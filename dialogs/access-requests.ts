@@ -71,7 +71,9 @@ const REQUEST_TEXT = /^(?=[\s\S]{0,300}$)\s*(?:request|ask\s+for|get)\s+access(?
 const MY_REQUESTS_TEXT = /^\s*(?:my\s+(?:access\s+)?requests|show\s+my\s+(?:access\s+)?requests|request\s+status)\s*[?.!]*\s*$/i;
 // "cancel REQ-1042" or "cancel request <anything>"; a bare "cancel ..." belongs to other flows.
 const CANCEL_TEXT = /^\s*cancel\s+(?:(?:access\s+)?request\s+(\S+)|(REQ-?\d+))\s*[.!]*\s*$/i;
-const WAITING_TEXT = /^\s*(?:what(?:'s|\s+is)\s+waiting\s+for\s+me|waiting\s+for\s+me|my\s+approvals|pending\s+approvals|approvals)\s*[?.!]*\s*$/i;
+// Access reviews wait for decisions too: "my reviews", "my access reviews", "reviews waiting for me".
+const WAITING_TEXT =
+  /^\s*(?:what(?:'s|\s+is)\s+waiting\s+for\s+me|waiting\s+for\s+me|my\s+approvals|pending\s+approvals|approvals|my\s+(?:access\s+)?reviews?|(?:access\s+)?reviews\s+waiting\s+for\s+me)\s*[?.!]*\s*$/i;
 const FORWARD_TEXT = /^(?=[\s\S]{0,300}$)\s*forward\s+(\S+)\s+to\s+(.+?)\s*[.!]*\s*$/i;
 const STATUS_TEXT = /^\s*(?:status\s+(?:of\s+)?)?(REQ-?\d{1,9})\s*[?.!]*\s*$/i;
 
@@ -94,7 +96,7 @@ const FLOW = Symbol('helpdesk.accessFlow');
 
 /** Registers the routes, card verbs, menu items and intent handlers of access requests. */
 export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: MenuRegistry, intents: IntentRegistry, service: AccessService): void {
-  const flow = new AccessFlow(deps, service);
+  const flow = new AccessFlow(deps, service, intents);
   app.turn('beforeTurn', async (context) => {
     context.turnState.set(FLOW, flow);
     return true;
@@ -128,7 +130,7 @@ export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: Me
     key: 'approvals',
     audience: 'manager',
     say: "what's waiting for me",
-    description: 'Access requests waiting for your decision, with Approve and Deny buttons.',
+    description: 'Access requests waiting for your decision, with Approve and Deny buttons, and your access reviews (also: my reviews).',
     button: 'Waiting for me',
     run: (context) => flow.sendWaiting(context),
   });
@@ -322,6 +324,8 @@ class AccessFlow {
   constructor(
     private readonly deps: BotDeps,
     private readonly service: AccessService,
+    /** What else waits for a decision (access reviews), listed after the requests. */
+    private readonly intents: IntentRegistry,
   ) {}
 
   now(): Date {
@@ -781,16 +785,20 @@ class AccessFlow {
     const info = turnInfo(context);
     if (info.conversationKind !== 'personal') return void (await sendCard(context, personalOnly()));
     const requests = this.deps.store.requests.pendingForApprover(info.user.id, 10);
-    if (!requests.length) {
+    const others = await this.intents.waitingCards(info.user);
+    if (!requests.length && !others.length) {
       await context.sendActivity('Nothing is waiting for your decision.');
       return;
     }
-    await context.sendActivity(`${requests.length === 1 ? 'One request waits' : `${requests.length} requests wait`} for your decision:`);
-    const reference = TurnContext.getConversationReference(context.activity);
-    for (const r of requests) {
-      const activityId = await sendCard(context, this.service.cardFor(r, info.user.id));
-      if (activityId) this.deps.store.cards.add({ requestId: r.id, userId: info.user.id, role: 'approver', stage: r.stage, activityId, reference });
+    if (requests.length) {
+      await context.sendActivity(`${requests.length === 1 ? 'One request waits' : `${requests.length} requests wait`} for your decision:`);
+      const reference = TurnContext.getConversationReference(context.activity);
+      for (const r of requests) {
+        const activityId = await sendCard(context, this.service.cardFor(r, info.user.id));
+        if (activityId) this.deps.store.cards.add({ requestId: r.id, userId: info.user.id, role: 'approver', stage: r.stage, activityId, reference });
+      }
     }
+    for (const card of others) await sendCard(context, card);
   }
 
   async forwardByText(context: TurnContext, rawId: string, who: string): Promise<void> {

@@ -2,6 +2,7 @@ import { plainText } from '../../adaptive-cards/plain-text';
 import { renderNoticeCard } from '../../adaptive-cards/notice';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { renderReviewerCard, renderReviewStatusCard, type Fact, type ReviewLine, type Tone } from '../../adaptive-cards/reviews';
+import { renderReviewWaitingCard } from '../../adaptive-cards/review-waiting';
 import type { AppConfig } from '../../bot/config';
 import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
@@ -100,6 +101,9 @@ export const REVIEW_JOBS = {
   postReport: 'review.post-report',
   schedule: 'review.schedule',
 } as const;
+
+/** Why a reviewer's card is sent: the start, a reminder, or the reviewer asked for it again. */
+type NotifyReason = 'new' | 'reminder' | 'asked';
 
 /** Items per page of a reviewer's card. */
 export const PAGE_SIZE = 10;
@@ -713,6 +717,85 @@ export class ReviewService {
     return this.cardFor(c, actor.id, { page });
   }
 
+  // ---- getting one's card back ------------------------------------------------------------------
+
+  /**
+   * The open campaigns where `userId` still has lines to decide, earliest due first, with how
+   * many: what "what's waiting for me" lists besides access requests.
+   */
+  waitingFor(userId: string): Array<{ campaign: Campaign; open: number; total: number }> {
+    const out: Array<{ campaign: Campaign; open: number; total: number }> = [];
+    for (const c of this.d.reviews.active()) {
+      const items = this.d.reviews.itemsFor(c.id, userId);
+      const open = items.filter((i) => !i.decision).length;
+      if (open) out.push({ campaign: c, open, total: items.length });
+    }
+    return out;
+  }
+
+  /**
+   * The access reviews waiting for `userId`, each with **Show my review card**; null when none
+   * does (or, with a banner, a card that says so). Built from the store each time: a reviewer
+   * whose chat lost the card (a new device, the local chat restarted) gets it back here.
+   */
+  waitingCard(userId: string, banner?: { text: string; tone: Tone }): AdaptiveCardJson | null {
+    const waiting = this.waitingFor(userId);
+    if (!waiting.length && !banner) return null;
+    return renderReviewWaitingCard({
+      title: waiting.length ? `Access reviews waiting for you: ${waiting.length}` : 'Access reviews waiting for you: none',
+      intro: waiting.length
+        ? 'Does each person still need their access? Your review card has a line for each; the button sends it to this chat again.'
+        : 'Nothing is left for you to decide in an open access review.',
+      banner: banner?.text ?? null,
+      bannerTone: banner?.tone,
+      campaigns: waiting.map(({ campaign: c, open, total }) => ({
+        id: c.id,
+        heading: `${c.id} · ${c.title}`,
+        facts: [
+          { title: 'To decide', value: `${open} of your ${total} line(s)` },
+          { title: 'Due', value: formatTime(c.dueAt) },
+          { title: 'Started by', value: c.startedBy.name },
+        ],
+        button: 'Show my review card',
+      })),
+    });
+  }
+
+  /**
+   * **Show my review card**: sends the clicker's card of that campaign again to their 1:1 chat
+   * (a durable job, like the first card; later decisions update it like the others). Who may is
+   * decided now, from the store: someone with lines in the campaign. Anyone else learns nothing
+   * of it (not even whether it exists), nothing is sent, and the refusal is audited. `personal`:
+   * the click came from the clicker's 1:1 chat, where the answer may list their reviews.
+   */
+  resend(actor: DirectoryUser, data: Record<string, unknown>, turn: string, personal: boolean): AdaptiveCardJson {
+    const id = data.campaign;
+    const c = isCampaignId(id) ? this.d.reviews.get(id) : null;
+    const nothing = () => notice('Nothing for you here', 'You have no access review to decide under that reference. Nothing was sent.', 'warning');
+    if (!c) return nothing();
+    const items = this.d.reviews.itemsFor(c.id, actor.id);
+    if (!items.length) {
+      this.refused(actor, c, null, 'review.resend', 'not-a-reviewer', turn);
+      return nothing();
+    }
+    const answer = (text: string, tone: 'good' | 'warning') => (personal ? (this.waitingCard(actor.id, { text, tone }) ?? notice('Access reviews', text, tone)) : notice('Access reviews', text, tone));
+    if (c.state !== 'active') return answer(`${c.id} is ${c.state === 'closed' ? 'closed' : 'cancelled'}: nothing can be decided there any more, so no card was sent.`, 'warning');
+    this.d.store.transaction(() => {
+      this.d.store.audit.append({
+        actor: { id: actor.id, name: actor.displayName },
+        action: 'review.card-requested',
+        target: c.id,
+        outcome: 'success',
+        correlationId: c.id,
+        details: { reviewer: actor.id, items: items.length, open: items.filter((i) => !i.decision).length, turn },
+      });
+      // One job per click: the key names the turn, so a second click sends the card once more.
+      this.scheduleNotify(c.id, actor.id, 'asked', turn);
+    });
+    this.d.scheduler.kick();
+    return answer(`Your review card for ${c.id} is on its way: it is the next message in your chat with me.`, 'good');
+  }
+
   /** The campaign and page a click names, or the card to answer with. */
   private clicked(data: Record<string, unknown>): { campaign: Campaign; page: number } | { card: AdaptiveCardJson } {
     const id = data.campaign;
@@ -1041,7 +1124,7 @@ export class ReviewService {
     this.d.store.jobs.schedule({ kind, requestId: campaignId, runAt, payload, dedupeKey, maxAttempts: this.maxAttempts });
   }
 
-  private scheduleNotify(campaignId: string, userId: string, reason: 'new' | 'reminder', key: string): void {
+  private scheduleNotify(campaignId: string, userId: string, reason: NotifyReason, key: string): void {
     this.schedule(REVIEW_JOBS.notify, campaignId, this.now(), { userId, reason }, `review.notify:${campaignId}:${userId}:${reason}${key ? `:${key}` : ''}`);
   }
 
@@ -1053,7 +1136,7 @@ export class ReviewService {
 
   private async runNotify(job: Job): Promise<void> {
     const c = this.campaignOf(job);
-    const { userId, reason } = job.payload as { userId: string; reason: 'new' | 'reminder' };
+    const { userId, reason } = job.payload as { userId: string; reason: NotifyReason };
     if (c.state !== 'active') return;
     const items = this.d.reviews.itemsFor(c.id, userId);
     const open = items.filter((i) => !i.decision).length;
@@ -1061,7 +1144,9 @@ export class ReviewService {
     const banner =
       reason === 'reminder'
         ? { text: `Reminder: ${open} of your ${items.length} item(s) still need your decision by ${formatTime(c.dueAt)}.`, tone: 'warning' as Tone }
-        : { text: `${c.startedBy.name} asks you to review this access by ${formatTime(c.dueAt)}: ${items.length} item(s).`, tone: 'accent' as Tone };
+        : reason === 'asked'
+          ? { text: `Your review card, as you asked: ${open} of your ${items.length} item(s) still need your decision by ${formatTime(c.dueAt)}.`, tone: 'accent' as Tone }
+          : { text: `${c.startedBy.name} asks you to review this access by ${formatTime(c.dueAt)}: ${items.length} item(s).`, tone: 'accent' as Tone };
     const card = this.cardFor(c, userId, { page: 1, banner });
     const delivered = await this.d.notifier.sendToUser(userId, messageWith(card, `${c.id}: access review, ${open} item(s) to decide`));
     this.d.store.transaction(() => {

@@ -1,4 +1,4 @@
-import { CardFactory, MessageFactory, type Activity, type ConversationReference } from 'botbuilder';
+import { ActivityTypes, CardFactory, MessageFactory, type Activity, type ConversationReference } from 'botbuilder';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { renderSigninNotice, type CardAction, type Fact, type Tone } from '../../adaptive-cards/signin';
 import type { Logger } from '../../bot/logger';
@@ -666,9 +666,28 @@ export class RecoveryService {
     if (failures.length) throw new Error(`${failures.length} card update(s) failed: ${failures[0]}`);
   }
 
+  /**
+   * Tells the user what happened to their recovery while they waited. When the card they were
+   * waiting on is known, the update job turns it into the next step in place (the buttons live
+   * there only), and this sends a short message pointing at it, so Teams notifies them: never
+   * a second card with the same buttons. Without a known card, the card itself is sent.
+   */
   private async runTellUser(job: Job): Promise<void> {
     const s = this.sessionOf(job);
     const event = (job.payload as { event: string }).event;
+    const waitingCard = this.d.store.cards.forRequest(s.id).some((r) => r.role === 'requester' && r.activityId !== s.secretActivityId);
+    if (waitingCard && ((event === 'verified' && s.state === 'verified') || (event === 'expired' && s.state === 'expired'))) {
+      const by = this.d.store.recovery
+        .verifications(s.id)
+        .filter((v) => v.state === 'confirmed' && (v.method === 'manager' || v.method === 'technician'))
+        .map((v) => v.verifierName ?? (v.method === 'manager' ? 'Your manager' : 'An identity technician'));
+      const text =
+        event === 'verified'
+          ? `**Verified: ${FLOW_NAMES[s.flow]}.** ${by.length ? `${by.join(' and ')} confirmed it is you. ` : ''}Go on with the card above, before ${time(s.expiresAt)} (reference ${s.id}).`
+          : `**${FLOW_TITLES[s.flow]}: timed out.** Nothing was changed; the card above lets you start again (reference ${s.id}).`;
+      await this.d.notifier.sendToUser(s.userId, { type: ActivityTypes.Message, text, textFormat: 'markdown' });
+      return;
+    }
     let card: AdaptiveCardJson | null = null;
     if (event === 'verified' && s.state === 'verified') card = readyCard(s, this.d.store.recovery.verifications(s.id));
     else if (event === 'declined') {

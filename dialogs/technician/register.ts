@@ -3,16 +3,14 @@ import type { BotDeps, HelpdeskApp } from '../../bot/deps';
 import type { MenuRegistry } from '../../bot/menu';
 import { turnInfo } from '../../bot/turn-info';
 import { sendCard } from '../reply';
-import { COMMAND_NAMES, parseCommand, suggestCommand, UNAMBIGUOUS_COMMAND_WORDS } from './grammar';
+import type { Directory } from '../../directory/directory';
+import { COMMAND_NAMES, suggestCommand } from './grammar';
+import { writtenAsCommand } from './command-form';
 import type { Caller, Reply, TechnicianCommands } from './commands';
 import { DRIFT_VERBS } from '../drift/service';
 
 /** Card verbs of technician commands and tickets. */
 export const TECHNICIAN_VERBS = ['tech.pick', 'tech.more', 'tech.confirm', 'tech.approve', 'tech.cancel', 'tech.rerun', 'tech.secret-hide', 'ticket.take', 'ticket.assign', 'ticket.close'] as const;
-
-const AUDIT_SUBCOMMANDS = new Set(['verify', 'tail', 'export']);
-/** One request, ticket or plan id, sign-in name or object id (and flags). */
-const IDENTIFIER = /^(?:(?:REQ|TKT|PLN)-\d+|[^\s@]+@[^\s@]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\s+--.*)?$/i;
 
 /** The turn as a command caller: who (roles from the directory, this turn), where. */
 export function callerOf(context: TurnContext): Caller {
@@ -30,10 +28,11 @@ export function callerOf(context: TurnContext): Caller {
 /**
  * Whether a message is a technician command. In a channel, any line starting with a command
  * word is (a non-technician gets the refusal), and a technician's near miss gets "did you
- * mean". Elsewhere a technician's command words are commands; for everyone else only the
- * words that can be nothing else are, so "mfa is broken" still reaches the recognizer.
+ * mean". Elsewhere a technician's command words are commands; for everyone else a line is
+ * one when it is written as a command ({@link writtenAsCommand}: `review start …`, `drift`,
+ * `unlock emily.chen@…`), so "mfa is broken" and "unlock my account" still reach their flows.
  */
-export function isTechnicianCommand(context: TurnContext, now: Date): boolean {
+export async function isTechnicianCommand(context: TurnContext, now: Date, directory: Directory): Promise<boolean> {
   const a = context.activity;
   if (a.type !== ActivityTypes.Message) return false;
   const text = (a.text ?? '').trim();
@@ -44,10 +43,7 @@ export function isTechnicianCommand(context: TurnContext, now: Date): boolean {
   const inChannel = info.conversationKind === 'channel';
   if (!(COMMAND_NAMES as readonly string[]).includes(word)) return inChannel && info.roles.technician && suggestCommand(word) !== null;
   if (inChannel || info.roles.technician) return true;
-  if (UNAMBIGUOUS_COMMAND_WORDS.includes(word)) return true;
-  // `audit verify`, or `audit` of something only an identifier names; "audit my access" is English.
-  if (word === 'audit') return AUDIT_SUBCOMMANDS.has((words[1] ?? '').toLowerCase()) || (IDENTIFIER.test(text.split(/\s+/).slice(1).join(' ')) && parseCommand(text, now).ok);
-  return false;
+  return writtenAsCommand(text, directory, now);
 }
 
 /**
@@ -64,7 +60,7 @@ export function registerTechnicianCommands(app: HelpdeskApp, deps: BotDeps, menu
   menu.add({ key: 'tech-report', audience: 'technician', say: 'report [--days N]', description: 'Volumes, decision and fulfilment times, SLA, resets, top resources, queue by age.', button: 'Report', run: runLine('report') });
 
   app.message(
-    async (context) => isTechnicianCommand(context, deps.clock()),
+    async (context) => isTechnicianCommand(context, deps.clock(), deps.directory),
     async (context) => {
       const replies = await commands.handle(context.activity.text ?? '', callerOf(context));
       await send(context, commands, replies);

@@ -10,6 +10,8 @@ export interface ConnectorCall {
   activityId: string | null;
   body: any;
   headers: http.IncomingHttpHeaders;
+  /** The id the fake answered with: the new message's id for a send or reply (what later updates name). */
+  responseId?: string;
 }
 
 /**
@@ -91,16 +93,19 @@ export class FakeConnector {
       else if (m && req.method === 'POST' && activityId) kind = 'reply';
       else if (m && req.method === 'PUT' && activityId) kind = 'update';
       else if (m && req.method === 'DELETE' && activityId) kind = 'delete';
-      this.calls.push({ kind, method: req.method ?? '', path, conversationId, activityId, body, headers: req.headers });
+      let responseId: string | undefined;
+      if (kind === 'createConversation' || kind === 'send' || kind === 'reply' || kind === 'update') {
+        this.counter += 1;
+        responseId = kind === 'createConversation' ? `a:created-${this.counter}` : activityId && kind === 'update' ? activityId : `activity-${this.counter}`;
+      }
+      this.calls.push({ kind, method: req.method ?? '', path, conversationId, activityId, body, headers: req.headers, responseId });
       for (const w of this.waiters.splice(0)) w();
 
       res.setHeader('content-type', 'application/json');
       if (kind === 'createConversation') {
-        this.counter += 1;
-        res.end(JSON.stringify({ id: `a:created-${this.counter}`, activityId: `activity-${this.counter}` }));
+        res.end(JSON.stringify({ id: responseId, activityId: `activity-${this.counter}` }));
       } else if (kind === 'send' || kind === 'reply' || kind === 'update') {
-        this.counter += 1;
-        res.end(JSON.stringify({ id: activityId && kind === 'update' ? activityId : `activity-${this.counter}` }));
+        res.end(JSON.stringify({ id: responseId }));
       } else if (kind === 'delete') {
         res.statusCode = 200;
         res.end('{}');

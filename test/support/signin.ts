@@ -29,12 +29,18 @@ export function cardsIn(h: Harness, conversationId: string): any[] {
   return h.connector.sentTo(conversationId).map(cardOf).filter(Boolean);
 }
 
-/** The latest card sent to a user's 1:1 chat (by the saved conversation, which may have been created for a proactive card). */
+/**
+ * The latest card sent to a user's 1:1 chat (by the saved conversation, which may have been
+ * created for a proactive card), as it looks now: its last update, when it was updated in place.
+ */
 export function lastCardFor(h: Harness, userId: string): any {
   const conv = h.bot.store.conversations.findPersonal(userId)?.conversationId;
   if (!conv) return undefined;
-  const cards = cardsIn(h, conv);
-  return cards[cards.length - 1];
+  const sent = h.connector.calls.filter((c) => (c.kind === 'send' || c.kind === 'reply') && c.conversationId === conv && cardOf(c.body));
+  const last = sent[sent.length - 1];
+  if (!last) return undefined;
+  const updates = h.connector.calls.filter((c) => c.kind === 'update' && c.conversationId === conv && c.activityId === last.responseId && cardOf(c.body));
+  return updates.length ? cardOf(updates[updates.length - 1]!.body) : cardOf(last.body);
 }
 
 /** Every card sent to a user's 1:1 chat. */
