@@ -73,8 +73,8 @@ export interface VerifyCardData {
   lost?: Array<{ title: string; value: string }>;
   lostValue?: string;
   lostNote?: string | null;
-  /** Offer the authenticator code box, with this label. */
-  code?: { label: string } | null;
+  /** Offer the authenticator code box, with this label; `alternatives` are buttons beside "Verify code" that do the same check another way. */
+  code?: { label: string; alternatives?: CardAction[] } | null;
   /** Ask a person / sign in again. */
   asks?: CardAction[];
   askLabel?: string;
@@ -95,6 +95,7 @@ export function renderVerifyCard(d: VerifyCardData): AdaptiveCardJson {
     lostNote: d.lostNote ?? '',
     code: Boolean(d.code),
     codeLabel: d.code?.label ?? '',
+    codeAlternatives: (d.code?.alternatives ?? []).map((a) => ({ id: a.id, title: a.title, verb: a.verb, data: a.data })),
     asks: (d.asks ?? []).map((a) => ({ id: a.id, title: a.title, verb: a.verb, data: a.data })),
     askLabel: d.askLabel ?? '',
     footer: d.footer,

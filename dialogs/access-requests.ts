@@ -807,7 +807,7 @@ class AccessFlow {
     const id = rawId.toUpperCase();
     const request = isRequestId(id) ? this.deps.store.requests.get(id) : null;
     if (!request) {
-      await context.sendActivity('Usage: `forward REQ-1042 to <name or email>`, for a request waiting for your decision.');
+      await context.sendActivity('Usage: `forward REQ-1042 to ‹name or email›`, for a request waiting for your decision.');
       return;
     }
     const result = await this.service.forward(info.user, id, request.stage, who, info.correlationId);

@@ -55,11 +55,11 @@ export function registerSigninRecovery(app: HelpdeskApp, deps: BotDeps, menu: Me
   menu.add({ key: 'reset-password', audience: 'everyone', say: 'reset my password', description: 'A temporary password, once you have proved it is you.', run: (c) => flow.start(c, 'password') });
   menu.add({ key: 'recover-mfa', audience: 'everyone', say: 'recover my MFA', description: 'Lost or new phone: your manager or a technician confirms it is you, you get a Temporary Access Pass.', run: (c) => flow.start(c, 'mfa') });
   menu.add({ key: 'unlock-account', audience: 'everyone', say: 'unlock my account', description: 'Unlock an account locked after wrong passwords.', run: (c) => flow.start(c, 'unlock') });
-  menu.add({ key: 'why-signin', audience: 'everyone', say: "why can't I sign in [to <app>]", description: 'What the directory says about your account, with the next step.', run: (c) => flow.diagnose(c, null) });
+  menu.add({ key: 'why-signin', audience: 'everyone', say: "why can't I sign in [to ‹app›]", description: 'What the directory says about your account, with the next step.', run: (c) => flow.diagnose(c, null) });
   menu.add({
     key: 'report-signin',
     audience: 'manager',
-    say: "my report <name> can't sign in",
+    say: "my report ‹name› can't sign in",
     description: 'Someone who cannot reach Teams: the identity technicians get a ticket. Nothing is reset on your word.',
     run: (c) => flow.sendReportForm(c),
   });

@@ -110,7 +110,7 @@ export class ReviewCommands {
     if (g.kind === 'many') return several('groups', rest, g);
     return kind === 'group'
       ? g.message
-      : `No catalog resource or group matches "${clip(rest)}". Type a group's name or id, a resource's name, or \`review start department <name>\`.`;
+      : `No catalog resource or group matches "${clip(rest)}". Type a group's name or id, a resource's name, or \`review start department ‹name›\`.`;
   }
 
   /** `--reviewer`: manager, owner, a group (name or id) whose members review, or one person (sign-in name). */

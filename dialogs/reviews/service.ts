@@ -999,7 +999,7 @@ export class ReviewService {
           text: progress.length ? (progress.length > 30 ? `and ${progress.length - 30} more` : '') : 'nobody',
         },
       ],
-      footer: `review report ${c.id} [--csv] · ${c.state === 'active' ? `review close ${c.id} · review cancel ${c.id} --reason <why> · ` : ''}audit ${c.id}`,
+      footer: `review report ${c.id} [--csv] · ${c.state === 'active' ? `review close ${c.id} · review cancel ${c.id} --reason ‹why› · ` : ''}audit ${c.id}`,
       actions: [{ id: 'review-report', title: 'Evidence report', verb: 'review.report', data: { campaign: c.id } }],
     });
   }
@@ -1084,7 +1084,7 @@ export class ReviewService {
       title: `Access reviews: ${list.length}${list.length === 20 ? ' (latest 20)' : ''}`,
       status: `${list.filter((c) => c.state === 'active').length} open`,
       tone: 'default',
-      text: list.length ? '' : 'No access review was started yet. Start one: review start <group|resource|department> [--reviewer manager|owner|<group>] [--due 14d] [--auto-apply deny|keep|none]',
+      text: list.length ? '' : 'No access review was started yet. Start one: review start ‹group|resource|department› [--reviewer manager|owner|‹group›] [--due 14d] [--auto-apply deny|keep|none]',
       facts: list.map((c) => {
         const n = this.d.reviews.counts(c.id);
         return {

@@ -4,7 +4,7 @@ import type { AuthMethod, AuthMethodKind, DirectoryUser } from '../../directory/
 import { NOT_DEFAULT_CAPABLE } from '../../directory/rules';
 import type { LostMethod, RecoveryFlow, RecoverySession, Verification, VerificationMethod } from '../../store/recovery';
 import { formatTime } from '../access-duration';
-import { describeRequirement, usefulMethods } from './policy';
+import { describeRequirement, openSlots, usefulMethods } from './policy';
 import type { VerifierAvailability } from './verifier';
 
 /** The cards of sign-in recovery, as pure functions of the recovery and what is known now. */
@@ -114,7 +114,16 @@ export function verifyCard(v: VerifyView): AdaptiveCardJson {
   if (useful.includes('technician') && !pending.has('technician')) {
     asks.push({ id: 'signin-ask-technician', title: 'Ask an identity technician', verb: 'signin.ask', data: { session: s.id, method: 'technician' } });
   }
-  if (useful.includes('sign-in')) asks.push({ id: 'signin-step-up', title: 'Sign in again with MFA', verb: 'signin.step-up', data: { session: s.id } });
+  const codeShown = useful.includes('code') && v.available.code;
+  // Signing in again replaces the code (the same phone): next to "Verify code" when both are offered.
+  const stepUp: CardAction[] = useful.includes('sign-in') ? [{ id: 'signin-step-up', title: 'Sign in again with MFA', verb: 'signin.step-up', data: { session: s.id } }] : [];
+  if (!codeShown) asks.push(...stepUp);
+  // Two checks still open (a privileged account, or MFA recovery that needs two people): the
+  // buttons under the code are the second check, not another way to do the first.
+  const open = openSlots(s.requirement, confirmed)
+    .map((slot) => slot.filter((m) => v.available[m] && !confirmed.includes(m)))
+    .filter((slot) => slot.length > 0);
+  const both = open.length > 1;
 
   const removable = s.flow === 'mfa' && !asked ? removableMethods(v.methods ?? []) : [];
   const def = removable.find((m) => m.isDefault);
@@ -135,12 +144,31 @@ export function verifyCard(v: VerifyView): AdaptiveCardJson {
       def && removable.filter((m) => m !== def && !NOT_DEFAULT_CAPABLE.includes(m.kind)).length
         ? `${describeMethod({ ...def, isDefault: false })} is your default method: it can only be removed together with the other methods that could replace it.`
         : null,
-    code: useful.includes('code') && v.available.code ? { label: `Open ${authenticators || 'your authenticator app'} and type the 6-digit code it shows for Northwind Traders.` } : null,
+    code: codeShown
+      ? { label: `${both ? 'First check: open' : 'Open'} ${authenticators || 'your authenticator app'} and type the 6-digit code it shows for Northwind Traders.`, alternatives: stepUp }
+      : null,
     asks,
-    askLabel: asks.length ? (useful.includes('code') ? 'Or:' : s.flow === 'mfa' ? 'Who can confirm it is you?' : 'Ask someone who knows you to confirm it is you:') : '',
+    askLabel: askLabel(s.flow, asks, codeShown, both ? open : null),
     footer: `Reference ${s.id}. Nothing changes until you are verified; this request ends at ${time(s.expiresAt)} if it is not finished.`,
     actions: [{ id: 'signin-cancel', title: 'Cancel', verb: 'signin.cancel', data: { session: s.id } }],
   });
+}
+
+/**
+ * The line above the ask buttons. With one check open they are alternatives ("Or:" after the
+ * code box); with two open (`open`, one list of methods per check) they are the second check,
+ * needed as well.
+ */
+function askLabel(flow: RecoveryFlow, asks: readonly CardAction[], codeShown: boolean, open: VerificationMethod[][] | null): string {
+  if (!asks.length) return '';
+  if (open) {
+    return codeShown
+      ? 'Second check, needed as well: ask someone who knows you to confirm it is you.'
+      : `Both checks are needed: ${describeRequirement({ slots: open })}.`;
+  }
+  if (codeShown) return 'Or:';
+  if (asks.some((a) => a.verb !== 'signin.ask')) return 'One of these is enough:';
+  return flow === 'mfa' ? 'Who can confirm it is you?' : 'Ask someone who knows you to confirm it is you:';
 }
 
 /** After a person confirmed: the user goes on with one click (so they are there when the secret is shown). */

@@ -428,7 +428,7 @@ export class TechnicianCommands {
       title: 'Technician commands',
       subtitle: 'In the technicians’ channel (@mention me first) or in your 1:1 chat',
       facts: COMMANDS.map((c) => ({ title: c.usage.split(' | ')[0]!, value: c.summary })),
-      footer: 'Type help <command> for its usage and examples. A user is a sign-in name, mail, object id or name; quote a name when more words follow. Everything is recorded in the audit trail.',
+      footer: 'Type help ‹command› for its usage and examples. A user is a sign-in name, mail, object id or name; quote a name when more words follow. Everything is recorded in the audit trail.',
     });
   }
 
@@ -589,7 +589,7 @@ export class TechnicianCommands {
         const department = typeof args.department === 'string' ? args.department.trim() : '';
         const newTitle = typeof args.title === 'string' ? args.title.trim() : undefined;
         const manager = args.manager as { id: string; name: string } | undefined;
-        if (!department) return { refusal: 'A move needs the new department: --department <department>. Nothing was changed.' };
+        if (!department) return { refusal: 'A move needs the new department: --department ‹department›. Nothing was changed.' };
         if (department.length > MAX_DEPARTMENT_LENGTH) return { refusal: `The department is ${department.length} characters long; the directory takes at most ${MAX_DEPARTMENT_LENGTH}. Nothing was changed.` };
         if (newTitle !== undefined && newTitle.length > MAX_JOB_TITLE_LENGTH) return { refusal: `The title is ${newTitle.length} characters long; the directory takes at most ${MAX_JOB_TITLE_LENGTH}. Nothing was changed.` };
         if (manager?.id === user.id) return { refusal: `${user.displayName} cannot be their own manager. Nothing was changed.` };

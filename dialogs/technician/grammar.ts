@@ -70,7 +70,7 @@ export interface CommandSpec {
   effect: 'read' | 'change' | 'destructive';
 }
 
-const REASON: FlagSpec = { kind: 'text', required: true, placeholder: '<why>' };
+const REASON: FlagSpec = { kind: 'text', required: true, placeholder: '‹why›' };
 
 /** Every command, in the order `help` lists them. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -86,7 +86,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'whois',
     summary: 'Profile: department, title, manager, account state, MFA method types, groups, pending requests, recent audit events.',
-    usage: 'whois <user>',
+    usage: 'whois ‹user›',
     examples: ['whois emily.chen@northwind.example', 'whois Emily Chen', 'whois 957e5a6d-0c8b-4f46-aca9-a39f53ef71e8'],
     shape: 'user',
     flags: {},
@@ -95,7 +95,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'groups',
     summary: "The groups a user is a direct member of (privileged ones marked).",
-    usage: 'groups <user>',
+    usage: 'groups ‹user›',
     examples: ['groups "Jonas Weber"'],
     shape: 'user',
     flags: {},
@@ -104,7 +104,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'members',
     summary: 'The members of a group.',
-    usage: 'members <group>',
+    usage: 'members ‹group›',
     examples: ['members "Payroll Reports"', 'members Global Admins'],
     shape: 'group',
     flags: {},
@@ -113,7 +113,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'unlock',
     summary: 'Clears an account lockout (on-premises and demo accounts; cloud accounts unlock by themselves).',
-    usage: 'unlock <user>',
+    usage: 'unlock ‹user›',
     examples: ['unlock oliver.bennett@northwind.example'],
     shape: 'user',
     flags: {},
@@ -122,7 +122,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'reset-password',
     summary: 'A temporary password (changed at next sign-in), shown only in your 1:1 chat. Needs your confirmation.',
-    usage: 'reset-password <user>',
+    usage: 'reset-password ‹user›',
     examples: ['reset-password "Emily Chen"'],
     shape: 'user',
     flags: {},
@@ -131,7 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'tap',
     summary: 'A one-time Temporary Access Pass to register new sign-in methods, shown only in your 1:1 chat.',
-    usage: 'tap <user> [--minutes N]',
+    usage: 'tap ‹user› [--minutes N]',
     examples: ['tap emily.chen@northwind.example', 'tap "Emily Chen" --minutes 120'],
     notes: ['--minutes: from 10 to 43200 (30 days); the configured default otherwise.'],
     shape: 'user',
@@ -141,7 +141,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'mfa',
     summary: "The user's registered sign-in methods (types only).",
-    usage: 'mfa <user>',
+    usage: 'mfa ‹user›',
     examples: ['mfa Emily Chen'],
     shape: 'user',
     flags: {},
@@ -150,7 +150,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'mfa-reset',
     summary: 'Removes every MFA method (the password stays) and signs the user out everywhere. Needs your confirmation.',
-    usage: 'mfa-reset <user>',
+    usage: 'mfa-reset ‹user›',
     examples: ['mfa-reset "Emily Chen"'],
     shape: 'user',
     flags: {},
@@ -159,7 +159,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'disable',
     summary: 'Disables the account and signs the user out everywhere. Needs your confirmation.',
-    usage: 'disable <user> --reason <why>',
+    usage: 'disable ‹user› --reason ‹why›',
     examples: ['disable carlos.mendes@northwind.example --reason suspected account takeover'],
     shape: 'user',
     flags: { reason: REASON },
@@ -168,7 +168,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'enable',
     summary: 'Enables a disabled account.',
-    usage: 'enable <user>',
+    usage: 'enable ‹user›',
     examples: ['enable aisha.khan@northwind.example'],
     shape: 'user',
     flags: {},
@@ -177,7 +177,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'onboard',
     summary: "Adds the birthright groups of the user's department and title: a plan card, applied on confirmation.",
-    usage: 'onboard <user>',
+    usage: 'onboard ‹user›',
     examples: ['onboard "Kateryna Bondar"'],
     shape: 'user',
     flags: {},
@@ -186,7 +186,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'move',
     summary: "A mover: sets the department and title (and manager) in the directory and adds the new department's birthright groups now, lists the old ones and removes them on confirmation.",
-    usage: 'move <user> --department <department> [--title <title>] [--manager <user>]',
+    usage: 'move ‹user› --department ‹department› [--title ‹title›] [--manager ‹user›]',
     examples: ['move "Mei Tanaka" --department Finance --title Financial Analyst', 'move mei.tanaka@northwind.example --department Finance --manager thomas.berg@northwind.example'],
     notes: [
       'The department (at most 64 characters), the title (at most 128) and the manager are set first; the birthright groups follow from the new department and title. A title or manager not given stays as it is.',
@@ -195,9 +195,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     shape: 'user',
     flags: {
-      department: { kind: 'text', required: true, placeholder: '<department>' },
-      title: { kind: 'text', placeholder: '<title>' },
-      manager: { kind: 'text', placeholder: '<user>' },
+      department: { kind: 'text', required: true, placeholder: '‹department›' },
+      title: { kind: 'text', placeholder: '‹title›' },
+      manager: { kind: 'text', placeholder: '‹user›' },
     },
     effect: 'change',
   },
@@ -205,7 +205,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'offboard',
     summary:
       'The leaver checklist: disable, sign out everywhere, remove every group, remove MFA methods, cancel their requests, hand their approvals to their manager, list their direct reports. A plan card, applied on confirmation; safe to run again.',
-    usage: 'offboard <user> --reason <why>',
+    usage: 'offboard ‹user› --reason ‹why›',
     examples: ['offboard "Chloe Martin" --reason last working day 2026-03-31'],
     shape: 'user',
     flags: { reason: REASON },
@@ -214,20 +214,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'grant',
     summary: "Grants catalog access under its policy (duration limits, separation of duties); high-risk access still goes to its owners for approval.",
-    usage: 'grant <user> <resource> [--for <duration>] --reason <why>',
+    usage: 'grant ‹user› ‹resource› [--for ‹duration›] --reason ‹why›',
     examples: ['grant emily.chen@northwind.example crm --for 14d --reason quarter-end reconciliation', 'grant "Ravi Shah" source code --reason new project'],
     notes: ['--for: 12h, 7d, 2w (up to the resource maximum) or permanent where the catalog allows it; the resource default otherwise.'],
     shape: 'user-resource',
-    flags: { for: { kind: 'duration', placeholder: '<duration>' }, reason: REASON },
+    flags: { for: { kind: 'duration', placeholder: '‹duration›' }, reason: REASON },
     effect: 'change',
   },
   {
     name: 'revoke',
     summary: 'Removes catalog access (the group membership) now. Needs your confirmation.',
-    usage: 'revoke <user> <resource> [--reason <why>]',
+    usage: 'revoke ‹user› ‹resource› [--reason ‹why›]',
     examples: ['revoke emily.chen@northwind.example erp finance --reason moved to sales'],
     shape: 'user-resource',
-    flags: { reason: { kind: 'text', placeholder: '<why>' } },
+    flags: { reason: { kind: 'text', placeholder: '‹why›' } },
     effect: 'destructive',
   },
   {
@@ -242,7 +242,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'take',
     summary: 'Assigns a ticket to yourself.',
-    usage: 'take <ticket>',
+    usage: 'take ‹ticket›',
     examples: ['take TKT-1001'],
     shape: 'ticket',
     flags: {},
@@ -251,7 +251,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'assign',
     summary: 'Assigns a ticket to another identity technician.',
-    usage: 'assign <ticket> <technician>',
+    usage: 'assign ‹ticket› ‹technician›',
     examples: ['assign TKT-1001 Ahmed Farouk'],
     shape: 'ticket-technician',
     flags: {},
@@ -260,20 +260,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'close',
     summary: 'Closes a ticket with a note of what was done.',
-    usage: 'close <ticket> --note <what was done>',
+    usage: 'close ‹ticket› --note ‹what was done›',
     examples: ['close TKT-1001 --note verified by phone and reset the password'],
     shape: 'ticket',
-    flags: { note: { kind: 'text', required: true, placeholder: '<what was done>' } },
+    flags: { note: { kind: 'text', required: true, placeholder: '‹what was done›' } },
     effect: 'read',
   },
   {
     name: 'audit',
     summary: 'Audit events about a user, a request (REQ-…), a ticket (TKT-…), a plan (PLN-…) or a drift finding (DRF-…); verify the chain; tail; export as CSV.',
-    usage: 'audit <user|REQ-id|ticket> [--since <time>] | audit verify | audit tail [N] | audit export [--since <time>]',
+    usage: 'audit ‹user|REQ-id|ticket› [--since ‹time›] | audit verify | audit tail [N] | audit export [--since ‹time›]',
     examples: ['audit emily.chen@northwind.example --since 7d', 'audit REQ-1001', 'audit verify', 'audit tail 5', 'audit export --since 2026-03-01'],
     notes: ['--since: a date (2026-03-01), a time (2026-03-01T09:00:00Z) or a span back from now (24h, 7d, 2w).'],
     shape: 'audit',
-    flags: { since: { kind: 'since', placeholder: '<time>' } },
+    flags: { since: { kind: 'since', placeholder: '‹time›' } },
     effect: 'read',
   },
   {
@@ -289,7 +289,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'drift',
     summary: 'Compares the members of the catalog’s and the privileged groups with what was approved; each finding becomes a ticket with Remove, Open a review and Accept.',
-    usage: 'drift [--group <group|resource>] [--dry-run]',
+    usage: 'drift [--group ‹group|resource›] [--dry-run]',
     examples: ['drift', 'drift --group payroll reports', 'drift --dry-run'],
     notes: [
       'Finds members added outside the helpdesk, grants that ended while the membership stayed, disabled members and people no longer in the directory who still hold a grant, incompatible resources held together, and unexpected members of privileged groups.',
@@ -297,14 +297,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       '--dry-run: shows what would be found; nothing is recorded and no ticket is opened. A finding already raised is not raised again until something changes.',
     ],
     shape: 'none',
-    flags: { group: { kind: 'text', placeholder: '<group|resource>' }, 'dry-run': { kind: 'boolean', placeholder: '' } },
+    flags: { group: { kind: 'text', placeholder: '‹group|resource›' }, 'dry-run': { kind: 'boolean', placeholder: '' } },
     effect: 'read',
   },
   {
     name: 'review',
     summary: 'Access review campaigns: start one (reviewers decide Keep or Remove on a card in their chat), follow it, close it, and the evidence report for auditors.',
     usage:
-      'review start <group|resource|department> [--reviewer manager|owner|<group>] [--due 14d] [--auto-apply deny|keep|none] [--inactive <days>] [--reason <why>] | review list | review status <REV-id> | review report <REV-id> [--csv] | review close <REV-id> | review cancel <REV-id> --reason <why>',
+      'review start ‹group|resource|department› [--reviewer manager|owner|‹group›] [--due 14d] [--auto-apply deny|keep|none] [--inactive ‹days›] [--reason ‹why›] | review list | review status ‹REV-id› | review report ‹REV-id› [--csv] | review close ‹REV-id› | review cancel ‹REV-id› --reason ‹why›',
     examples: [
       'review start "Payroll Reports" --reviewer manager --due 14d --auto-apply deny',
       'review start group Production Administrators --reviewer owner',
@@ -314,7 +314,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'review close REV-1001',
     ],
     notes: [
-      'What to review: a catalog resource (id, name or alias) or a group (name or id), or `department <name>` for the catalog access held in a department; `group <name>` and `resource <name>` say which when a name is both.',
+      'What to review: a catalog resource (id, name or alias) or a group (name or id), or `department ‹name›` for the catalog access held in a department; `group ‹name›` and `resource ‹name›` say which when a name is both.',
       '--reviewer: manager (each member’s manager, the default), owner (the group’s owners), or a group whose members review (its name or id). Nobody reviews their own access: it goes to the other reviewers, else to the identity technicians.',
       '--due: 1 to 180 days (14d, 2w or 14); reviewers are reminded before it. --auto-apply: what happens at the close to what nobody decided (deny removes it, keep keeps it, none, the default, leaves it as it is).',
       '--inactive: only people who have not signed in for that many days (where the directory knows sign-ins).',
@@ -322,11 +322,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     shape: 'review',
     flags: {
-      reviewer: { kind: 'text', placeholder: 'manager|owner|<group>' },
+      reviewer: { kind: 'text', placeholder: 'manager|owner|‹group›' },
       due: { kind: 'due-days', placeholder: '14d' },
       'auto-apply': { kind: 'auto-apply', placeholder: 'deny|keep|none' },
-      inactive: { kind: 'inactive-days', placeholder: '<days>' },
-      reason: { kind: 'text', placeholder: '<why>' },
+      inactive: { kind: 'inactive-days', placeholder: '‹days›' },
+      reason: { kind: 'text', placeholder: '‹why›' },
       csv: { kind: 'boolean', placeholder: '' },
     },
     effect: 'change',
@@ -781,14 +781,14 @@ function bindPositional(spec: CommandSpec, cmd: ParsedCommand, tokens: Token[], 
           if (more.length) return `\`review ${sub}\` takes one campaign (got also "${clip(more.join(' '), 40)}").`;
           const extra = only(sub === 'report' ? ['csv'] : sub === 'cancel' || sub === 'close' ? ['reason'] : [], `review ${sub}`);
           if (extra) return extra;
-          if (sub === 'cancel' && !f.reason) return '`review cancel` needs --reason <why>: it goes into the audit trail.';
+          if (sub === 'cancel' && !f.reason) return '`review cancel` needs --reason ‹why›: it goes into the audit trail.';
           cmd.review = { sub, campaign: id.toUpperCase() };
           return null;
         }
         default:
           return sub
             ? `\`review\` has no "${clip(sub, 20)}". It takes start, list, status, report, close or cancel.`
-            : 'Say what to do: `review start <group|resource|department>`, `review list`, `review status REV-1001`, `review report REV-1001`, `review close REV-1001` or `review cancel REV-1001 --reason <why>`.';
+            : 'Say what to do: `review start ‹group|resource|department›`, `review list`, `review status REV-1001`, `review report REV-1001`, `review close REV-1001` or `review cancel REV-1001 --reason ‹why›`.';
       }
     }
     case 'audit': {

@@ -53,9 +53,9 @@ export async function isTechnicianCommand(context: TurnContext, now: Date, direc
  */
 export function registerTechnicianCommands(app: HelpdeskApp, deps: BotDeps, menu: MenuRegistry, commands: TechnicianCommands): void {
   const runLine = (line: string) => async (context: TurnContext) => send(context, commands, await commands.handle(line, callerOf(context)));
-  menu.add({ key: 'tech-commands', audience: 'technician', say: 'help <command>', description: 'Usage and examples of a technician command; the full list is on the button.', button: 'Technician commands', run: runLine('help') });
-  menu.add({ key: 'tech-whois', audience: 'technician', say: 'whois <user>', description: 'Profile, account state, MFA method types, groups, requests, recent audit events.', run: runLine('help whois') });
-  menu.add({ key: 'tech-offboard', audience: 'technician', say: 'offboard <user> --reason <why>', description: 'The leaver checklist as a plan card, applied on confirmation.', run: runLine('help offboard') });
+  menu.add({ key: 'tech-commands', audience: 'technician', say: 'help ‹command›', description: 'Usage and examples of a technician command; the full list is on the button.', button: 'Technician commands', run: runLine('help') });
+  menu.add({ key: 'tech-whois', audience: 'technician', say: 'whois ‹user›', description: 'Profile, account state, MFA method types, groups, requests, recent audit events.', run: runLine('help whois') });
+  menu.add({ key: 'tech-offboard', audience: 'technician', say: 'offboard ‹user› --reason ‹why›', description: 'The leaver checklist as a plan card, applied on confirmation.', run: runLine('help offboard') });
   menu.add({ key: 'tech-pending', audience: 'technician', say: 'pending', description: 'The open ticket queue (take, assign, close).', button: 'Ticket queue', run: runLine('pending') });
   menu.add({ key: 'tech-report', audience: 'technician', say: 'report [--days N]', description: 'Volumes, decision and fulfilment times, SLA, resets, top resources, queue by age.', button: 'Report', run: runLine('report') });
 

@@ -11,7 +11,15 @@ function points(list: Array<{ label: string; count: number }>): ChartPoint[] {
   return list.map((x) => ({ label: x.label, value: x.count, text: total ? `${x.count} (${Math.round((x.count / total) * 100)}%)` : String(x.count) }));
 }
 
-/** The report as a card: summary facts and one chart per measure, each with a textual fallback. */
+/**
+ * The report as a card: summary facts and one chart per measure, each with a textual fallback.
+ *
+ * Every measure is a count. A Teams bar chart has no property for its value axis (no minimum,
+ * maximum, step or number format on `Chart.VerticalBar` or `Chart.HorizontalBar`): the
+ * renderer divides the largest value into four or six steps, so 2 requests gave an axis of 0,
+ * 0.5, 1, 1.5, 2. The bars are therefore horizontal without an axis (`AbsoluteNoAxis`), each
+ * labelled with its own whole count, and the name of each bar above it in full.
+ */
 export function reportCard(r: Report): AdaptiveCardJson {
   const volume = r.volume.filter((v) => v.count > 0);
   const sla = [
@@ -31,10 +39,10 @@ export function reportCard(r: Report): AdaptiveCardJson {
       { title: 'Open tickets', value: String(r.queue.reduce((a, q) => a + q.count, 0)) },
     ],
     charts: [
-      { key: 'volume', title: 'Requests by type', chart: 'vertical', xAxis: 'Type', yAxis: 'Requests', points: points(volume.map((v) => ({ label: v.label, count: v.count }))), empty: 'No requests in this period.' },
+      { key: 'volume', title: 'Requests by type', chart: 'horizontal', points: points(volume.map((v) => ({ label: v.label, count: v.count }))), empty: 'No requests in this period.' },
       { key: 'sla', title: 'Ticket SLA', chart: 'pie', points: points(sla), empty: 'No ticket was closed or overdue in this period.' },
       { key: 'resources', title: 'Most requested resources', chart: 'horizontal', points: points(r.topResources.map((t) => ({ label: t.name, count: t.count }))), empty: 'No access requests in this period.' },
-      { key: 'queue', title: 'Open tickets by age', chart: 'vertical', xAxis: 'Age', yAxis: 'Tickets', points: points(queue.map((q) => ({ label: q.bucket, count: q.count }))), empty: 'The queue is empty.' },
+      { key: 'queue', title: 'Open tickets by age', chart: 'horizontal', points: points(queue.map((q) => ({ label: q.bucket, count: q.count }))), empty: 'The queue is empty.' },
       { key: 'tickets', title: 'Tickets by type', chart: 'pie', points: points(r.ticketsByType.map((t) => ({ label: TICKET_TYPE_LABELS[t.type], count: t.count }))), empty: 'No tickets were opened in this period.' },
     ],
     // One command per line: a line break inside "--" would not survive being copied.

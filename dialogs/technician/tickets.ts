@@ -359,7 +359,7 @@ export class TicketService implements TechnicianNotices {
           Date.parse(t.slaDueAt) < now ? `SLA BREACHED ${age(now - Date.parse(t.slaDueAt))} ago` : `SLA due in ${age(Date.parse(t.slaDueAt) - now)}`
         }`,
       })),
-      footer: `${total > open.length ? `Showing ${open.length} of ${total}. ` : ''}take TKT-… · assign TKT-… <technician> · close TKT-… --note <what was done>`,
+      footer: `${total > open.length ? `Showing ${open.length} of ${total}. ` : ''}take TKT-… · assign TKT-… ‹technician› · close TKT-… --note ‹what was done›`,
     });
   }
 
@@ -434,7 +434,7 @@ export class TicketService implements TechnicianNotices {
         { title: 'About', value: t.subject.name ?? 'not a single person' },
         { title: 'Opened', value: formatTime(t.createdAt) },
       ],
-      footer: `take ${t.id} · assign ${t.id} <technician> · close ${t.id} --note <what was done>`,
+      footer: `take ${t.id} · assign ${t.id} ‹technician› · close ${t.id} --note ‹what was done›`,
     });
     const delivered = await this.d.notifier.sendToTechnicians(messageWith(card, `SLA breached: ${t.id}`));
     if (!delivered) throw new Error('no technicians channel is known yet');

@@ -48,7 +48,7 @@ describe('commands and flags', () => {
   });
 
   it('says what is missing and shows the usage', () => {
-    expect(bad('offboard Chloe Martin')).toMatch(/needs --reason <why>.*\n\nUsage: `offboard <user> --reason <why>`\nExample: `offboard /s);
+    expect(bad('offboard Chloe Martin')).toMatch(/needs --reason ‹why›.*\n\nUsage: `offboard ‹user› --reason ‹why›`\nExample: `offboard /s);
     expect(bad('whois')).toMatch(/Say which user/);
     expect(bad('grant emily --reason x')).toMatch(/which user and which resource/);
     expect(bad('close TKT-1001')).toMatch(/needs --note/);

@@ -69,7 +69,7 @@ describe('report numbers', () => {
   it('as a card: a chart per measure with a textual fallback, and the same numbers', () => {
     const card = reportCard(buildReport(store, { days: 30, now: clock.now() }));
     expect(problems(card)).toEqual([]);
-    expect(findById(card, 'report-chart-volume')).toMatchObject({ type: 'Chart.VerticalBar', data: [{ x: 'Access requests', y: 6 }, { x: 'Password resets (self-service)', y: 3 }, { x: 'MFA recoveries (self-service)', y: 1 }, { x: 'Unlocks (self-service)', y: 2 }, { x: 'Tickets', y: 5 }] });
+    expect(findById(card, 'report-chart-volume')).toMatchObject({ type: 'Chart.HorizontalBar', data: [{ x: 'Access requests', y: 6 }, { x: 'Password resets (self-service)', y: 3 }, { x: 'MFA recoveries (self-service)', y: 1 }, { x: 'Unlocks (self-service)', y: 2 }, { x: 'Tickets', y: 5 }] });
     expect(findById(card, 'report-chart-sla')).toMatchObject({ type: 'Chart.Pie', data: [{ legend: 'Met', value: 1 }, { legend: 'Breached', value: 3 }] });
     expect(findById(card, 'report-chart-resources').data).toEqual([{ x: 'CRM', y: 3 }, { x: 'VPN', y: 2 }, { x: 'Payroll Reports', y: 1 }]);
     expect(findById(card, 'report-fallback-sla').facts).toEqual([{ title: 'Met', value: '1 (25%)' }, { title: 'Breached', value: '3 (75%)' }]);
@@ -78,6 +78,26 @@ describe('report numbers', () => {
     expect(summary['Time to fulfilment']).toBe('median 4.5 h, 90th percentile 25 h (3 granted)');
     expect(summary['Ticket SLA']).toBe('1 met, 1 breached, 2 open past target');
     expect(summary.Issued).toBe('3 temporary password(s), 3 Temporary Access Pass(es)');
+  });
+
+  it('counts never get a fractional axis: each bar chart is drawn without one and labels every bar with its whole count', () => {
+    // Bar charts have no axis range or step property; their renderer splits the largest value
+    // into equal steps (2 requests: 0, 0.5, 1, 1.5, 2). Without the axis each bar shows its count.
+    const card = reportCard(buildReport(store, { days: 30, now: clock.now() }));
+    const bars: any[] = [];
+    const walk = (node: any): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        if (typeof node.type === 'string' && /^Chart\.(Vertical|Horizontal)Bar/.test(node.type)) bars.push(node);
+        Object.values(node).forEach(walk);
+      }
+    };
+    walk(card);
+    expect(bars.map((b) => b.id).sort()).toEqual(['report-chart-queue', 'report-chart-resources', 'report-chart-volume']);
+    for (const b of bars) {
+      expect(b, b.id).toMatchObject({ type: 'Chart.HorizontalBar', displayMode: 'AbsoluteNoAxis' });
+      for (const p of b.data) expect(Number.isInteger(p.y), `${b.id} ${p.x}`).toBe(true);
+    }
   });
 
   it('an empty period says so instead of drawing empty charts', () => {

@@ -241,7 +241,7 @@ describe('drift findings, one of each kind, after the demo directory was changed
     expect(JSON.parse(event!.details).scope).toEqual([group('payroll-reports'), group('hr-portal-admin')]);
     expect((await say(h, sarah(h), 'drift --group Finance Department')).texts[0]).toBe('Finance Department is neither a catalog resource’s group nor a privileged group: drift checks only those. Nothing was checked.');
     expect((await say(h, sarah(h), 'drift --group Nonexistent Team')).texts[0]).toMatch(/^No group matches "Nonexistent Team"\..* Nothing was checked\.$/);
-    expect((await say(h, sarah(h), 'drift --dry-run=yes')).texts[0]).toMatch(/^--dry-run takes no value\.\n\nUsage: `drift \[--group <group\|resource>\] \[--dry-run\]`/);
+    expect((await say(h, sarah(h), 'drift --dry-run=yes')).texts[0]).toMatch(/^--dry-run takes no value\.\n\nUsage: `drift \[--group ‹group\|resource›\] \[--dry-run\]`/);
     expect((await say(h, sarah(h), 'drift now')).texts[0]).toMatch(/^`drift` takes no words besides its flags/);
     expect((await say(h, sarah(h), 'help drift')).texts[0]).toMatch(/^\*\*drift\*\*: Compares the members/);
   });

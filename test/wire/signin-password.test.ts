@@ -245,6 +245,9 @@ describe('refusals with the next step', () => {
     const jonas = demoUser(h, 'Jonas Weber');
     const card = await say(h, jonas, 'reset my password');
     expect(findById(card, 'signin-intro').text).toMatch(/privileged group, so two different checks/);
+    // The person buttons are the second check, needed as well: not another way to do the first.
+    expect(findById(card, 'signin-code-label').text).toMatch(/^First check: open /);
+    expect(findById(card, 'signin-ask-label').text).toBe('Second check, needed as well: ask someone who knows you to confirm it is you.');
     const session = sessionOf(card);
     const afterCode = await click(h, jonas, 'signin.code', { session, code: phoneCode(h, jonas, clock.now()) });
     expect(findById(afterCode, 'signin-banner').text).toMatch(/One more check is needed/);

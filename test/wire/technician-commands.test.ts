@@ -214,9 +214,9 @@ describe('lookups', () => {
   it('help lists every command; help <command> gives usage and examples', async () => {
     const grant = await say(h, sarah(h), 'help grant');
     expect(grant.cards).toHaveLength(0);
-    expect(grant.texts[0]).toMatch(/^\*\*grant\*\*: .*\n\nUsage: `grant <user> <resource> \[--for <duration>\] --reason <why>`\n\nExamples:\n- `grant /s);
+    expect(grant.texts[0]).toMatch(/^\*\*grant\*\*: .*\n\nUsage: `grant ‹user› ‹resource› \[--for ‹duration›\] --reason ‹why›`\n\nExamples:\n- `grant /s);
     const welcome = await say(h, sarah(h), 'help');
-    expect(cardText(findById(welcome.cards[0], 'section-technician'))).toMatch(/offboard <user> --reason <why>[\s\S]*pending[\s\S]*report \[--days N\]/);
+    expect(cardText(findById(welcome.cards[0], 'section-technician'))).toMatch(/offboard ‹user› --reason ‹why›[\s\S]*pending[\s\S]*report \[--days N\]/);
     const menu = await press(h, sarah(h), 'menu.run', { item: 'tech-commands' });
     expect(menu).toBeDefined();
     const listCard = h.connector.sentTo(h.client.channelConversationId()).map(cardOf).filter(Boolean).pop();
