@@ -9,8 +9,9 @@ export const AUDIT_ANCHOR_JOB = 'audit.anchor';
  * Writes the audit trail's head to the anchor file (`AUDIT_ANCHOR_FILE`) every
  * `AUDIT_ANCHOR_INTERVAL_HOURS`, and logs it (`action: audit.anchor`) so a log shipper keeps
  * a second copy. One job per time slot: the slot is its dedupe key, so restarts and retries
- * never write a slot twice. `npm run audit -- verify --anchors FILE` checks the trail
- * against the newest anchor.
+ * never write a slot twice. `npm run audit -- verify --anchors FILE` (and `audit verify` in
+ * chat) checks the trail against every anchor, so a head written after a rewrite does not
+ * hide it.
  */
 export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler): void {
   const { intervalHours, file } = deps.config.auditAnchors;

@@ -55,9 +55,10 @@ export class HelpdeskVerifier implements Verifier {
   }
 
   async checkSignIn(user: DirectoryUser, token: string): Promise<SignInCheck> {
-    if (!this.o.stepUp) return { ok: false, reason: 'step-up sign-in is not configured' };
+    if (!this.o.stepUp) return { ok: false, reason: 'not-configured', unavailable: true };
     const result = await this.o.stepUp.validate(token, user.id);
-    return result.ok ? { ok: true, via: result.via, authenticatedAt: result.authenticatedAt } : { ok: false, reason: result.reason };
+    if (result.ok) return { ok: true, via: result.via, authenticatedAt: result.authenticatedAt };
+    return result.reason === 'keys-unavailable' ? { ok: false, reason: result.reason, unavailable: true } : { ok: false, reason: result.reason };
   }
 
   async askManager(manager: DirectoryUser, card: Partial<Activity>): Promise<SentCard> {

@@ -63,5 +63,7 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
     techniciansReachable,
   });
   service.registerJobs(access.scheduler);
+  // Before the first turn (the database is this process's alone): recoveries a stop cut short.
+  service.recoverInterrupted();
   return { service, stepUpConnection: stepUp ? s.connectionName : null };
 }

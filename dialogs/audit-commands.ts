@@ -4,6 +4,7 @@ import type { AdaptiveCardJson } from '../adaptive-cards/render';
 import type { BotDeps, HelpdeskApp } from '../bot/deps';
 import type { MenuRegistry } from '../bot/menu';
 import { auditActor, turnInfo } from '../bot/turn-info';
+import { AnchorFileError, readAnchorsIfAny, type AuditAnchor } from '../store/audit-anchors';
 import type { AuditActor, AuditEvent } from '../store/audit-trail';
 import type { Store } from '../store/store';
 import { sendCard } from './reply';
@@ -53,32 +54,59 @@ async function requireTechnician(context: TurnContext, deps: BotDeps, command: s
 
 async function runVerify(context: TurnContext, deps: BotDeps): Promise<void> {
   if (!(await requireTechnician(context, deps, 'audit verify'))) return;
-  await sendCard(context, auditVerifyCard(deps.store, auditActor(context), turnInfo(context).correlationId));
+  await sendCard(context, auditVerifyCard(deps.store, auditActor(context), turnInfo(context).correlationId, deps.config.auditAnchors.file));
 }
 
-/** Verifies the whole chain, records that it was checked, and says what was found. */
-export function auditVerifyCard(store: Store, actor: AuditActor, correlationId: string): AdaptiveCardJson {
-  const result = store.audit.verify();
+/**
+ * Verifies the whole chain, and against every anchor of the configured anchor file (so a
+ * trail cut off at its end or rewritten with recomputed hashes is found here as by
+ * `npm run audit -- verify --anchors`), records that it was checked, and says what was found.
+ */
+export function auditVerifyCard(store: Store, actor: AuditActor, correlationId: string, anchorFile: string | null = null): AdaptiveCardJson {
+  let anchors: AuditAnchor[] = [];
+  let anchorProblem: string | null = null;
+  if (anchorFile) {
+    try {
+      anchors = readAnchorsIfAny(anchorFile);
+    } catch (e) {
+      // An anchor file someone edited is itself a finding; its message names the line, not a secret.
+      anchorProblem = e instanceof AnchorFileError ? e.message : 'the anchor file cannot be read';
+    }
+  }
+  const result = store.audit.verify(anchors);
+  const newest = anchors[anchors.length - 1];
   store.audit.append({
     actor,
     action: 'audit.verified',
     target: null,
-    outcome: result.ok ? 'success' : 'failure',
+    outcome: result.ok && !anchorProblem ? 'success' : 'failure',
     correlationId,
-    details: result.ok ? { events: result.count, headSeq: result.headSeq } : { events: result.count, firstBadSeq: result.firstBadSeq },
+    details: {
+      ...(result.ok ? { events: result.count, headSeq: result.headSeq } : { events: result.count, firstBadSeq: result.firstBadSeq }),
+      ...(anchorFile ? { anchors: anchors.length, ...(anchorProblem ? { anchorFileRefused: true } : {}) } : {}),
+    },
   });
-  return result.ok
-    ? renderNoticeCard({
-        title: 'Audit trail intact',
-        text: `All ${result.count} events verified: the hash chain is unbroken.`,
-        tone: 'good',
-        facts: [{ title: 'Head', value: `${result.headSeq}:${result.headHash}` }],
-      })
-    : renderNoticeCard({
-        title: 'Audit trail BROKEN',
-        text: `The chain breaks at event ${result.firstBadSeq}: ${result.reason}. Preserve the database file and escalate to security.`,
-        tone: 'attention',
-      });
+  if (!result.ok) {
+    return renderNoticeCard({
+      title: 'Audit trail BROKEN',
+      text: `The chain breaks at event ${result.firstBadSeq}: ${result.reason}. Preserve the database file and escalate to security.`,
+      tone: 'attention',
+    });
+  }
+  if (anchorProblem) {
+    return renderNoticeCard({
+      title: 'Audit anchors REFUSED',
+      text: `The hash chain is unbroken (${result.count} events), but the anchor file was refused: ${anchorProblem}. Preserve the database and the anchor file and escalate to security.`,
+      tone: 'attention',
+      facts: [{ title: 'Head', value: `${result.headSeq}:${result.headHash}` }],
+    });
+  }
+  return renderNoticeCard({
+    title: 'Audit trail intact',
+    text: `All ${result.count} events verified: the hash chain is unbroken.${newest ? ` It still holds all ${anchors.length} anchors, the newest of ${newest.at} (event ${newest.seq}).` : ''}`,
+    tone: 'good',
+    facts: [{ title: 'Head', value: `${result.headSeq}:${result.headHash}` }],
+  });
 }
 
 /** The latest `n` events, newest last. */

@@ -45,6 +45,7 @@ export function readAnchors(file: string): AuditAnchor[] {
     throw new AnchorFileError(`cannot read the anchor file ${file}: ${(e as Error).message}`);
   }
   const anchors: AuditAnchor[] = [];
+  const lineOf: number[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -61,7 +62,16 @@ export function readAnchors(file: string): AuditAnchor[] {
     }
     const prev = anchors[anchors.length - 1];
     if (prev && a.seq! < prev.seq) throw new AnchorFileError(`${file} line ${i + 1} goes back from event ${prev.seq} to ${a.seq}: anchors only grow`);
+    // One event has one hash: two lines that disagree mean one of them was edited.
+    if (prev && a.seq === prev.seq && a.hash !== prev.hash) throw new AnchorFileError(`${file} line ${i + 1} gives event ${a.seq} another hash than line ${lineOf[lineOf.length - 1]}: one of them was edited`);
     anchors.push({ seq: a.seq!, hash: a.hash, at: a.at });
+    lineOf.push(i + 1);
   }
   return anchors;
+}
+
+/** The anchors of a file, or none when the file does not exist yet (no slot has passed). */
+export function readAnchorsIfAny(file: string): AuditAnchor[] {
+  if (!fs.existsSync(file)) return [];
+  return readAnchors(file);
 }

@@ -69,15 +69,18 @@ function csvLine(e: AuditEvent): string {
 
 /**
  * One RFC 4180 field. Text that a spreadsheet would run as a formula (leading `=`, `+`,
- * `-`, `@`, tab or carriage return) gets a leading apostrophe, since auditors open these
- * files in spreadsheets.
+ * `-`, `@`, tab or carriage return, also after leading spaces, which spreadsheets skip)
+ * gets a leading apostrophe, since auditors open these files in spreadsheets.
  */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   let s = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  if (typeof value === 'string' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+
+/** A cell a spreadsheet would evaluate: a formula starter, possibly after white space. */
+const FORMULA_START = /^(?:\s*[=+\-@]|[\t\r])/;
 
 /** Renders one event as a single readable line (for `tail`). */
 export function formatEventLine(e: AuditEvent): string {
@@ -102,6 +105,10 @@ export function parseTimeBound(value: string, now: Date = new Date()): string {
   }
   const t = Date.parse(value.trim());
   if (Number.isNaN(t)) throw new Error(`"${value}" is not a valid date`);
+  // Date.parse rolls 2026-02-30 over to March 2: a day the month does not have is refused.
+  const [y, m, d] = value.trim().slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) throw new Error(`"${value}" is not a valid date`);
   return new Date(t).toISOString();
 }
 

@@ -154,9 +154,15 @@ export class AuditTrail {
    *
    * The chain alone cannot tell a wholesale rewrite (every hash recomputed) or a cut-off
    * end from the truth: pass an `anchor`, a head (`seq`, `hash`) printed by an earlier
-   * verify and kept elsewhere, to prove the trail still contains it.
+   * verify and kept elsewhere, to prove the trail still contains it. Pass every anchor of
+   * an anchor file, not just the newest: a chain rewritten and then anchored again (the
+   * scheduled job writes whatever head it finds) still fails at the older ones, and so does
+   * an anchor line edited in the file.
    */
-  verify(anchor?: { seq: number; hash: string }): VerifyResult {
+  verify(anchorOrAnchors?: { seq: number; hash: string } | readonly { seq: number; hash: string }[]): VerifyResult {
+    const list = anchorOrAnchors === undefined ? [] : Array.isArray(anchorOrAnchors) ? anchorOrAnchors : [anchorOrAnchors as { seq: number; hash: string }];
+    const anchors = list.length ? new Map(list.map((a) => [a.seq, a.hash])) : null;
+    const lastAnchor = list.reduce((m, a) => Math.max(m, a.seq), 0);
     // Pages by sequence number: faster than a row iterator, and memory stays bounded. SQLite
     // builds each event's canonical encoding itself: json_array escapes text exactly as
     // JSON.stringify does (a test compares every character), seq is the integer rowid and
@@ -192,15 +198,16 @@ export class AuditTrail {
           // [seq, prev_hash, hash, encoding]
           hash = row[2] as string;
           if (row[0] === expectedSeq && row[1] === prevHash && sha256Hex(row[3] as string) === hash) {
-            problem = anchor && expectedSeq === anchor.seq && hash !== anchor.hash ? rewritten(expectedSeq, anchor.hash) : null;
+            const recorded = anchors?.get(expectedSeq);
+            problem = recorded !== undefined && hash !== recorded ? rewritten(expectedSeq, recorded) : null;
           } else {
             // Something is off: judge the row from its columns, with the encoding `append` hashed.
             const full = fullRow.get(row[0]) as unknown[] | undefined;
-            problem = full ? this.checkRow(full, expectedSeq, prevHash, anchor) : { firstBadSeq: expectedSeq, reason: `event ${String(row[0])} changed while it was being verified` };
+            problem = full ? this.checkRow(full, expectedSeq, prevHash, anchors) : { firstBadSeq: expectedSeq, reason: `event ${String(row[0])} changed while it was being verified` };
           }
         } else {
           hash = row[10] as string;
-          problem = this.checkRow(row, expectedSeq, prevHash, anchor);
+          problem = this.checkRow(row, expectedSeq, prevHash, anchors);
         }
         if (problem) return { ok: false, count, ...problem };
         prevHash = hash;
@@ -208,21 +215,22 @@ export class AuditTrail {
         count += 1;
       }
     }
-    if (anchor && anchor.seq > count) {
-      return { ok: false, count, firstBadSeq: count + 1, reason: `the trail ends at event ${count}, before the recorded event ${anchor.seq}: events were removed from its end` };
+    if (lastAnchor > count) {
+      return { ok: false, count, firstBadSeq: count + 1, reason: `the trail ends at event ${count}, before the recorded event ${lastAnchor}: events were removed from its end` };
     }
     return { ok: true, count, headSeq: count, headHash: prevHash };
   }
 
   /** The first problem with one stored row, given what the chain expects at this point. */
-  private checkRow(row: unknown[], expectedSeq: number, prevHash: string, anchor?: { seq: number; hash: string }): { firstBadSeq: number; reason: string } | null {
+  private checkRow(row: unknown[], expectedSeq: number, prevHash: string, anchors: Map<number, string> | null): { firstBadSeq: number; reason: string } | null {
     const seq = row[0] as number;
     const rowHash = row[10] as string;
     if (seq !== expectedSeq) return { firstBadSeq: Math.min(seq, expectedSeq), reason: `sequence ${expectedSeq} is missing (next event is ${seq})` };
     if (row[9] !== prevHash) return { firstBadSeq: seq, reason: `event ${seq} does not follow event ${seq - 1} (prev_hash differs)` };
     // The row's first ten columns are the canonical encoding's fields, in order.
     if (sha256Hex(JSON.stringify(row.slice(0, 10))) !== rowHash) return { firstBadSeq: seq, reason: `event ${seq} was altered (its hash does not match its content)` };
-    if (anchor && seq === anchor.seq && rowHash !== anchor.hash) return rewritten(seq, anchor.hash);
+    const recorded = anchors?.get(seq);
+    if (recorded !== undefined && rowHash !== recorded) return rewritten(seq, recorded);
     return null;
   }
 

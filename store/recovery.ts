@@ -107,6 +107,7 @@ export class RecoveryStore {
       get: db.prepare(`SELECT ${SESSION_COLUMNS} FROM recovery_sessions WHERE id = ?`),
       active: db.prepare(`SELECT ${SESSION_COLUMNS} FROM recovery_sessions WHERE user_id = ? AND state IN ('verifying', 'verified') ORDER BY created_at`),
       latest: db.prepare(`SELECT ${SESSION_COLUMNS} FROM recovery_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 1`),
+      completing: db.prepare(`SELECT ${SESSION_COLUMNS} FROM recovery_sessions WHERE state = 'completing' ORDER BY created_at, id`),
       transition: db.prepare(
         `UPDATE recovery_sessions SET state = @to, updated_at = @now, outcome = coalesce(@outcome, outcome),
            verified_at = CASE WHEN @to = 'verified' THEN @now ELSE verified_at END,
@@ -185,6 +186,11 @@ export class RecoveryStore {
   /** The user's recoveries still in progress (verifying or verified), oldest first. */
   activeFor(userId: string): RecoverySession[] {
     return this.s.active.all(userId).map((r) => toSession(r)!);
+  }
+
+  /** Recoveries whose change was being made (`completing`), oldest first. */
+  completing(): RecoverySession[] {
+    return this.s.completing.all().map((r) => toSession(r)!);
   }
 
   /** The user's most recent recovery, in any state. */

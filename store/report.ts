@@ -1,3 +1,4 @@
+import { csvField } from './audit-export';
 import type { Store } from './store';
 import { TICKET_TYPES, type TicketType } from './technician';
 
@@ -157,11 +158,9 @@ export function buildReport(store: Store, options: { days: number; now: Date; ca
   };
 }
 
+/** One RFC 4180 cell, formula text neutralised the same way as the audit export's. */
 function csvCell(v: string | number | null): string {
-  if (v === null) return '';
-  const s = String(v);
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return csvField(v);
 }
 
 /** The report as CSV: `section,item,value`, one number per row. */

@@ -207,6 +207,7 @@ const ENDED_TEXT: Record<string, string> = {
   synced: 'Your account is managed in the on-premises Active Directory. Nothing was changed; the identity technicians have a ticket.',
   'too-many': 'You reached the number of recoveries allowed in 24 hours. Nothing was changed.',
   failed: 'The directory refused the change. The identity technicians were told.',
+  interrupted: 'The helpdesk stopped while making the change, so it may not have been made and nothing secret was shown. Start again; the identity technicians were told.',
 };
 
 /** The user's card once the recovery is over: done, or why it ended. */

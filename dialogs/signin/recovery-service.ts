@@ -20,6 +20,19 @@ import type { Verifier } from './verifier';
 export { SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver } from './recovery-actions';
 
 const DAY_MS = 24 * 3_600_000;
+/** Why a step-up sign-in was refused, in the user's words (the reason code follows it). */
+const SIGNIN_REFUSALS: Record<string, string> = {
+  malformed: 'the sign-in answer was not a token I accept',
+  signature: 'it was not signed by your organisation',
+  issuer: 'it was not issued by your organisation',
+  tenant: 'it is from another organisation',
+  audience: 'it was made for another application',
+  expired: 'it has expired',
+  'not-yet-valid': 'it is not valid yet',
+  'other-user': 'someone else signed in, not you',
+  'no-mfa': 'the sign-in did not use MFA',
+  'stale-mfa': 'your MFA was not recent enough; sign in again with MFA',
+};
 /** A colleague's report about the same person within this time is not sent again. */
 const REPORT_REPEAT_MS = 60 * 60_000;
 
@@ -220,10 +233,21 @@ export class RecoveryService {
     if (!session) return null;
     const actor = actorOf(user);
     const check = await this.d.verifier.checkSignIn(user, token);
+    if (!check.ok && check.unavailable) {
+      // The service could not check it (the tenant's keys unreachable): not the user's failure, not counted.
+      this.d.logger.warn({ correlationId: session.id, reason: check.reason }, 'a step-up sign-in could not be checked');
+      this.audit(actor, 'signin.verification-unavailable', user.id, 'failure', session.id, { method: 'sign-in', reason: check.reason });
+      return this.userView(this.d.store.recovery.get(session.id)!, {
+        text: 'I could not check that sign-in right now, so it was not counted against you. Try again in a few minutes, or use another way to verify.',
+        tone: 'warning',
+      });
+    }
     if (!check.ok) {
       const failure = this.recordFailure(session, user, 'sign-in', check.reason, actor);
       await this.afterFailure(user, failure);
-      return failure.locked ? endedCard(this.d.store.recovery.get(session.id)!) : this.userView(this.d.store.recovery.get(session.id)!, { text: `That sign-in does not count: ${check.reason}.`, tone: 'attention' });
+      return failure.locked
+        ? endedCard(this.d.store.recovery.get(session.id)!)
+        : this.userView(this.d.store.recovery.get(session.id)!, { text: `That sign-in does not count: ${SIGNIN_REFUSALS[check.reason] ?? 'it could not be verified'} (${check.reason}).`, tone: 'attention' });
     }
     this.d.store.transaction(() => this.d.store.recovery.addVerification({ sessionId: session.id, method: 'sign-in' }));
     this.confirm(session, 'sign-in', actor, { method: 'sign-in', via: check.via, authenticatedAt: check.authenticatedAt });
@@ -615,6 +639,35 @@ export class RecoveryService {
     scheduler.register(SIGNIN_JOBS.tellUser, { run: (job) => this.runTellUser(job) });
     scheduler.register(SIGNIN_JOBS.hideSecret, { run: (job) => this.runHideSecret(job) });
     scheduler.register(SIGNIN_JOBS.expire, { run: (job) => this.runExpire(job) });
+  }
+
+  /**
+   * At start, before any turn: a recovery left `completing` was cut short by a stop between
+   * its claim and its outcome, and no turn will finish it (its secret could only be shown in
+   * that turn). It ends as failed (`interrupted`), audited, with its cards updated; the
+   * technicians are told, since the directory may or may not have made the change. The
+   * user can start again. Returns how many.
+   */
+  recoverInterrupted(): number {
+    const ended = this.d.store.transaction(() =>
+      this.d.store.recovery.completing().filter((s) => {
+        if (!this.d.store.recovery.transition(s.id, 'completing', 'failed', { outcome: 'interrupted' })) return false;
+        this.audit(SIGNIN_SYSTEM, 'signin.recovery-failed', s.userId, 'failure', s.id, { flow: s.flow, reason: 'interrupted' });
+        this.schedule(SIGNIN_JOBS.updateCards, s.id, this.now());
+        return true;
+      }),
+    );
+    for (const s of ended) {
+      this.d.logger.warn({ correlationId: s.id, flow: s.flow }, 'sign-in recovery interrupted by a stop; ended as failed');
+      void this.raise(
+        `Sign-in recovery interrupted: ${s.userName}`,
+        `The helpdesk stopped while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. The directory may or may not have made the change, and no secret was shown. Please check the account and help them; they can also start again.`,
+        [{ title: 'Reference', value: s.id }],
+        s.id,
+      );
+    }
+    if (ended.length) this.d.scheduler.kick();
+    return ended.length;
   }
 
   private sessionOf(job: Job): RecoverySession {

@@ -39,7 +39,11 @@ export interface VerifierAvailability extends Availability {
 
 export type CodeCheck = { ok: true; methodId: string; step: number; hint: string | null } | { ok: false; reason: 'wrong-code' | 'no-authenticator' };
 
-export type SignInCheck = { ok: true; via: 'amr' | 'acrs'; authenticatedAt: string } | { ok: false; reason: string };
+/**
+ * `unavailable`: the sign-in could not be checked (the tenant's keys could not be fetched, step-up
+ * is not configured): a fault of the service, not a failed verification of the user.
+ */
+export type SignInCheck = { ok: true; via: 'amr' | 'acrs'; authenticatedAt: string } | { ok: false; reason: string; unavailable?: boolean };
 
 /** Where an attestation card landed, to update it after the decision. */
 export interface SentCard {

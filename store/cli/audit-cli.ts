@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -10,7 +11,7 @@ const USAGE = `Usage: npm run audit -- <command> [options]
 
 Commands:
   verify [--expect SEQ:HASH]     check the hash chain; prints the head to keep as an anchor
-         [--anchors FILE]        ... and that the trail still holds the newest anchor of FILE
+         [--anchors FILE]        ... and that the trail still holds every anchor of FILE
   anchor [--anchors FILE]        verify, then append the head to FILE (default:
                                  $AUDIT_ANCHOR_FILE or audit-anchors.jsonl beside the database)
   tail [-n N]                    the last N events (default 20)
@@ -62,6 +63,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
     switch (command) {
       case 'verify': {
         let anchor: { seq: number; hash: string } | undefined;
+        let every: AuditAnchor[] = [];
         if (values.expect !== undefined) {
           const m = /^(\d+):([0-9a-f]{64})$/.exec(String(values.expect));
           if (!m) {
@@ -88,14 +90,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
             err.write(`${String(values.anchors)} holds no anchor yet.\n`);
             return 2;
           }
-          // A chain that still holds the newest head holds every earlier one too.
+          // Every anchor, not only the newest: a chain rewritten and anchored again afterwards
+          // still fails at the older ones, and so does an edited line.
           anchor = { seq: newest.seq, hash: newest.hash };
           anchoredAt = newest.at;
+          every = anchors;
         }
-        const result = store.audit.verify(anchor);
+        const result = store.audit.verify(every.length ? every : anchor);
         if (result.ok) {
           out.write(`OK: ${result.count} events, chain intact. Head ${result.headSeq}:${result.headHash}\n`);
-          if (anchoredAt) out.write(`The trail still holds the anchor of ${anchoredAt} (event ${anchor!.seq}).\n`);
+          if (anchoredAt) out.write(`The trail still holds the anchor of ${anchoredAt} (event ${anchor!.seq})${every.length > 1 ? ` and the ${every.length - 1} before it` : ''}.\n`);
           return 0;
         }
         out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason} (${result.count} events verified before it)\n`);
@@ -103,7 +107,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
       }
       case 'anchor': {
         const anchorFile = path.resolve((values.anchors as string | undefined) ?? env.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(file), 'audit-anchors.jsonl'));
-        const result = store.audit.verify();
+        // The anchors already in the file must still hold: a rewritten chain is not anchored.
+        let earlier: AuditAnchor[] = [];
+        if (fs.existsSync(anchorFile)) {
+          try {
+            earlier = readAnchors(anchorFile);
+          } catch (e) {
+            err.write(`${(e as Error).message}\nNothing was anchored.\n`);
+            return 2;
+          }
+        }
+        const result = store.audit.verify(earlier);
         if (!result.ok) {
           out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason}. Nothing was anchored.\n`);
           return 1;
