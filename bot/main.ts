@@ -55,6 +55,9 @@ export async function startBot(env: NodeJS.ProcessEnv = process.env, options: St
   }
   let opened: OpenedDirectory | null = null;
   try {
+    // Append-only triggers removed from the file behind the bot's back come back, and the trail says so.
+    const restored = store.audit.restoreGuards();
+    if (restored.length) logger.warn({ restored }, 'the audit trail had lost its append-only triggers: restored and recorded (audit.guards-restored); run audit verify with the anchors');
     opened = openDirectory(config, logger);
     const directory = opened.directory;
     const deps: BotDeps = {

@@ -234,6 +234,31 @@ export class AuditTrail {
     return null;
   }
 
+  /**
+   * Puts back the triggers that make the trail append-only (migration 1) when someone removed
+   * them from the file, and records that in the trail itself, in the same transaction: while
+   * they were gone, events could have been changed without SQLite refusing, so `verify` (and
+   * the anchors) are what to run next. Returns the triggers that were missing.
+   */
+  restoreGuards(): string[] {
+    const present = new Set(
+      (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'`).all() as Array<{ name: string }>).map((r) => r.name),
+    );
+    const missing = APPEND_ONLY_GUARDS.filter((g) => !present.has(g.name));
+    if (!missing.length) return [];
+    this.db.transaction(() => {
+      for (const g of missing) this.db.exec(g.sql);
+      this.insertNext({
+        actor: { id: null, name: 'Helpdesk bot' },
+        action: 'audit.guards-restored',
+        target: null,
+        outcome: 'failure',
+        details: { missing: missing.map((g) => g.name), note: 'the append-only triggers had been removed from the database file: run audit verify with the anchors' },
+      });
+    }).immediate();
+    return missing.map((g) => g.name);
+  }
+
   /** The last `n` events, oldest first. */
   tail(n: number): AuditEvent[] {
     const limit = Math.max(0, Math.min(Math.floor(n), 10_000));
@@ -269,6 +294,20 @@ export class AuditTrail {
 }
 
 const COLUMNS = 'seq, ts, actor_id, actor_name, action, target, outcome, details, correlation_id, prev_hash, hash';
+
+/** The triggers that refuse UPDATE and DELETE on the trail, as migration 1 creates them. */
+const APPEND_ONLY_GUARDS: ReadonlyArray<{ name: string; sql: string }> = [
+  {
+    name: 'audit_events_no_update',
+    sql: `CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE refused'); END;`,
+  },
+  {
+    name: 'audit_events_no_delete',
+    sql: `CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: DELETE refused'); END;`,
+  },
+];
 
 /** Events per page when verifying: a few megabytes of memory whatever the length of the trail. */
 const VERIFY_PAGE = 5000;
