@@ -1,13 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { AppCredentials } from 'botframework-connector';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { APP_ID, BOT_PASSWORD, startProductionFakes, type ProductionFakes } from '../support/production-rig';
 import { startBot, type RunningBot } from '../../bot/main';
 import { FakeConnector } from '../support/fake-connector';
 import type { FakeGraph } from '../support/fake-graph';
 import { FakeBotFrameworkIssuer } from '../support/fake-token-issuer';
-import { demoPersona, demoTenant as tenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from '../support/graph-setup';
+import { demoPersona, demoTenant as tenant, jsonLogSink } from '../support/graph-setup';
 import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 
 /**
@@ -19,68 +16,32 @@ import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../suppo
  * The bot's replies carry a Bot Connector token that Entra ID would issue; offline, that
  * token is put in the SDK's app-token cache, as in the production authentication tests.
  */
-const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
-const BOT_PASSWORD = 'bot-and-graph-secret';
-const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
 /** The app's id in the organisation's Teams app catalog (its manifest id is the bot's app id). */
 const CATALOG_APP_ID = '5e8a1f3c-2b4d-4c6e-9f0a-1b2c3d4e5f60';
 
 const person = demoPersona;
-let offline: ReturnType<typeof loopbackOnlyDns>;
-
+let fakes: ProductionFakes;
+let offline: ProductionFakes['offline'];
 let graph: FakeGraph;
 let issuer: FakeBotFrameworkIssuer;
 let connector: FakeConnector;
 let bot: RunningBot;
-let dir: string;
 let client: TeamsClient;
 const logs: any[] = [];
 
 beforeAll(async () => {
-  offline = loopbackOnlyDns();
-  vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  graph = await startFakeGraph({ clientId: APP_ID, clientSecret: BOT_PASSWORD, teamsApps: [{ id: CATALOG_APP_ID, externalId: APP_ID, displayName: 'Northwind IAM Helpdesk' }] });
-  issuer = await new FakeBotFrameworkIssuer(['msteams']).start();
-  connector = await new FakeConnector().start();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-graph-'));
-  const caFile = path.join(dir, 'graph-ca.pem');
-  fs.writeFileSync(caFile, graph.ca);
-  const sink = jsonLogSink(logs);
-  bot = await startBot(
-    {
-      BOT_ID: APP_ID,
-      BOT_PASSWORD,
-      BOT_TENANT_ID: tenant.tenantId,
-      BOT_OPENID_METADATA_URL: issuer.metadataUrl,
-      TECHNICIANS_GROUP_ID: tenant.technicianGroupId,
-      DIRECTORY: 'graph',
-      GRAPH_AUTHORITY_HOST: graph.url,
-      GRAPH_BASE_URL: graph.url,
-      GRAPH_CA_FILE: caFile,
-      GRAPH_RETRY_MAX_SECONDS: '2',
-      PORT: '0',
-      DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-      LOG_LEVEL: 'debug',
-      PLAYGROUND: 'false',
-      SHUTDOWN_GRACE_SECONDS: '5',
-    },
-    { logDestination: sink },
-  );
-  const outgoing = issuer.sign({ aud: 'https://api.botframework.com', iss: `https://login.microsoftonline.com/${tenant.tenantId}/v2.0`, azp: APP_ID, ver: '2.0' });
-  const cache = (AppCredentials as unknown as { cache: Map<string, { accessToken: string; expiresOn: Date }> }).cache;
-  cache.set(OUTGOING_TOKEN_KEY, { accessToken: outgoing, expiresOn: new Date(Date.now() + 3_600_000) });
-  client = new TeamsClient(bot.url, connector.url, tenant.tenantId, { authorization: `Bearer ${issuer.sign({ aud: APP_ID, serviceurl: connector.url })}` });
+  fakes = await startProductionFakes({
+    dirPrefix: 'helpdesk-graph-',
+    graph: { teamsApps: [{ id: CATALOG_APP_ID, externalId: APP_ID, displayName: 'Northwind IAM Helpdesk' }] },
+  });
+  ({ graph, issuer, connector, offline } = fakes);
+  bot = await startBot(fakes.env, { logDestination: jsonLogSink(logs) });
+  client = fakes.clientFor(bot);
 });
 
 afterAll(async () => {
-  (AppCredentials as unknown as { cache: Map<string, unknown> }).cache?.delete(OUTGOING_TOKEN_KEY);
   await bot?.close();
-  await connector?.stop();
-  await issuer?.stop();
-  await graph?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  offline?.restore();
-  vi.restoreAllMocks();
+  await fakes?.stop();
 });
 
 beforeEach(() => {

@@ -1,15 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { AppCredentials } from 'botframework-connector';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_ID, startProductionFakes, type ProductionFakes } from '../support/production-rig';
 import { startBot, type RunningBot } from '../../bot/main';
 import { cardProblems } from '../cards/validate';
 import { FakeConnector } from '../support/fake-connector';
-import type { FakeGraph } from '../support/fake-graph';
-import { FakeBotFrameworkIssuer } from '../support/fake-token-issuer';
 import { FakeUserTokenService } from '../support/fake-user-token-service';
-import { demoPersona, demoTenant as tenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from '../support/graph-setup';
+import { demoPersona, demoTenant as tenant, jsonLogSink } from '../support/graph-setup';
 import { TeamsClient, cardOf, cardText, findById } from '../support/teams-client';
 
 /**
@@ -17,72 +12,35 @@ import { TeamsClient, cardOf, cardText, findById } from '../support/teams-client
  * wrong URL): the sign-in cannot be checked, which is a fault of the service, not a failed
  * verification of the user. It must never count towards the self-service lockout.
  */
-const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
-const BOT_PASSWORD = 'bot-and-graph-secret';
-const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
 const CONNECTION = 'helpdesk-step-up';
 
-let offline: ReturnType<typeof loopbackOnlyDns>;
-let graph: FakeGraph;
-let issuer: FakeBotFrameworkIssuer;
+let fakes: ProductionFakes;
 let tokens: FakeUserTokenService;
 let connector: FakeConnector;
 let bot: RunningBot;
-let dir: string;
 let client: TeamsClient;
 const logs: any[] = [];
 
 beforeAll(async () => {
-  offline = loopbackOnlyDns();
-  vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  graph = await startFakeGraph({ clientId: APP_ID, clientSecret: BOT_PASSWORD });
-  issuer = await new FakeBotFrameworkIssuer(['msteams']).start();
-  tokens = await new FakeUserTokenService(tenant.tenantId).start();
-  connector = await new FakeConnector().start();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-step-up-down-'));
-  const caFile = path.join(dir, 'graph-ca.pem');
-  fs.writeFileSync(caFile, graph.ca);
+  fakes = await startProductionFakes({ dirPrefix: 'helpdesk-step-up-down-', tokenService: true });
+  connector = fakes.connector;
+  tokens = fakes.tokens!;
   bot = await startBot(
     {
-      BOT_ID: APP_ID,
-      BOT_PASSWORD,
-      BOT_TENANT_ID: tenant.tenantId,
-      BOT_OPENID_METADATA_URL: issuer.metadataUrl,
-      BOT_OAUTH_URL: tokens.url,
+      ...fakes.env,
       STEP_UP_CONNECTION_NAME: CONNECTION,
       // Answers 404: the tenant's keys cannot be fetched.
       STEP_UP_OPENID_METADATA_URL: `${tokens.url}/${tenant.tenantId}/v2.0/unreachable/openid-configuration`,
       RECOVERY_PRIVILEGED_GROUP_IDS: tenant.privilegedGroupIds.join(','),
-      TECHNICIANS_GROUP_ID: tenant.technicianGroupId,
-      DIRECTORY: 'graph',
-      GRAPH_AUTHORITY_HOST: graph.url,
-      GRAPH_BASE_URL: graph.url,
-      GRAPH_CA_FILE: caFile,
-      GRAPH_RETRY_MAX_SECONDS: '2',
-      PORT: '0',
-      DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-      LOG_LEVEL: 'debug',
-      PLAYGROUND: 'false',
-      SHUTDOWN_GRACE_SECONDS: '5',
     },
     { logDestination: jsonLogSink(logs) },
   );
-  const outgoing = issuer.sign({ aud: 'https://api.botframework.com', iss: `https://login.microsoftonline.com/${tenant.tenantId}/v2.0`, azp: APP_ID, ver: '2.0' });
-  const cache = (AppCredentials as unknown as { cache: Map<string, { accessToken: string; expiresOn: Date }> }).cache;
-  cache.set(OUTGOING_TOKEN_KEY, { accessToken: outgoing, expiresOn: new Date(Date.now() + 3_600_000) });
-  client = new TeamsClient(bot.url, connector.url, tenant.tenantId, { authorization: `Bearer ${issuer.sign({ aud: APP_ID, serviceurl: connector.url })}` });
+  client = fakes.clientFor(bot);
 });
 
 afterAll(async () => {
-  (AppCredentials as unknown as { cache: Map<string, unknown> }).cache?.delete(OUTGOING_TOKEN_KEY);
   await bot?.close();
-  await connector?.stop();
-  await tokens?.stop();
-  await issuer?.stop();
-  await graph?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  offline?.restore();
-  vi.restoreAllMocks();
+  await fakes?.stop();
 });
 
 describe('step-up sign-in while the tenant keys are unreachable', () => {

@@ -1,15 +1,12 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { AppCredentials } from 'botframework-connector';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { APP_ID, startProductionFakes, type ProductionFakes } from '../support/production-rig';
 import { startBot, type RunningBot } from '../../bot/main';
 import { cardProblems } from '../cards/validate';
 import { FakeConnector } from '../support/fake-connector';
 import type { FakeGraph } from '../support/fake-graph';
 import { FakeBotFrameworkIssuer } from '../support/fake-token-issuer';
 import { FakeUserTokenService, type StepUpClaims } from '../support/fake-user-token-service';
-import { demoPersona, demoTenant as tenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from '../support/graph-setup';
+import { demoPersona, demoTenant as tenant, jsonLogSink } from '../support/graph-setup';
 import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 
 /**
@@ -23,43 +20,28 @@ import { TeamsClient, cardOf, cardText, findById, type TestUser } from '../suppo
  * fetches the token from the token service and validates it; only a valid token with fresh
  * MFA of the acting user counts.
  */
-const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
-const BOT_PASSWORD = 'bot-and-graph-secret';
-const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
 const CONNECTION = 'helpdesk-step-up';
 const MINUTE_S = 60;
 
 const person = demoPersona;
-let offline: ReturnType<typeof loopbackOnlyDns>;
-
+let fakes: ProductionFakes;
+let offline: ProductionFakes['offline'];
 let graph: FakeGraph;
 let issuer: FakeBotFrameworkIssuer;
 let tokens: FakeUserTokenService;
 let connector: FakeConnector;
 let bot: RunningBot;
-let dir: string;
 let client: TeamsClient;
 let outgoing: string;
 const logs: any[] = [];
 
 beforeAll(async () => {
-  offline = loopbackOnlyDns();
-  vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  graph = await startFakeGraph({ clientId: APP_ID, clientSecret: BOT_PASSWORD });
-  issuer = await new FakeBotFrameworkIssuer(['msteams']).start();
-  tokens = await new FakeUserTokenService(tenant.tenantId).start();
-  connector = await new FakeConnector().start();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-step-up-'));
-  const caFile = path.join(dir, 'graph-ca.pem');
-  fs.writeFileSync(caFile, graph.ca);
-  const sink = jsonLogSink(logs);
+  fakes = await startProductionFakes({ dirPrefix: 'helpdesk-step-up-', tokenService: true });
+  ({ graph, issuer, connector, offline, outgoing } = fakes);
+  tokens = fakes.tokens!;
   bot = await startBot(
     {
-      BOT_ID: APP_ID,
-      BOT_PASSWORD,
-      BOT_TENANT_ID: tenant.tenantId,
-      BOT_OPENID_METADATA_URL: issuer.metadataUrl,
-      BOT_OAUTH_URL: tokens.url,
+      ...fakes.env,
       STEP_UP_CONNECTION_NAME: CONNECTION,
       STEP_UP_OPENID_METADATA_URL: tokens.metadataUrl,
       // An authentication context whose Conditional Access policy requires MFA.
@@ -67,36 +49,15 @@ beforeAll(async () => {
       RECOVERY_PRIVILEGED_GROUP_IDS: tenant.privilegedGroupIds.join(','),
       // Every refusal below is a failed verification; none of them may lock the test user out.
       RECOVERY_MAX_FAILED_VERIFICATIONS: '20',
-      TECHNICIANS_GROUP_ID: tenant.technicianGroupId,
-      DIRECTORY: 'graph',
-      GRAPH_AUTHORITY_HOST: graph.url,
-      GRAPH_BASE_URL: graph.url,
-      GRAPH_CA_FILE: caFile,
-      GRAPH_RETRY_MAX_SECONDS: '2',
-      PORT: '0',
-      DATABASE_PATH: path.join(dir, 'helpdesk.db'),
-      LOG_LEVEL: 'debug',
-      PLAYGROUND: 'false',
-      SHUTDOWN_GRACE_SECONDS: '5',
     },
-    { logDestination: sink },
+    { logDestination: jsonLogSink(logs) },
   );
-  outgoing = issuer.sign({ aud: 'https://api.botframework.com', iss: `https://login.microsoftonline.com/${tenant.tenantId}/v2.0`, azp: APP_ID, ver: '2.0' });
-  const cache = (AppCredentials as unknown as { cache: Map<string, { accessToken: string; expiresOn: Date }> }).cache;
-  cache.set(OUTGOING_TOKEN_KEY, { accessToken: outgoing, expiresOn: new Date(Date.now() + 3_600_000) });
-  client = new TeamsClient(bot.url, connector.url, tenant.tenantId, { authorization: `Bearer ${issuer.sign({ aud: APP_ID, serviceurl: connector.url })}` });
+  client = fakes.clientFor(bot);
 });
 
 afterAll(async () => {
-  (AppCredentials as unknown as { cache: Map<string, unknown> }).cache?.delete(OUTGOING_TOKEN_KEY);
   await bot?.close();
-  await connector?.stop();
-  await tokens?.stop();
-  await issuer?.stop();
-  await graph?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  offline?.restore();
-  vi.restoreAllMocks();
+  await fakes?.stop();
 });
 
 beforeEach(() => {
