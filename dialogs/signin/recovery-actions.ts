@@ -18,6 +18,7 @@ export const SIGNIN_JOBS = {
   tellUser: 'signin.tell-user',
   hideSecret: 'signin.hide-secret',
   expire: 'signin.expire',
+  noticeInterrupted: 'signin.notice-interrupted',
 } as const;
 
 export const SIGNIN_SYSTEM: AuditActor = { id: 'system', name: APP_NAME };

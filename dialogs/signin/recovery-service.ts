@@ -639,6 +639,7 @@ export class RecoveryService {
     scheduler.register(SIGNIN_JOBS.tellUser, { run: (job) => this.runTellUser(job) });
     scheduler.register(SIGNIN_JOBS.hideSecret, { run: (job) => this.runHideSecret(job) });
     scheduler.register(SIGNIN_JOBS.expire, { run: (job) => this.runExpire(job) });
+    scheduler.register(SIGNIN_JOBS.noticeInterrupted, { run: (job) => this.runNoticeInterrupted(job) });
   }
 
   /**
@@ -654,20 +655,28 @@ export class RecoveryService {
         if (!this.d.store.recovery.transition(s.id, 'completing', 'failed', { outcome: 'interrupted' })) return false;
         this.audit(SIGNIN_SYSTEM, 'signin.recovery-failed', s.userId, 'failure', s.id, { flow: s.flow, reason: 'interrupted' });
         this.schedule(SIGNIN_JOBS.updateCards, s.id, this.now());
+        // A job, not a call: the notice survives a channel that cannot be reached now, or another stop.
+        this.schedule(SIGNIN_JOBS.noticeInterrupted, s.id, this.now(), {}, `signin.interrupted:${s.id}`);
         return true;
       }),
     );
-    for (const s of ended) {
-      this.d.logger.warn({ correlationId: s.id, flow: s.flow }, 'sign-in recovery interrupted by a stop; ended as failed');
-      void this.raise(
-        `Sign-in recovery interrupted: ${s.userName}`,
-        `The helpdesk stopped while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. The directory may or may not have made the change, and no secret was shown. Please check the account and help them; they can also start again.`,
-        [{ title: 'Reference', value: s.id }],
-        s.id,
-      );
-    }
+    for (const s of ended) this.d.logger.warn({ correlationId: s.id, flow: s.flow }, 'sign-in recovery interrupted by a stop; ended as failed');
     if (ended.length) this.d.scheduler.kick();
     return ended.length;
+  }
+
+  /** Tells the technicians about a recovery a stop cut short; retried until the ticket exists. */
+  private async runNoticeInterrupted(job: Job): Promise<void> {
+    const s = this.sessionOf(job);
+    const title = `Sign-in recovery interrupted: ${s.userName}`;
+    // A retry after the ticket was opened (its card is posted by its own job) opens no second one.
+    if (this.d.store.technician.tickets.openFromSource(s.id, title)) return;
+    await this.d.technicians.raise({
+      title,
+      text: `The helpdesk stopped while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. The directory may or may not have made the change, and no secret was shown. Please check the account and help them; they can also start again.`,
+      facts: [{ title: 'Reference', value: s.id }],
+      requestId: s.id,
+    });
   }
 
   private sessionOf(job: Job): RecoverySession {

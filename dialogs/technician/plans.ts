@@ -337,11 +337,13 @@ export class PlanRunner {
     for (let i = 0; i < plan.steps.length; i++) {
       const current = progress[i]!;
       if (current.status !== 'pending' && current.status !== 'running') continue;
+      // Saved as running: a stop cut this step short, perhaps after its change and event.
+      const interrupted = current.status === 'running';
       progress[i] = { status: 'running', detail: '' };
       await save();
       let result: StepResult;
       try {
-        result = await this.runStep(plan, plan.steps[i]!, async (partial) => {
+        result = await this.runStep(plan, plan.steps[i]!, interrupted, async (partial) => {
           progress[i] = partial;
           await save();
         });
@@ -383,7 +385,7 @@ export class PlanRunner {
     this.d.store.audit.append({ actor: actor ?? plan.actor, action, target: plan.subject.id, outcome, correlationId: plan.id, details });
   }
 
-  private async runStep(plan: TechPlan, step: Step, report: (r: StepResult) => Promise<void>): Promise<StepResult> {
+  private async runStep(plan: TechPlan, step: Step, interrupted: boolean, report: (r: StepResult) => Promise<void>): Promise<StepResult> {
     const userId = plan.subject.id;
     const dir = this.d.directory;
     switch (step.kind) {
@@ -398,6 +400,10 @@ export class PlanRunner {
       }
       case 'revoke-sessions': {
         if (!(dir.capabilities ?? BASELINE_CAPABILITIES).authenticationMethods) return { status: 'skipped', detail: 'this directory keeps no revocable sessions' };
+        // Signing out is not visible afterwards: the trail says whether the cut-short run did it.
+        if (interrupted && this.d.store.audit.query({ correlationId: plan.id, action: 'technician.sessions-revoked' }, { limit: 1 }).length) {
+          return { status: 'done', detail: 'every session revoked (before the bot stopped)' };
+        }
         await dir.revokeSessions(userId);
         this.audit(plan, 'technician.sessions-revoked', 'success', {});
         return { status: 'done', detail: 'every session revoked' };

@@ -7,6 +7,7 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import { startBot, type RunningBot } from '../../bot/main';
 import { startPlaygrounds, type PersonaKey, type RunningPlaygrounds } from '../../bot/playground';
 import { loadDemoTenant, type DemoTenant } from '../../directory/demo-tenant';
+import { startPostLatencyRelay } from './post-latency';
 
 /**
  * Browser tests drive the Debian `chromium` package through playwright-core (no browser
@@ -162,26 +163,26 @@ export async function settledCount(locator: Locator, quietMs = 1_500, timeoutMs 
 }
 
 /**
- * Waits for a bot's reply in a channel: the playground's page can miss a reply that reaches
- * it before it has drawn the post it answers (its log panel shows the reply delivered with
- * 201), so after `firstWaitMs` the page is reloaded, which draws the conversation `label`
- * as the playground holds it, and the wait goes on.
+ * Waits for a bot's reply in a channel. `askAgain`, for a line that changes nothing (a
+ * lookup, a list), posts it once more if the first reply has not shown within `timeoutMs`:
+ * the page keeps no history to draw again from (a reload empties the channel), so a reply
+ * the page missed is only seen by asking again. Whatever the page showed at the first miss
+ * is printed, and at the second miss thrown.
  */
-export async function waitForChannelReply(page: Page, label: string, locator: Locator, ok: (n: number) => boolean, firstWaitMs = 20_000): Promise<number> {
+export async function waitForChannelReply(page: Page, label: string, locator: Locator, ok: (n: number) => boolean, timeoutMs = 30_000, askAgain?: () => Promise<unknown>): Promise<number> {
+  const shot = (suffix: string) => `channel-reply-${suffix}-${label.replace(/[^\w-]+/g, '_')}.png`;
   try {
-    return await waitForCount(locator, ok, firstWaitMs);
-  } catch {
-    // Drawn again from what the playground holds, twice at most.
+    return await waitForCount(locator, ok, timeoutMs);
+  } catch (err) {
+    const seen = await describePage(page, shot('missing'));
+    if (!askAgain) throw new Error(`${(err as Error).message}\n${seen}`);
+    console.warn(`[waitForChannelReply] no reply within ${timeoutMs} ms; asking again. ${seen}`);
   }
-  for (let attempt = 1; ; attempt++) {
-    await page.reload();
-    await page.locator('[role=textbox][data-lexical-editor=true]').first().waitFor({ timeout: 60_000 });
-    await selectConversation(page, label);
-    try {
-      return await waitForCount(locator, ok, 20_000);
-    } catch (err) {
-      if (attempt >= 2) throw new Error(`${(err as Error).message}\n${await describePage(page, `channel-reply-missing-${label.replace(/[^\w-]+/g, '_')}.png`)}`);
-    }
+  await askAgain();
+  try {
+    return await waitForCount(locator, ok, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (asked twice)\n${await describePage(page, shot('missing-twice'))}`);
   }
 }
 
@@ -220,6 +221,9 @@ export async function waitForCount(locator: Locator, ok: (n: number) => boolean,
 // ---------------------------------------------------------------------------------------
 // One rig per browser test file: Chromium, the bot in local mode on its own temporary
 // store and demo directory, and one playground per persona on free ports.
+
+/** How long a channel post travels to the bot (see `post-latency.ts`). */
+const CHANNEL_POST_LATENCY_MS = 1_000;
 
 /** Where browser tests put their screenshots. */
 export const RESULTS_DIR = path.resolve(__dirname, '../../test-results');
@@ -267,8 +271,10 @@ export async function startBrowserRig(options: {
   fs.rmSync(logFile, { force: true });
   let bot: RunningBot | undefined;
   let playgrounds: RunningPlaygrounds | undefined;
+  let relay: Awaited<ReturnType<typeof startPostLatencyRelay>> | undefined;
   const close = async () => {
     await Promise.allSettled([browser.close(), playgrounds?.stop()]);
+    await relay?.close();
     await bot?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -286,7 +292,8 @@ export async function startBrowserRig(options: {
     }, { logDestination: pino.destination({ dest: logFile, sync: true }) });
     const ports: Partial<Record<PersonaKey, number>> = {};
     for (const key of options.personas) ports[key] = await freePort();
-    playgrounds = await startPlaygrounds({ tenant, botEndpoint: `${bot.url}/api/messages`, botId: 'helpdesk-bot', dataDir: dir, only: options.personas, ports });
+    relay = await startPostLatencyRelay(`${bot.url}/api/messages`, CHANNEL_POST_LATENCY_MS);
+    playgrounds = await startPlaygrounds({ tenant, botEndpoint: relay.url, botId: 'helpdesk-bot', dataDir: dir, only: options.personas, ports });
     const running = playgrounds;
     return {
       dir,

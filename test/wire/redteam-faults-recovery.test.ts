@@ -61,6 +61,10 @@ describe('a sign-in recovery cut short by a stop', () => {
     // The technicians know the directory may have changed.
     const notices = channelCards(h).slice(channelBefore).map(cardText);
     expect(notices.filter((t) => t.includes('Sign-in recovery interrupted: Emily Chen') && t.includes(session))).toHaveLength(1);
+    // As a ticket in the queue, raised by a durable job (a channel out of reach at start loses nothing).
+    expect(h.bot.store.technician.tickets.openFromSource(session, 'Sign-in recovery interrupted: Emily Chen')).toMatchObject({ type: 'signin', subject: { id: emily().id } });
+    const noticeJobs = h.bot.store.db.prepare(`SELECT state FROM jobs WHERE kind = 'signin.notice-interrupted' AND request_id = ?`).all(session) as Array<{ state: string }>;
+    expect(noticeJobs.map((j) => j.state)).toEqual(['done']);
 
     // The old button does nothing more: no second pass.
     const again = await click(h, emily(), 'signin.complete', { session });

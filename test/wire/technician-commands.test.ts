@@ -308,6 +308,48 @@ describe('confirmation and four eyes', () => {
     await say(h, sarah(h), 'enable diego.torres@northwind.example');
   });
 
+  it('a run cut short right after signing the user out does not sign them out again when it resumes', async () => {
+    const diego = person(h, 'Diego Torres');
+    const { cards } = await say(h, sarah(h), 'disable diego.torres@northwind.example --reason second device lost');
+    const plan = planOf(cards[0]);
+    // The bot stops after step 2's change and event, before its progress is saved.
+    const plans = h.bot.store.technician.plans;
+    const save = plans.saveProgress.bind(plans);
+    let stopped = false;
+    plans.saveProgress = (id, progress) => {
+      if (id === plan && !stopped && progress[1]?.status === 'done') {
+        stopped = true;
+        throw new Error('the bot stopped');
+      }
+      return save(id, progress);
+    };
+    const revoke = h.bot.directory.revokeSessions.bind(h.bot.directory);
+    let revokes = 0;
+    h.bot.directory.revokeSessions = async (userId) => {
+      revokes++;
+      return revoke(userId);
+    };
+    try {
+      await press(h, sarah(h), 'tech.confirm', { plan });
+      await settle();
+      expect(stopped).toBe(true);
+      expect(plans.get(plan)!.progress.map((p) => p.status)).toEqual(['done', 'running']);
+      // The job is taken up again, as after a restart.
+      clock.advance(10 * MINUTE);
+      await h.bot.scheduler.runDue();
+      await settle();
+    } finally {
+      plans.saveProgress = save;
+      h.bot.directory.revokeSessions = revoke;
+    }
+    expect(plans.get(plan)!.state).toBe('done');
+    expect(revokes).toBe(1);
+    expect(h.bot.store.audit.query({ action: 'technician.sessions-revoked', correlationId: plan })).toHaveLength(1);
+    const [final] = planCopies(h, plan);
+    expect(steps(final)).toEqual(['Step 1: Disable the account = done: disabled', 'Step 2: Sign out everywhere = done: every session revoked (before the bot stopped)']);
+    await say(h, sarah(h), `enable ${diego.userPrincipalName}`);
+  });
+
   it('cancel leaves everything as it was', async () => {
     const before = await snapshot();
     const { cards } = await say(h, sarah(h), 'mfa-reset Lena Hoffmann');
