@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ActivityTypes, CallerIdConstants, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
 import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
 import { AuthenticationError, type AuthenticateRequestResult } from 'botframework-connector';
-import { isGuid } from '../directory/directory';
+import { isDirectoryUnavailable, isGuid } from '../directory/directory';
 import { renderNoticeCard } from '../adaptive-cards/notice';
 import type { AppConfig } from './config';
 import { botWasAdded, type BotDeps, type HelpdeskApp } from './deps';
@@ -59,7 +59,15 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   app.error(async (context, error) => {
     const correlationId = (context.turnState.get(CORRELATION) as string | undefined) ?? randomUUID();
     deps.logger.error({ correlationId, err: { name: error.name, message: error.message, stack: error.stack } }, 'turn failed');
-    await replyRefusal(context, `Something went wrong on my side and nothing was changed. If it happens again, give the IT service desk this reference: ${correlationId}`, 'Something went wrong').catch(() => undefined);
+    // The directory not answering (down, throttling, no token for it) is not a fault of the bot: say so, and that trying later helps.
+    const unreachable = isDirectoryUnavailable(error);
+    await replyRefusal(
+      context,
+      unreachable
+        ? `I could not reach the company directory just now, so nothing was changed. Please try again in a few minutes. If it keeps happening, give the IT service desk this reference: ${correlationId}`
+        : `Something went wrong on my side and nothing was changed. If it happens again, give the IT service desk this reference: ${correlationId}`,
+      unreachable ? 'The directory is not available' : 'Something went wrong',
+    ).catch(() => undefined);
   });
 
   const menu = new MenuRegistry();

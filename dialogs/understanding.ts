@@ -6,6 +6,8 @@ import type { BotDeps, HelpdeskApp } from '../bot/deps';
 import type { IntentRegistry, Understood } from '../bot/intents';
 import type { MenuRegistry } from '../bot/menu';
 import { defaultRecognizer } from '../bot/nlu';
+import { findCompound, type Wish } from '../bot/nlu/compound';
+import { detectLanguage, LANGUAGE_NAMES, type OtherLanguage } from '../bot/nlu/language';
 import type { Recognizer } from '../bot/nlu/recognizer';
 import { isIntent, type DurationEntity, type Entities, type Intent } from '../bot/nlu/types';
 import { turnInfo } from '../bot/turn-info';
@@ -101,12 +103,25 @@ export function registerUnderstanding(app: HelpdeskApp, deps: BotDeps, menu: Men
     },
     async (context, state) => {
       const a = context.activity as typeof context.activity & { rawLocalTimestamp?: string };
-      const recognition = recognizer.recognize(a.text ?? '', {
-        timeZone: a.localTimezone,
-        localTimestamp: a.rawLocalTimestamp ?? a.localTimestamp,
-        now: deps.clock(),
-      });
+      const text = a.text ?? '';
+      // Another language is never read as English words (and so never starts a change).
+      const language = detectLanguage(text);
+      if (language.language !== 'en') {
+        // Logged as the fallback is, without the text; the evidence words are the language's common words.
+        deps.logger.info(
+          { correlationId: turnInfo(context).correlationId, action: 'nlu.recognized', intent: 'none', decision: 'none', language: language.language },
+          'message not in English',
+        );
+        delete conversation(state)[STATE_KEY];
+        await context.sendActivity(notEnglishText(language.language));
+        await sendCard(context, welcomeCardFor(context, menu));
+        return;
+      }
+      const ctx = { timeZone: a.localTimezone, localTimestamp: a.rawLocalTimestamp ?? a.localTimestamp, now: deps.clock() };
+      const recognition = recognizer.recognize(text, ctx);
       const decision = recognizer.decide(recognition);
+      // Two wishes in one message: the first is started, the others only reported.
+      const compound = findCompound(recognizer, text, ctx);
       // Never the text: people paste passwords into chats.
       deps.logger.info(
         {
@@ -114,12 +129,31 @@ export function registerUnderstanding(app: HelpdeskApp, deps: BotDeps, menu: Men
           action: 'nlu.recognized',
           intent: recognition.intent,
           confidence: recognition.confidence,
-          decision: decision.kind === 'clarify' ? `clarify:${decision.options.join(',')}` : decision.kind === 'act' ? `act:${decision.intent}` : 'none',
+          decision: compound
+            ? `act:${compound.first.intent}`
+            : decision.kind === 'clarify'
+              ? `clarify:${decision.options.join(',')}`
+              : decision.kind === 'act'
+                ? `act:${decision.intent}`
+                : 'none',
+          ...(compound?.others.length ? { notActedOn: compound.others.map((w) => w.intent).join(',') } : {}),
         },
         'message understood',
       );
       delete conversation(state)[STATE_KEY];
-      if (decision.kind === 'act') {
+      if (compound) {
+        const { first, others } = compound;
+        if (others.length) await context.sendActivity(notActedOnText(first, others));
+        // The flow reads the message for details such as the reason after "because": it sees
+        // only the part of the message this wish was read from, never the other wishes' words.
+        const whole = context.activity.text;
+        context.activity.text = first.text;
+        try {
+          await run(context, state, { intent: first.intent, confidence: first.recognition.confidence, entities: first.recognition.entities, source: 'text' });
+        } finally {
+          context.activity.text = whole;
+        }
+      } else if (decision.kind === 'act') {
         await run(context, state, { intent: decision.intent, confidence: recognition.confidence, entities: recognition.entities, source: 'text' });
       } else if (decision.kind === 'clarify') {
         const facts = describeEntities(recognition.entities);
@@ -174,6 +208,100 @@ export function notAvailableYet(understood: Understood): string {
   return (
     `I understood that you want to **${INTENT_LABELS[understood.intent].phrase}**${details}. ` +
     'I cannot do that in chat yet, so nothing has been requested or changed. Please contact the IT service desk for now.'
+  );
+}
+
+/** How the answer to a message with several wishes names the one it starts. */
+function startingWith(w: Wish): string {
+  const e = w.recognition.entities;
+  const names = e.resources.map((r) => r.name).join(' and ');
+  const ids = e.requestIds.join(' and ');
+  switch (w.intent) {
+    case 'password.reset':
+      return 'your password reset';
+    case 'mfa.reset':
+      return 'recovering your multi-factor sign-in (MFA)';
+    case 'account.unlock':
+      return 'unlocking your account';
+    case 'signin.help':
+      return 'finding out why signing in does not work';
+    case 'access.request':
+      return e.resources.length ? `your request for ${e.resources[0]!.name}` : 'your access request';
+    case 'access.status':
+      return ids ? `the status of ${ids}` : names ? `your ${names} request` : 'your requests';
+    case 'access.cancel':
+      return ids ? `cancelling ${ids}` : names ? `cancelling your ${names} request` : 'cancelling a request';
+    case 'access.list':
+      return 'the access you have';
+    case 'approvals.pending':
+      return 'what is waiting for your decision';
+    default:
+      return INTENT_LABELS[w.intent].phrase;
+  }
+}
+
+/** How to ask for a wish that was not acted on: what it is, and words that start it. */
+function askFor(w: Wish): { what: string; say: string } {
+  const e = w.recognition.entities;
+  const names = e.resources.map((r) => r.name);
+  const id = e.requestIds[0];
+  switch (w.intent) {
+    case 'password.reset':
+      return { what: 'to reset your password', say: 'reset my password' };
+    case 'mfa.reset':
+      return { what: 'to recover your MFA', say: 'recover my MFA' };
+    case 'account.unlock':
+      return { what: 'to unlock your account', say: 'unlock my account' };
+    case 'signin.help':
+      return { what: 'why you cannot sign in', say: "I can't sign in" };
+    case 'access.request':
+      return names.length ? { what: `for ${names.join(' and ')} access`, say: `I need access to ${names[0]}` } : { what: 'for access', say: 'request access' };
+    case 'access.status':
+      return id ? { what: `about ${id}`, say: `status ${id}` } : { what: 'about your requests', say: 'my requests' };
+    case 'access.cancel':
+      return id ? { what: `to cancel ${id}`, say: `cancel ${id}` } : { what: names.length ? `to cancel your ${names.join(' and ')} request` : 'to cancel a request', say: 'my requests' };
+    case 'access.list':
+      return { what: 'what access you have', say: 'what access do I have' };
+    case 'approvals.pending':
+      return { what: 'what is waiting for your decision', say: "what's waiting for me" };
+    default:
+      return { what: `to ${INTENT_LABELS[w.intent].phrase}`, say: 'help' };
+  }
+}
+
+/**
+ * The answer's first line when a message asks for several things: one change at a time, each
+ * with its own confirmation, so what else was asked is named, with the words that start it.
+ */
+export function notActedOnText(first: Wish, others: readonly Wish[]): string {
+  const asks = others.map((w) => {
+    const { what, say } = askFor(w);
+    return `${what} ("**${say}**")`;
+  });
+  const list = asks.length === 1 ? asks[0]! : `${asks.slice(0, -1).join(', ')} and then ${asks[asks.length - 1]}`;
+  return (
+    `You asked for more than one thing. I'll start with ${startingWith(first)}; ` +
+    `nothing has been done about the rest yet. Once this is done, ask me ${list}.`
+  );
+}
+
+/** "I only understand English" in the language the message was written in. */
+const ENGLISH_ONLY: Record<OtherLanguage, string> = {
+  de: 'Ich verstehe nur Englisch.',
+  fr: "Je ne comprends que l'anglais.",
+  es: 'Solo entiendo inglés.',
+  it: "Capisco solo l'inglese.",
+  nl: 'Ik begrijp alleen Engels.',
+  pt: 'Só entendo inglês.',
+  pl: 'Rozumiem tylko po angielsku.',
+};
+
+/** The answer to a message in another language: this helpdesk understands English, with examples. */
+export function notEnglishText(language: OtherLanguage): string {
+  return (
+    `${ENGLISH_ONLY[language]} Your message looks like ${LANGUAGE_NAMES[language]}, and I understand English only, so nothing has been done. ` +
+    'Please write in English, for example "**I forgot my password**", "**unlock my account**" or "**I need access to the VPN**", ' +
+    'or pick from the menu below (type **help** to see it again).'
   );
 }
 

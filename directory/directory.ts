@@ -282,6 +282,17 @@ export async function usersByUpnOrMail(directory: Pick<Directory, 'findUserByUpn
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a canonical GUID string, the only shape of id a backend accepts. */
+/**
+ * Whether `err` says the directory did not answer (unreachable, throttling, no token for it,
+ * a server error): worth trying again later. A refusal (not found, forbidden, conflict,
+ * unsupported, bad input) is not.
+ */
+export function isDirectoryUnavailable(err: unknown): boolean {
+  if (err instanceof ThrottledError) return true;
+  if (!(err instanceof DirectoryError)) return false;
+  return !(err instanceof NotFoundError || err instanceof ForbiddenError || err instanceof ConflictError || err instanceof UnsupportedError || err instanceof InvalidInputError);
+}
+
 export function isGuid(value: unknown): value is string {
   return typeof value === 'string' && GUID.test(value);
 }

@@ -110,7 +110,7 @@ export class RecoveryStore {
       completing: db.prepare(`SELECT ${SESSION_COLUMNS} FROM recovery_sessions WHERE state = 'completing' ORDER BY created_at, id`),
       transition: db.prepare(
         `UPDATE recovery_sessions SET state = @to, updated_at = @now, outcome = coalesce(@outcome, outcome),
-           verified_at = CASE WHEN @to = 'verified' THEN @now ELSE verified_at END,
+           verified_at = CASE WHEN @to = 'verified' AND @from <> 'completing' THEN @now ELSE verified_at END,
            completed_at = CASE WHEN @to = 'completed' THEN @now ELSE completed_at END,
            expires_at = coalesce(@expiresAt, expires_at)
          WHERE id = @id AND state = @from`,

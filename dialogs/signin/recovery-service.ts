@@ -6,7 +6,7 @@ import type { Notifier } from '../../bot/notifier';
 import type { RecoveryConfig } from '../../bot/recovery-config';
 import { PermanentJobError, type Scheduler, type TechnicianNotices } from '../../bot/scheduler';
 import { resolveResource, type Catalog, type CatalogResource } from '../../directory/catalog';
-import { DirectoryError, UnsupportedError, type AuthMethod, type Directory, type DirectoryUser } from '../../directory/directory';
+import { DirectoryError, isDirectoryUnavailable, UnsupportedError, type AuthMethod, type Directory, type DirectoryUser } from '../../directory/directory';
 import type { AuditActor } from '../../store/audit-trail';
 import type { Job } from '../../store/jobs';
 import { ACTIVE_STATES, isRecoveryId, type LostMethod, type RecoveryFlow, type RecoverySession, type VerificationMethod } from '../../store/recovery';
@@ -416,7 +416,14 @@ export class RecoveryService {
     // The claim: of two clicks on "go on", one makes the change.
     if (!this.d.store.transaction(() => this.d.store.recovery.transition(found.id, 'verified', 'completing'))) return endedCard(this.d.store.recovery.get(found.id)!);
     const session = this.d.store.recovery.get(found.id)!;
-    const fresh = await this.d.directory.getUser(user.id);
+    let fresh: DirectoryUser | null;
+    try {
+      fresh = await this.d.directory.getUser(user.id);
+    } catch (err) {
+      // Nothing was changed yet: the claim is given back, so the same card works once the directory answers.
+      this.d.store.transaction(() => this.d.store.recovery.transition(session.id, 'completing', 'verified'));
+      throw err;
+    }
     if (!fresh?.accountEnabled) {
       this.d.store.transaction(() => this.close(session, 'refused', 'disabled', actor));
       return this.refuseDisabled(user, session.flow, session.id, true);
@@ -895,9 +902,22 @@ export class RecoveryService {
       [{ title: 'Reference', value: session.id }],
       session.id,
     );
+    // The directory not answering (down, throttling) is worth trying again; a refusal is not.
+    const unavailable = isDirectoryUnavailable(e);
+    // A method removed before the failure stays removed: the user is told, not shown "not made".
+    const removed = this.d.store.audit
+      .query({ correlationId: session.id, action: 'signin.methods-removed' })
+      .flatMap((a) => (JSON.parse(a.details) as { removed?: string[] }).removed ?? []);
+    const what = unavailable ? 'The directory did not answer' : 'The directory refused the change';
     return renderSigninNotice({
       title: `${FLOW_TITLES[session.flow]}: not done`,
-      text: 'The directory refused the change, so it was not made. The identity technicians were told and will contact you.',
+      text:
+        (removed.length
+          ? `${what}, so no Temporary Access Pass was created. The lost methods you named were removed: ${removed.join(', ')}.`
+          : `${what}, so it was not made.`) +
+        (unavailable
+          ? ' Please try again in a few minutes (you will be asked to verify again). The identity technicians were told.'
+          : ' The identity technicians were told and will contact you.'),
       tone: 'attention',
       facts: [{ title: 'Reference', value: session.id }],
     });

@@ -33,7 +33,8 @@ import { makeSelfSignedCertificate, type SelfSignedCertificate } from './self-si
  *   `$batch` (at most 20, answers in another order than asked);
  * - Teams app installation for a user and its chat, the app catalog, the app's service
  *   principal and Entra roles;
- * - switches to inject 429 with Retry-After, 503, 504, 403, and slow answers.
+ * - switches to inject 429 with Retry-After, 503, 504, 403, and slow answers; and failures
+ *   of the token endpoint (500, 503, no answer).
  */
 
 /** Every application permission the bot can use; granted by default. */
@@ -116,6 +117,8 @@ export interface FaultSpec {
   message?: string;
   /** How many matching requests fail. Default 1. */
   times?: number;
+  /** How many matching requests go through before the first one fails. Default 0. */
+  skip?: number;
   method?: string;
   /** Matched against the path without version. */
   path?: RegExp;
@@ -123,9 +126,22 @@ export interface FaultSpec {
   inBatch?: boolean;
 }
 
+/** A failure of the token endpoint (the Entra ID authority), in the style of {@link FaultSpec}. */
+export interface TokenFaultSpec {
+  /** HTTP status of the refusal (500, 503, ...); ignored with `hang`. Default 503. */
+  status?: number;
+  /** Seconds, sent as Retry-After. */
+  retryAfter?: number;
+  /** Never answer (until the client gives up and closes the connection): a timeout. */
+  hang?: boolean;
+  /** How many token requests fail. Default 1. */
+  times?: number;
+}
+
 interface Fault extends Required<Pick<FaultSpec, 'status'>> {
   spec: FaultSpec;
   remaining: number;
+  skip: number;
 }
 
 interface Delay {
@@ -266,6 +282,7 @@ export class FakeGraph {
   private readonly signingKey: { kid: string; privateKey: KeyObject; publicKey: KeyObject };
   private readonly clientCert: X509Certificate | null;
   private faults: Fault[] = [];
+  private tokenFaults: { spec: TokenFaultSpec; remaining: number }[] = [];
   private delays: Delay[] = [];
   private readonly teamsApps: { id: string; externalId: string; displayName: string }[];
 
@@ -355,6 +372,7 @@ export class FakeGraph {
       this.groups.set(g.id, { id: g.id, displayName: g.displayName, description: g.description, mail: g.mail, owners: [...g.owners], members: [...g.members] });
     }
     this.faults = [];
+    this.tokenFaults = [];
     this.delays = [];
     this.clearRecords();
   }
@@ -370,7 +388,26 @@ export class FakeGraph {
 
   /** The next matching request(s) fail with `status` (and Retry-After when given). */
   inject(spec: FaultSpec): void {
-    this.faults.push({ status: spec.status, spec, remaining: spec.times ?? 1 });
+    this.faults.push({ status: spec.status, spec, remaining: spec.times ?? 1, skip: spec.skip ?? 0 });
+  }
+
+  /**
+   * The next token request(s) fail: an Entra ID server error (`server_error`,
+   * `temporarily_unavailable` for 503) or, with `hang`, no answer at all. Tokens already
+   * issued stay valid; a client that caches its token is not affected until it asks again.
+   */
+  injectToken(spec: TokenFaultSpec = {}): void {
+    this.tokenFaults.push({ spec, remaining: spec.times ?? 1 });
+  }
+
+  /** Graph answers again: the faults from {@link inject} that are left are dropped. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** The token endpoint answers again (faults from {@link injectToken} that are left are dropped). */
+  clearTokenFaults(): void {
+    this.tokenFaults = [];
   }
 
   /** Matching requests are answered `ms` later, until {@link clearDelays}. */
@@ -515,6 +552,32 @@ export class FakeGraph {
     const form = new URLSearchParams(raw);
     const record: TokenRequest = { credential: 'none', scope: form.get('scope'), status: 200 };
     this.tokenRequests.push(record);
+    const fault = this.tokenFaults.find((f) => f.remaining > 0);
+    if (fault) {
+      fault.remaining -= 1;
+      if (fault.spec.hang) {
+        // No answer: the client's own timeout ends the request; `stop` closes the socket.
+        record.status = 0;
+        record.error = 'timeout';
+        return;
+      }
+      const status = fault.spec.status ?? 503;
+      record.status = status;
+      record.error = status === 503 ? 'temporarily_unavailable' : 'server_error';
+      send(
+        res,
+        status,
+        {
+          error: record.error,
+          error_description: `AADSTS${status === 503 ? '90033' : '90100'}: ${status === 503 ? 'A transient error has occurred. Please try again.' : 'An internal server error occurred.'}`,
+          error_codes: [status === 503 ? 90033 : 90100],
+          trace_id: randomUUID(),
+          correlation_id: randomUUID(),
+        },
+        fault.spec.retryAfter !== undefined ? { 'Retry-After': String(fault.spec.retryAfter) } : {},
+      );
+      return;
+    }
     const refuse = (status: number, error: string, description: string) => {
       record.status = status;
       record.error = error;
@@ -603,7 +666,8 @@ export class FakeGraph {
         (!f.spec.path || f.spec.path.test(path)) &&
         (f.spec.inBatch === undefined || f.spec.inBatch === inBatch),
     );
-    if (fault) {
+    if (fault && fault.skip > 0) fault.skip -= 1;
+    else if (fault) {
       fault.remaining -= 1;
       throw new GraphFailure(
         fault.status,
