@@ -2,14 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AppCredentials } from 'botframework-connector';
-import { vi } from 'vitest';
-import type { RunningBot } from '../../bot/main';
+import { afterAll, beforeAll, vi } from 'vitest';
+import { startBot, type RunningBot } from '../../bot/main';
 import { FakeConnector } from './fake-connector';
 import type { FakeGraph, FakeGraphOptions } from './fake-graph';
 import { FakeBotFrameworkIssuer } from './fake-token-issuer';
 import { FakeUserTokenService } from './fake-user-token-service';
-import { demoTenant, loopbackOnlyDns, startFakeGraph } from './graph-setup';
-import { TeamsClient } from './teams-client';
+import { demoTenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from './graph-setup';
+import type { TestClock } from './harness';
+import { cardOf, findById, TeamsClient, type TestUser } from './teams-client';
 
 /** The bot's app registration in production-mode tests; Graph uses the same one. */
 export const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
@@ -94,6 +95,89 @@ export async function startProductionFakes(options: { dirPrefix: string; graph?:
       fs.rmSync(dir, { recursive: true, force: true });
       offline.restore();
       vi.restoreAllMocks();
+    },
+  };
+}
+
+/** One production-mode bot on the fakes for a test file (see {@link useProductionBot}). */
+export interface ProductionBot {
+  readonly fakes: ProductionFakes;
+  readonly graph: FakeGraph;
+  readonly connector: FakeConnector;
+  /** The running bot; a new one after {@link ProductionBot.restart}. */
+  readonly bot: RunningBot;
+  /** Every log line of every bot the file started, parsed. */
+  readonly logs: any[];
+  /** A Teams client for the running bot. */
+  client(): TeamsClient;
+  /**
+   * Stops the bot and starts a new one on the same database and fakes (a stop and a start in
+   * production); `whileStopped` runs in between (Graph recovering, say).
+   */
+  restart(whileStopped?: () => unknown): Promise<RunningBot>;
+  /**
+   * `employee` asks in plain words (`text`) and submits the confirmation card; returns the
+   * request id and the approval card that reached `approver`'s 1:1 chat.
+   */
+  submitRequest(employee: TestUser, approver: TestUser, text: string): Promise<{ requestId: string; approval: any }>;
+}
+
+/**
+ * Starts the fakes and a production-mode bot before the file's tests (environment `env` on
+ * top of the fakes' own, the bot's clock `clock`) and stops both after them.
+ */
+export function useProductionBot(options: { dirPrefix: string; clock: TestClock; env?: Record<string, string>; graph?: Partial<FakeGraphOptions>; tokenService?: boolean }): ProductionBot {
+  let fakes: ProductionFakes | undefined;
+  let bot: RunningBot | undefined;
+  const logs: any[] = [];
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the production bot starts in beforeAll');
+    return v;
+  };
+  const boot = () => startBot({ ...started(fakes).env, ...options.env }, { logDestination: jsonLogSink(logs), clock: options.clock.now });
+  beforeAll(async () => {
+    fakes = await startProductionFakes({ dirPrefix: options.dirPrefix, graph: options.graph, tokenService: options.tokenService });
+    bot = await boot();
+  });
+  afterAll(async () => {
+    await bot?.close();
+    await fakes?.stop();
+  });
+  return {
+    get fakes() {
+      return started(fakes);
+    },
+    get graph() {
+      return started(fakes).graph;
+    },
+    get connector() {
+      return started(fakes).connector;
+    },
+    get bot() {
+      return started(bot);
+    },
+    logs,
+    client: () => started(fakes).clientFor(started(bot)),
+    async submitRequest(employee, approver, text) {
+      const client = this.client();
+      await client.message(employee, text);
+      const sent = this.connector.sentTo(client.personalConversationId(employee));
+      const confirm = cardOf(sent[sent.length - 1]);
+      const submitted = await client.invoke(employee, 'access.submit', { draft: findById(confirm, 'access-submit').data.draft });
+      const requestId = /^Submitted: (REQ-\d+)$/.exec(findById(submitted.body.value, 'notice-title').text)![1]!;
+      await this.bot.scheduler.idle();
+      const approverChat = this.bot.store.conversations.findPersonal(approver.id)!.conversationId;
+      const approval = this.connector
+        .sentTo(approverChat)
+        .map(cardOf)
+        .find((c) => c && findById(c, 'access-approve')?.data?.requestId === requestId);
+      return { requestId, approval };
+    },
+    async restart(whileStopped) {
+      await started(bot).close();
+      await whileStopped?.();
+      bot = await boot();
+      return bot;
     },
   };
 }

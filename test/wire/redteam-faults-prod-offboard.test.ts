@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProductionFakes, type ProductionFakes } from '../support/production-rig';
-import { startBot, type RunningBot } from '../../bot/main';
-import type { FakeConnector } from '../support/fake-connector';
-import type { FakeGraph } from '../support/fake-graph';
+import { describe, expect, it } from 'vitest';
+import { useProductionBot } from '../support/production-rig';
 import { TestClock } from '../support/harness';
-import { demoPersona, demoTenant, jsonLogSink } from '../support/graph-setup';
+import { demoPersona, demoTenant } from '../support/graph-setup';
 import { cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 import { actions, planOf, problems, status, steps } from '../technician/support';
 
@@ -15,43 +12,22 @@ import { actions, planOf, problems, status, steps } from '../technician/support'
  * database; Graph recovers; the rerun does only what is left, every change happens once and
  * is on record once, and the card ends Done.
  */
-let fakes: ProductionFakes;
-let graph: FakeGraph;
-let connector: FakeConnector;
-let bot: RunningBot;
-let env: Record<string, string>;
 const clock = new TestClock('2026-03-02T09:00:00.000Z');
-const logs: any[] = [];
-
-function boot(): Promise<RunningBot> {
-  return startBot(env, { logDestination: jsonLogSink(logs), clock: clock.now });
-}
-
-beforeAll(async () => {
-  fakes = await startProductionFakes({ dirPrefix: 'helpdesk-faults-offboard-' });
-  ({ graph, connector } = fakes);
-  env = { ...fakes.env, GRAPH_RETRY_MAX_SECONDS: '1', RECOVERY_PRIVILEGED_GROUP_IDS: demoTenant.privilegedGroupIds.join(',') };
-  bot = await boot();
-});
-
-afterAll(async () => {
-  await bot?.close();
-  await fakes?.stop();
-});
+const rig = useProductionBot({ dirPrefix: 'helpdesk-faults-offboard-', clock, env: { GRAPH_RETRY_MAX_SECONDS: '1', RECOVERY_PRIVILEGED_GROUP_IDS: demoTenant.privilegedGroupIds.join(',') } });
 
 const sarah = () => demoPersona('technician');
 const lukas = demoTenant.users.find((u) => u.displayName === 'Lukas Novak')!;
 
 async function say(user: TestUser, text: string): Promise<any[]> {
-  const client = fakes.clientFor(bot);
+  const client = rig.client();
   const conv = client.channelConversationId();
-  const before = connector.sentTo(conv).length;
+  const before = rig.connector.sentTo(conv).length;
   expect((await client.message(user, text, { where: 'channel' })).status).toBe(200);
-  return connector.sentTo(conv).slice(before).map(cardOf).filter(Boolean);
+  return rig.connector.sentTo(conv).slice(before).map(cardOf).filter(Boolean);
 }
 
 async function press(user: TestUser, verb: string, data: Record<string, unknown>): Promise<any> {
-  const res = await fakes.clientFor(bot).invoke(user, verb, data, { where: 'channel' });
+  const res = await rig.client().invoke(user, verb, data, { where: 'channel' });
   expect(res.status).toBe(200);
   expect(problems(res.body?.value)).toEqual([]);
   return res.body.value;
@@ -59,14 +35,14 @@ async function press(user: TestUser, verb: string, data: Record<string, unknown>
 
 /** The latest version of each posted copy of a plan's card. */
 function planCopies(planId: string): any[] {
-  return bot.store.technician.cards.forOwner(planId, 'plan').map((ref) => {
-    const updates = connector.calls.filter((c) => c.kind === 'update' && c.conversationId === ref.conversationId && c.activityId === ref.activityId);
+  return rig.bot.store.technician.cards.forOwner(planId, 'plan').map((ref) => {
+    const updates = rig.connector.calls.filter((c) => c.kind === 'update' && c.conversationId === ref.conversationId && c.activityId === ref.activityId);
     return cardOf(updates[updates.length - 1]?.body);
   });
 }
 
-const memberOf = () => [...graph.groups.values()].filter((g) => g.members.includes(lukas.id)).map((g) => g.id);
-const mfaOf = () => graph.users.get(lukas.id)!.methods.filter((m) => m.kind !== 'password').map((m) => m.id);
+const memberOf = () => [...rig.graph.groups.values()].filter((g) => g.members.includes(lukas.id)).map((g) => g.id);
+const mfaOf = () => rig.graph.users.get(lukas.id)!.methods.filter((m) => m.kind !== 'password').map((m) => m.id);
 const MEMBER_REMOVAL = new RegExp(`^/groups/[^/]+/members/${lukas.id}/\\$ref$`);
 const METHOD_REMOVAL = new RegExp(`^/users/${lukas.id}/authentication/.+Methods/[^/]+$`);
 
@@ -80,10 +56,10 @@ describe('an offboarding stopped half-way by Graph faults and a restart', () => 
     const [proposed] = await say(sarah(), `offboard ${lukas.userPrincipalName} --reason last working day`);
     const plan = planOf(proposed);
 
-    graph.inject({ status: 503, times: 10_000, method: 'DELETE', path: MEMBER_REMOVAL });
-    graph.inject({ status: 503, times: 10_000, method: 'DELETE', path: METHOD_REMOVAL });
+    rig.graph.inject({ status: 503, times: 10_000, method: 'DELETE', path: MEMBER_REMOVAL });
+    rig.graph.inject({ status: 503, times: 10_000, method: 'DELETE', path: METHOD_REMOVAL });
     await press(sarah(), 'tech.confirm', { plan });
-    await bot.scheduler.idle();
+    await rig.bot.scheduler.idle();
 
     const [partial] = planCopies(plan);
     expect(status(partial)).toBe('Finished with problems: run it again to finish what is left');
@@ -94,33 +70,31 @@ describe('an offboarding stopped half-way by Graph faults and a restart', () => 
     expect(first[2]).toMatch(/^Step 3: Remove from groups \(\d+\) = FAILED/);
     expect(first[3]).toMatch(/^Step 4: Remove MFA methods \(\d+\) = FAILED/);
     // What failed is still there; what was done is done.
-    expect(graph.users.get(lukas.id)!.accountEnabled).toBe(false);
+    expect(rig.graph.users.get(lukas.id)!.accountEnabled).toBe(false);
     expect(memberOf().sort()).toEqual([...groups].sort());
     expect(mfaOf().sort()).toEqual([...methods].sort());
     // Changes on record only when made: the failures are on record as failures.
-    const trail = () => bot.store.audit.query({ target: lukas.id }).filter((e) => e.outcome === 'success').map((e) => e.action);
+    const trail = () => rig.bot.store.audit.query({ target: lukas.id }).filter((e) => e.outcome === 'success').map((e) => e.action);
     expect(trail().filter((a) => a === 'technician.memberships-removed')).toEqual([]);
     expect(trail().filter((a) => a === 'technician.mfa-removed')).toEqual([]);
-    expect(bot.store.audit.query({ correlationId: plan, action: 'technician.mfa-removed' }).map((e) => [e.outcome, JSON.parse(e.details).removed])).toEqual([['failure', []]]);
-    expect(bot.store.audit.query({ correlationId: plan, action: 'technician.plan-finished' })).toHaveLength(1);
+    expect(rig.bot.store.audit.query({ correlationId: plan, action: 'technician.mfa-removed' }).map((e) => [e.outcome, JSON.parse(e.details).removed])).toEqual([['failure', []]]);
+    expect(rig.bot.store.audit.query({ correlationId: plan, action: 'technician.plan-finished' })).toHaveLength(1);
 
     // Stopped and started on the same database; Graph recovers meanwhile.
-    await bot.close();
-    graph.clearFaults();
-    bot = await boot();
-    await bot.scheduler.idle();
+    await rig.restart(() => rig.graph.clearFaults());
+    await rig.bot.scheduler.idle();
     // The start did not run the finished plan again.
     expect(memberOf().sort()).toEqual([...groups].sort());
 
     const rerun = await press(sarah(), 'tech.rerun', { plan });
     expect(findById(rerun, 'tech-text').text).toMatch(/ran it again/);
-    const next = connector.sentTo(fakes.clientFor(bot).channelConversationId()).map(cardOf).filter(Boolean).pop();
+    const next = rig.connector.sentTo(rig.client().channelConversationId()).map(cardOf).filter(Boolean).pop();
     const plan2 = planOf(next);
     expect(plan2).not.toBe(plan);
     // Only what is left: the account is already disabled.
     expect(steps(next).some((s) => s.startsWith('Step 1: Disable the account'))).toBe(false);
     await press(sarah(), 'tech.confirm', { plan: plan2 });
-    await bot.scheduler.idle();
+    await rig.bot.scheduler.idle();
 
     const [done] = planCopies(plan2);
     expect(status(done)).toBe('Done');
@@ -128,16 +102,16 @@ describe('an offboarding stopped half-way by Graph faults and a restart', () => 
     expect(memberOf()).toEqual([]);
     expect(mfaOf()).toEqual([]);
     // Each group and each method was removed by exactly one successful call.
-    const removedCalls = graph.requests.filter((r) => r.method === 'DELETE' && MEMBER_REMOVAL.test(r.path) && r.status === 204);
+    const removedCalls = rig.graph.requests.filter((r) => r.method === 'DELETE' && MEMBER_REMOVAL.test(r.path) && r.status === 204);
     expect(removedCalls.map((r) => r.path.split('/')[2]).sort()).toEqual([...groups].sort());
-    const methodCalls = graph.requests.filter((r) => r.method === 'DELETE' && METHOD_REMOVAL.test(r.path) && r.status === 204);
+    const methodCalls = rig.graph.requests.filter((r) => r.method === 'DELETE' && METHOD_REMOVAL.test(r.path) && r.status === 204);
     expect(methodCalls).toHaveLength(methods.length);
     // One event per change over both runs.
     expect(trail().filter((a) => a === 'technician.account-disabled')).toHaveLength(1);
     expect(trail().filter((a) => a === 'technician.memberships-removed')).toHaveLength(1);
     expect(trail().filter((a) => a === 'technician.mfa-removed')).toHaveLength(1);
-    expect(bot.store.audit.query({ correlationId: plan2, action: 'technician.plan-finished' })).toHaveLength(1);
-    expect(bot.store.audit.verify().ok).toBe(true);
+    expect(rig.bot.store.audit.query({ correlationId: plan2, action: 'technician.plan-finished' })).toHaveLength(1);
+    expect(rig.bot.store.audit.verify().ok).toBe(true);
   });
 });
 
@@ -148,17 +122,17 @@ describe("a technician's pass and password reset when Graph answers 503", () => 
     const userPath = new RegExp(`^/users/${chloe.id}$`);
     // Secrets go to the technician's 1:1 chat only (created by the bot when she has none).
     const secretsShown = () => {
-      const chat = bot.store.conversations.findPersonal(sarah().id)?.conversationId;
-      return chat ? connector.sentTo(chat).map(cardOf).filter((c) => c && findById(c, 'tech-secret-value')) : [];
+      const chat = rig.bot.store.conversations.findPersonal(sarah().id)?.conversationId;
+      return chat ? rig.connector.sentTo(chat).map(cardOf).filter((c) => c && findById(c, 'tech-secret-value')) : [];
     };
     const shownBefore = secretsShown().length;
-    const plansFor = () => bot.store.audit.query({ target: chloe.id });
+    const plansFor = () => rig.bot.store.audit.query({ target: chloe.id });
 
     for (const [command, path, method, done] of [
       ['tap', tapPath, 'POST', 'signin.tap-issued'],
       ['reset-password', userPath, 'PATCH', 'signin.password-reset'],
     ] as const) {
-      graph.inject({ status: 503, times: 10_000, method, path });
+      rig.graph.inject({ status: 503, times: 10_000, method, path });
       const before = plansFor().length;
       const shown = secretsShown().length;
       const answer = await say(sarah(), `${command} ${chloe.userPrincipalName}`);
@@ -167,7 +141,7 @@ describe("a technician's pass and password reset when Graph answers 503", () => 
       const confirm = findById(card, 'tech-confirm');
       if (confirm) {
         card = await press(sarah(), 'tech.confirm', confirm.data);
-        await bot.scheduler.idle();
+        await rig.bot.scheduler.idle();
         card = planCopies(planOf(card)).at(-1) ?? card;
       }
       const text = cardText(card);
@@ -177,18 +151,18 @@ describe("a technician's pass and password reset when Graph answers 503", () => 
       expect(secretsShown(), command).toHaveLength(shown);
       expect(plansFor().slice(before).filter((e) => e.action === done), command).toEqual([]);
 
-      graph.clearFaults();
+      rig.graph.clearFaults();
       const again = await say(sarah(), `${command} ${chloe.userPrincipalName}`);
       let result = again.at(-1);
       const confirm2 = findById(result, 'tech-confirm');
       if (confirm2) {
         result = await press(sarah(), 'tech.confirm', confirm2.data);
-        await bot.scheduler.idle();
+        await rig.bot.scheduler.idle();
       }
       expect(plansFor().slice(before).filter((e) => e.action === done), command).toHaveLength(1);
       expect(secretsShown(), command).toHaveLength(shown + 1);
     }
     expect(secretsShown()).toHaveLength(shownBefore + 2);
-    expect(graph.users.get(chloe.id)!.methods.filter((m) => m.kind === 'temporaryAccessPass')).toHaveLength(1);
+    expect(rig.graph.users.get(chloe.id)!.methods.filter((m) => m.kind === 'temporaryAccessPass')).toHaveLength(1);
   });
 });

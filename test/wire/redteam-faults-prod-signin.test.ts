@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProductionFakes, type ProductionFakes } from '../support/production-rig';
-import { startBot, type RunningBot } from '../../bot/main';
+import { describe, expect, it } from 'vitest';
+import { useProductionBot } from '../support/production-rig';
 import { cardProblems } from '../cards/validate';
-import type { FakeConnector } from '../support/fake-connector';
-import type { FakeGraph } from '../support/fake-graph';
 import { TestClock } from '../support/harness';
-import { demoPersona, demoTenant, jsonLogSink } from '../support/graph-setup';
+import { demoPersona, demoTenant } from '../support/graph-setup';
 import { cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 
 /**
@@ -16,39 +13,24 @@ import { cardOf, cardText, findById, type TestUser } from '../support/teams-clie
  */
 const TAP_PATH = /^\/users\/[^/]+\/authentication\/temporaryAccessPassMethods$/;
 
-let fakes: ProductionFakes;
-let graph: FakeGraph;
-let connector: FakeConnector;
-let bot: RunningBot;
 const clock = new TestClock('2026-03-02T09:00:00.000Z');
-const logs: any[] = [];
-
-beforeAll(async () => {
-  fakes = await startProductionFakes({ dirPrefix: 'helpdesk-faults-signin-' });
-  ({ graph, connector } = fakes);
-  bot = await startBot({ ...fakes.env, GRAPH_RETRY_MAX_SECONDS: '1', RECOVERY_PRIVILEGED_GROUP_IDS: demoTenant.privilegedGroupIds.join(',') }, { logDestination: jsonLogSink(logs), clock: clock.now });
-});
-
-afterAll(async () => {
-  await bot?.close();
-  await fakes?.stop();
-});
+const rig = useProductionBot({ dirPrefix: 'helpdesk-faults-signin-', clock, env: { GRAPH_RETRY_MAX_SECONDS: '1', RECOVERY_PRIVILEGED_GROUP_IDS: demoTenant.privilegedGroupIds.join(',') } });
 
 const emily = () => demoPersona('employee');
 const thomas = () => demoPersona('manager');
 
 async function say(user: TestUser, text: string): Promise<any> {
-  const client = fakes.clientFor(bot);
+  const client = rig.client();
   const conv = client.personalConversationId(user);
-  const before = connector.sentTo(conv).length;
+  const before = rig.connector.sentTo(conv).length;
   expect((await client.message(user, text)).status).toBe(200);
-  const card = connector.sentTo(conv).slice(before).map(cardOf).filter(Boolean).pop();
+  const card = rig.connector.sentTo(conv).slice(before).map(cardOf).filter(Boolean).pop();
   expect(cardProblems(card)).toEqual([]);
   return card;
 }
 
 async function click(user: TestUser, verb: string, data: Record<string, unknown>): Promise<any> {
-  const res = await fakes.clientFor(bot).invoke(user, verb, data);
+  const res = await rig.client().invoke(user, verb, data);
   expect(res.status).toBe(200);
   expect(cardProblems(res.body?.value)).toEqual([]);
   return res.body.value;
@@ -56,8 +38,8 @@ async function click(user: TestUser, verb: string, data: Record<string, unknown>
 
 /** Cards in Emily's chat that carry a pass (the secret's message). */
 function passCards(): any[] {
-  const conv = fakes.clientFor(bot).personalConversationId(emily());
-  return connector.sentTo(conv).map(cardOf).filter((c) => c && findById(c, 'secret-hide'));
+  const conv = rig.client().personalConversationId(emily());
+  return rig.connector.sentTo(conv).map(cardOf).filter((c) => c && findById(c, 'secret-hide'));
 }
 
 /** Emily asks to recover her MFA, says her phone is lost, and Thomas confirms it is her. */
@@ -66,20 +48,20 @@ async function verifiedByThomas(): Promise<string> {
   const session = findById(card, 'signin-cancel').data.session as string;
   const phone = demoTenant.users.find((u) => u.id === emily().id)!.authMethods.find((m) => m.kind === 'phone')!;
   await click(emily(), 'signin.ask', { session, method: 'manager', lost: phone.id });
-  await bot.scheduler.idle();
+  await rig.bot.scheduler.idle();
   const confirmed = await click(thomas(), 'signin.confirm', { session, method: 'manager' });
   expect(findById(confirmed, 'attest-status').text).toMatch(/^Confirmed by Thomas Berg/);
-  await bot.scheduler.idle();
-  expect(bot.store.recovery.get(session)!.state).toBe('verified');
+  await rig.bot.scheduler.idle();
+  expect(rig.bot.store.recovery.get(session)!.state).toBe('verified');
   return session;
 }
 
-const tapsOf = (id: string) => graph.users.get(id)!.methods.filter((m) => m.kind === 'temporaryAccessPass');
+const tapsOf = (id: string) => rig.graph.users.get(id)!.methods.filter((m) => m.kind === 'temporaryAccessPass');
 
 describe('MFA recovery when Graph is unavailable after verification', () => {
   it('a 503 on creating the pass: no pass shown, the removed phone on record, a clear message, and a new recovery works', async () => {
     const session = await verifiedByThomas();
-    graph.inject({ status: 503, times: 1, method: 'POST', path: TAP_PATH });
+    rig.graph.inject({ status: 503, times: 1, method: 'POST', path: TAP_PATH });
     const failed = await click(emily(), 'signin.complete', { session });
     const text = cardText(failed);
     expect(text).not.toMatch(/^Done/);
@@ -92,8 +74,8 @@ describe('MFA recovery when Graph is unavailable after verification', () => {
     expect(text).not.toMatch(/\bat .+\.(ts|js):\d+/);
     expect(passCards()).toEqual([]);
     expect(tapsOf(emily().id)).toEqual([]);
-    expect(bot.store.recovery.get(session)!.state).toBe('failed');
-    const actions = bot.store.audit.query({ correlationId: session }).map((e) => e.action);
+    expect(rig.bot.store.recovery.get(session)!.state).toBe('failed');
+    const actions = rig.bot.store.audit.query({ correlationId: session }).map((e) => e.action);
     // The phone was removed before the failure: that is on record, the pass is not.
     expect(actions.filter((a) => a === 'signin.methods-removed')).toHaveLength(1);
     expect(actions).not.toContain('signin.tap-issued');
@@ -101,43 +83,43 @@ describe('MFA recovery when Graph is unavailable after verification', () => {
     // A second click on the same card does not try again behind her back.
     const again = await click(emily(), 'signin.complete', { session });
     expect(cardText(again)).not.toMatch(/Done: MFA recovery/);
-    expect(graph.calls('POST', TAP_PATH).map((r) => r.status)).toEqual([503]);
+    expect(rig.graph.calls('POST', TAP_PATH).map((r) => r.status)).toEqual([503]);
 
     // A new recovery (verified again) gives her one pass.
-    await bot.scheduler.idle();
+    await rig.bot.scheduler.idle();
     const second = await verifiedByThomas();
     const done = await click(emily(), 'signin.complete', { session: second });
     expect(findById(done, 'signin-title').text).toBe('Done: MFA recovery');
     expect(passCards()).toHaveLength(1);
     expect(tapsOf(emily().id)).toHaveLength(1);
-    expect(bot.store.audit.query({ correlationId: second, action: 'signin.tap-issued' })).toHaveLength(1);
+    expect(rig.bot.store.audit.query({ correlationId: second, action: 'signin.tap-issued' })).toHaveLength(1);
   });
 
   it('a 503 when her account is read again at the change: nothing changed, the recovery not stuck, and the same card works once Graph answers', async () => {
     clock.advance(60 * 60_000);
-    await bot.scheduler.runDue();
+    await rig.bot.scheduler.runDue();
     const passesBefore = passCards().length;
-    const tapPostsBefore = graph.calls('POST', TAP_PATH).length;
+    const tapPostsBefore = rig.graph.calls('POST', TAP_PATH).length;
     const session = await verifiedByThomas();
     const reads = new RegExp(`^/users/${emily().id}$`);
     // The turn's own read of the acting user goes through; the read at the change fails.
-    const before = graph.calls('GET', reads).length;
+    const before = rig.graph.calls('GET', reads).length;
     await click(emily(), 'signin.hide', { session: 'SR-NONE' });
-    const readsPerClick = graph.calls('GET', reads).length - before;
-    graph.inject({ status: 503, times: 1, method: 'GET', path: reads, skip: readsPerClick });
+    const readsPerClick = rig.graph.calls('GET', reads).length - before;
+    rig.graph.inject({ status: 503, times: 1, method: 'GET', path: reads, skip: readsPerClick });
     const failed = await click(emily(), 'signin.complete', { session });
     // The read at the change is the one that failed.
-    expect(graph.calls('GET', reads).filter((r) => r.status === 503)).toHaveLength(1);
+    expect(rig.graph.calls('GET', reads).filter((r) => r.status === 503)).toHaveLength(1);
     expect(cardText(failed)).toMatch(/could not reach the company directory/i);
     expect(cardText(failed)).toMatch(/nothing was changed/i);
     expect(cardText(failed)).not.toMatch(/Done: MFA recovery/);
     expect(passCards()).toHaveLength(passesBefore);
-    expect(graph.calls('POST', TAP_PATH)).toHaveLength(tapPostsBefore);
-    expect(bot.store.recovery.get(session)!.state).not.toBe('completing');
+    expect(rig.graph.calls('POST', TAP_PATH)).toHaveLength(tapPostsBefore);
+    expect(rig.bot.store.recovery.get(session)!.state).not.toBe('completing');
 
     const done = await click(emily(), 'signin.complete', { session });
     expect(findById(done, 'signin-title').text).toBe('Done: MFA recovery');
     expect(passCards()).toHaveLength(passesBefore + 1);
-    expect(bot.store.audit.query({ correlationId: session, action: 'signin.tap-issued' })).toHaveLength(1);
+    expect(rig.bot.store.audit.query({ correlationId: session, action: 'signin.tap-issued' })).toHaveLength(1);
   });
 });
