@@ -86,7 +86,7 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   registerReviewActions(app, reviews.service, technician, intents);
   // Drift detection: the `drift` command and its tickets' buttons go through the technicians' commands.
   createDriftCapability(deps, access, technician, reviews.service);
-  scheduleAuditAnchors(deps, access.scheduler);
+  scheduleAuditAnchors(deps, access.scheduler, access.tickets);
   registerTechnicianCommands(app, deps, menu, technician);
   // The HR feed drives the technicians' joiner, mover and leaver plans; its card button is a route, so before the fallback.
   const hrFeed = createHrFeedCapability(deps, app, access, technician, reviews.service);

@@ -158,8 +158,12 @@ export class AuditTrail {
    * an anchor file, not just the newest: a chain rewritten and then anchored again (the
    * scheduled job writes whatever head it finds) still fails at the older ones, and so does
    * an anchor line edited in the file.
+   *
+   * `since`, an anchor, checks only what came after it: the anchored event still has its hash
+   * and every later event follows from it (what the anchors job checks before it writes a
+   * new head, without reading the whole trail).
    */
-  verify(anchorOrAnchors?: { seq: number; hash: string } | readonly { seq: number; hash: string }[]): VerifyResult {
+  verify(anchorOrAnchors?: { seq: number; hash: string } | readonly { seq: number; hash: string }[], options: { since?: { seq: number; hash: string } } = {}): VerifyResult {
     const list = anchorOrAnchors === undefined ? [] : Array.isArray(anchorOrAnchors) ? anchorOrAnchors : [anchorOrAnchors as { seq: number; hash: string }];
     const anchors = list.length ? new Map(list.map((a) => [a.seq, a.hash])) : null;
     const lastAnchor = list.reduce((m, a) => Math.max(m, a.seq), 0);
@@ -181,6 +185,16 @@ export class AuditTrail {
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
     let count = 0;
+    const since = options.since;
+    if (since) {
+      // Only the events after an anchor: the anchored event must still be there with its hash.
+      const at = this.db.prepare('SELECT hash FROM audit_events WHERE seq = ?').pluck().get(since.seq) as string | undefined;
+      if (at === undefined) return { ok: false, count: 0, firstBadSeq: since.seq, reason: `the trail no longer holds the anchored event ${since.seq}: events were removed` };
+      if (at !== since.hash) return { ok: false, count: 0, ...rewritten(since.seq, since.hash) };
+      expectedSeq = since.seq + 1;
+      prevHash = since.hash;
+      count = since.seq;
+    }
     for (;;) {
       let page: unknown[][];
       let encoded = true;
