@@ -1,4 +1,5 @@
 import { renderDriftTicketCard } from '../../adaptive-cards/drift';
+import { plainText } from '../../adaptive-cards/plain-text';
 import { renderTechCard, type Fact, type Tone } from '../../adaptive-cards/technician';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { APP_NAME } from '../../bot/deps';
@@ -332,13 +333,20 @@ export class DriftService {
     const membersOf = new Map(scans.map((s) => [s.group.id.toLowerCase(), new Set(s.members.map((m) => m.id.toLowerCase()))]));
     const absent = [...new Set(grants.filter((g) => !membersOf.get(g.groupId.toLowerCase())?.has(g.userId.toLowerCase())).map((g) => g.userId))];
     const missing = new Set<string>();
+    // A holder the directory did not answer about is neither known nor gone: their findings stay as they are.
+    const notLookedUp = new Map<string, string>();
     await mapLimit(absent, CONCURRENCY, async (id) => {
       try {
         if (!(await this.d.directory.getUser(id))) missing.add(id);
       } catch (err) {
+        notLookedUp.set(id, errorText(err));
         log.warn({ userId: id, err: { name: (err as Error).name, message: (err as Error).message } }, 'drift check could not look up a grant holder');
       }
     });
+    for (const s of scans) {
+      const holders = grants.filter((gr) => gr.groupId.toLowerCase() === s.group.id.toLowerCase() && notLookedUp.has(gr.userId));
+      if (holders.length) failures.push({ group: s.group, error: `could not look up ${holders[0]!.userName}, who holds a grant of it: ${notLookedUp.get(holders[0]!.userId)}` });
+    }
     const detected = detectDrift({ scans, grants, birthright: this.d.birthright, now: at, missingUsers: missing });
     for (const f of detected) {
       if (f.kind !== 'unapproved' && f.kind !== 'privileged') continue;
@@ -366,6 +374,7 @@ export class DriftService {
       if (seen.has(a.fingerprint)) continue;
       if (!covered(a.groupId) || (a.otherGroupId && !covered(a.otherGroupId))) continue;
       if (a.removal?.state === 'running') continue;
+      if (a.kind === 'left' && notLookedUp.has(a.userId)) continue;
       if (o.dryRun) {
         resolved.push({ id: a.id, kind: a.kind, userName: a.userName, groupName: a.groupName, ticketId: a.ticketId });
         continue;
@@ -379,7 +388,7 @@ export class DriftService {
       if (done) resolved.push({ id: a.id, kind: a.kind, userName: a.userName, groupName: a.groupName, ticketId: a.ticketId });
     }
 
-    const summary: RunSummary = { runId, dryRun: o.dryRun, scope: scans.map((s) => s.group).concat(failures.map((f) => f.group)), at: at.toISOString(), found, resolved, failures };
+    const summary: RunSummary = { runId, dryRun: o.dryRun, scope: scans.map((s) => s.group).concat(failures.map((f) => f.group).filter((g) => !read.has(g.id.toLowerCase()))), at: at.toISOString(), found, resolved, failures };
     const counts = countsOf(summary);
     this.d.store.transaction(() => {
       if (runId !== null) this.d.findings.finishRun(runId, counts);
@@ -613,7 +622,7 @@ export class DriftService {
     const e = current ? f!.exception : null;
     const exceptionLive = f?.state === 'open' && !!e && !e.approvedBy && Date.parse(e.expiresAt) >= now.getTime();
     const exception = exceptionLive
-      ? `Exception proposed by ${e!.proposedBy.name}: waiting for a second technician's approval (privileged). Approve by ${formatTime(e!.expiresAt)}. Reason: ${e!.reason}`
+      ? `Exception proposed by ${e!.proposedBy.name}: waiting for a second technician's approval (privileged). Approve by ${formatTime(e!.expiresAt)}. Reason: ${plainText(e!.reason)}`
       : f?.state === 'open' && e && !e.approvedBy
         ? `The exception proposed by ${e.proposedBy.name} expired; nothing was changed.`
         : '';
@@ -621,7 +630,7 @@ export class DriftService {
     let text = f ? findingText(f) : t.text;
     if (f && !current) text += f.ticketId ? ` This occurrence is over: it was raised again as ${f.ticketId}.` : ' This occurrence is over.';
     else if (f?.state === 'accepted')
-      text += ` Accepted as an exception by ${f.acceptedBy?.name ?? 'a technician'}${f.exception?.approvedBy ? `, approved by ${f.exception.approvedBy.name}` : ''} (${formatTime(f.acceptedAt!)}): ${f.acceptedReason}`;
+      text += ` Accepted as an exception by ${f.acceptedBy?.name ?? 'a technician'}${f.exception?.approvedBy ? `, approved by ${f.exception.approvedBy.name}` : ''} (${formatTime(f.acceptedAt!)}): ${plainText(f.acceptedReason ?? '')}`;
     else if (f?.state === 'resolved') {
       text +=
         f.resolution === 'removed'

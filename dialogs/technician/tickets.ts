@@ -1,5 +1,6 @@
 import { CardFactory, MessageFactory, type Activity } from 'botbuilder';
 import { renderTechCard, renderTicketCard, type Fact, type Tone } from '../../adaptive-cards/technician';
+import { plainText } from '../../adaptive-cards/plain-text';
 import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
@@ -452,12 +453,12 @@ export class TicketService implements TechnicianNotices {
 export function ticketView(store: Store, t: Ticket, now: Date): { status: string; breached: boolean; sla: Fact; history: Fact[] } {
   const due = Date.parse(t.slaDueAt);
   const breached = t.slaBreachedAt !== null || (t.state !== 'closed' && now.getTime() > due) || (t.closedAt !== null && Date.parse(t.closedAt) > due);
-  let status = t.state === 'closed' ? `Closed by ${t.closedBy.name ?? 'someone'}: ${t.closeNote ?? ''}` : t.state === 'in-progress' ? `In progress: ${t.assignee.name}` : 'Open, not assigned';
+  let status = t.state === 'closed' ? `Closed by ${t.closedBy.name ?? 'someone'}: ${plainText(t.closeNote ?? '')}` : t.state === 'in-progress' ? `In progress: ${t.assignee.name}` : 'Open, not assigned';
   if (breached) status += ' · SLA breached';
   const history = store.technician.tickets
     .history(t.id)
     .slice(-6)
-    .map((h) => ({ title: formatTime(h.at), value: `${HISTORY_LABELS[h.action] ?? h.action}${h.actor.name ? ` by ${h.actor.name}` : ''}${h.note ? `: ${h.note.slice(0, 200)}` : ''}` }));
+    .map((h) => ({ title: formatTime(h.at), value: `${HISTORY_LABELS[h.action] ?? h.action}${h.actor.name ? ` by ${h.actor.name}` : ''}${h.note ? `: ${h.action === 'closed' ? plainText(h.note.slice(0, 200)) : h.note.slice(0, 200)}` : ''}` }));
   return {
     status,
     breached,

@@ -1,3 +1,4 @@
+import { plainText } from '../../adaptive-cards/plain-text';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -334,16 +335,20 @@ describe('one-click actions on a drift ticket', () => {
     expect(drift.get(f.id)!.state).toBe('open');
 
     // Global Admins is privileged: the exception takes effect when a second technician approves it.
-    await press(h, sarah(h), 'drift.accept', { finding: f.id, reason: 'Break-glass account holder during the ERP migration' });
+    // The reason shows on the cards as typed: its Markdown does nothing there.
+    const reason = 'Break-glass account holder during the ERP migration, see [CHG-42](https://example.invalid/chg/42)';
+    await press(h, sarah(h), 'drift.accept', { finding: f.id, reason });
     expect(drift.get(f.id)!.state).toBe('open');
     const accepted = await press(h, ahmed(h), 'drift.accept-approve', { finding: f.id });
-    expect(findById(accepted, 'drift-status').text).toBe('Closed by Ahmed Farouk: Accepted as an exception proposed by Sarah Mitchell: Break-glass account holder during the ERP migration');
-    expect(findById(accepted, 'drift-text').text).toMatch(/Accepted as an exception by Sarah Mitchell, approved by Ahmed Farouk \(.*\): Break-glass account holder during the ERP migration$/);
+    expect(findById(accepted, 'drift-status').text).toBe(`Closed by Ahmed Farouk: Accepted as an exception proposed by Sarah Mitchell: ${plainText(reason)}`);
+    expect(findById(accepted, 'drift-text').text).toMatch(/Accepted as an exception by Sarah Mitchell, approved by Ahmed Farouk \(.*\): /);
+    expect(findById(accepted, 'drift-text').text.endsWith(`: ${plainText(reason)}`)).toBe(true);
+    expect(drift.get(f.id)!.acceptedReason).toBe(reason);
     expect(actions(accepted)).toEqual(['drift-unaccept']);
-    expect(drift.get(f.id)).toMatchObject({ state: 'accepted', acceptedReason: 'Break-glass account holder during the ERP migration', acceptedBy: { id: sarah(h).id, name: 'Sarah Mitchell' } });
+    expect(drift.get(f.id)).toMatchObject({ state: 'accepted', acceptedReason: reason, acceptedBy: { id: sarah(h).id, name: 'Sarah Mitchell' } });
     const [event] = h.bot.store.audit.query({ action: 'drift.finding-accepted', correlationId: f.id });
     expect(event).toMatchObject({ actorId: ahmed(h).id, target: carlos.id });
-    expect(JSON.parse(event!.details)).toMatchObject({ reason: 'Break-glass account holder during the ERP migration', kind: 'privileged' });
+    expect(JSON.parse(event!.details)).toMatchObject({ reason, kind: 'privileged' });
     expect(h.bot.store.technician.tickets.get(f.ticketId!)!.state).toBe('closed');
 
     const quiet = await runDrift();

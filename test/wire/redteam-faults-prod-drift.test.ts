@@ -158,6 +158,8 @@ describe('a drift check when Graph fails to look up a grant holder', () => {
     expect(drift().get(left.id)).toMatchObject({ state: 'open', occurrence: 1, ticketId: left.ticketId });
     expect(rig.bot.store.audit.query({ correlationId: left.id, action: 'drift.finding-resolved' })).toEqual([]);
     expect(findById(faulty, 'tech-section-facts-resolved')).toBeUndefined();
+    // The summary says what could not be checked, and why.
+    expect(notRead(faulty)).toEqual([{ title: 'Source Code', value: expect.stringMatching(/^could not look up Mei Tanaka, who holds a grant of it: .*(503|unavailable)/i) }]);
     expect(lastChecked().outcome).toBe('failure');
 
     rig.graph.clearFaults();

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plainText } from '../../adaptive-cards/plain-text';
 import { classifyNotice } from '../../dialogs/technician/tickets';
 import { buildReport, reportCsv } from '../../store/report';
 import { startHarness, TestClock, type Harness } from '../support/harness';
@@ -92,6 +93,19 @@ describe('the ticket queue', () => {
     const [closing] = h.bot.store.audit.query({ action: 'ticket.closed', correlationId: id });
     expect(JSON.parse(closing!.details)).toMatchObject({ slaMet: true });
     expect((await say(h, sarah(h), 'take TKT-99999')).texts[0]).toBe('There is no ticket TKT-99999. Type `pending` for the queue.');
+  });
+
+  it('a closing note shows on the card as typed: no link or emphasis from Markdown in it', async () => {
+    clock.advance(2 * HOUR);
+    const id = await meiAsksForHelp();
+    const note = 'Reset at the desk, see [the runbook](https://example.invalid/runbook) **done**';
+    const closed = await press(h, sarah(h), 'ticket.close', { ticket: id, note });
+    expect(status(closed)).toBe(`Closed by Sarah Mitchell: ${plainText(note)}`);
+    expect(cardText(closed)).toContain(plainText(note));
+    expect(cardText(closed)).not.toContain('[the runbook](');
+    // Stored and audited as typed.
+    expect(h.bot.store.technician.tickets.get(id)!.closeNote).toBe(note);
+    expect(JSON.parse(h.bot.store.audit.query({ action: 'ticket.closed', correlationId: id })[0]!.details).note).toBe(note);
   });
 
   it('a breached SLA is announced in the channel once; closing after it records the miss', async () => {
