@@ -36,6 +36,7 @@ export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): Ac
     retryBaseMs: deps.config.jobs.retryBaseSeconds * 1000,
     retryMaxMs: deps.config.jobs.retryMaxSeconds * 1000,
     pollMs: deps.config.jobs.pollSeconds * 1000,
+    concurrency: deps.config.jobs.concurrency,
   });
   const service = new AccessService({
     config: deps.config,

@@ -239,7 +239,8 @@ async function replyRefusal(context: TurnContext, text: string, title: string): 
       body: { statusCode: 200, type: 'application/vnd.microsoft.card.adaptive', value: card },
     };
     await context.sendActivity({ type: 'invokeResponse', value: response });
-    return;
+    // Teams shows nothing of the answer to a sign-in's invoke (`signin/verifyState`): the notice goes to the chat too.
+    if (!context.activity.name?.startsWith('signin/')) return;
   }
   await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(renderNoticeCard({ title, text, tone: 'attention' }))));
 }

@@ -53,7 +53,7 @@ export interface AppConfig {
     expiryNoticeHours: number;
   };
   /** Durable jobs: retries with exponential backoff, and how often due jobs are looked for. */
-  jobs: { maxAttempts: number; retryBaseSeconds: number; retryMaxSeconds: number; pollSeconds: number };
+  jobs: { maxAttempts: number; retryBaseSeconds: number; retryMaxSeconds: number; pollSeconds: number; concurrency: number };
   /** Proactive messages: where to create a chat with someone who never talked to the bot, and the technicians' team. */
   proactive: { serviceUrl: string | null; techniciansTeamId: string | null };
   /** Self-service sign-in recovery: verification policy, time limits, abuse limits, step-up sign-in. */
@@ -236,6 +236,7 @@ export const envSchema = z.object({
   JOB_RETRY_BASE_SECONDS: wholeNumber(30, 1, 3600),
   JOB_RETRY_MAX_SECONDS: wholeNumber(3600, 1, 86400),
   SCHEDULER_POLL_SECONDS: wholeNumber(30, 1, 3600),
+  JOB_CONCURRENCY: wholeNumber(4, 1, 32),
   DRIFT_CHECK_INTERVAL_HOURS: wholeNumber(24, 0, 24 * 30),
   AUDIT_ANCHOR_FILE: optionalString,
   AUDIT_ANCHOR_INTERVAL_HOURS: wholeNumber(24, 0, 24 * 30),
@@ -404,6 +405,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       retryBaseSeconds: e.JOB_RETRY_BASE_SECONDS,
       retryMaxSeconds: e.JOB_RETRY_MAX_SECONDS,
       pollSeconds: e.SCHEDULER_POLL_SECONDS,
+      concurrency: e.JOB_CONCURRENCY,
     },
     proactive: { serviceUrl: e.BOT_SERVICE_URL ?? null, techniciansTeamId: e.TECHNICIANS_TEAM_ID ?? null },
     recovery: recoveryConfigFrom(e, { appId: e.BOT_ID ?? '', tenantId: e.BOT_TENANT_ID ?? null }),

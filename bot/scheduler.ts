@@ -1,4 +1,4 @@
-import type { Job, JobStore } from '../store/jobs';
+import { jobKey, type Job, type JobStore } from '../store/jobs';
 import type { Logger } from './logger';
 
 /** A job failure that retrying cannot fix (the group was deleted, the request is gone). */
@@ -51,10 +51,15 @@ export interface SchedulerOptions {
   retryMaxMs: number;
   /** How often due jobs are looked for (they are also run as soon as they are scheduled, via `kick`). */
   pollMs: number;
+  /** How many jobs run at once (of different requests). Default 1. */
+  concurrency?: number;
 }
 
 /**
- * Runs durable jobs from the store when they are due: one at a time, in due order. A failed
+ * Runs durable jobs from the store when they are due, in due order: up to `concurrency` at
+ * once, never two of one request (or, for jobs of no request, of one kind), so a request's
+ * card updates and messages keep their order while one slow delivery does not hold up the
+ * others. A failed
  * attempt is retried with exponential backoff (or the directory's `Retry-After`); after the
  * last attempt the job is marked failed, its handler's `onGiveUp` runs and the technicians
  * get a notice. On start, jobs a stopped process left running are made due again and every
@@ -66,6 +71,10 @@ export class Scheduler {
   private readonly handlers = new Map<string, JobHandler>();
   private loop: Promise<void> | null = null;
   private again = false;
+  /** Jobs running now, by key. */
+  private readonly running = new Map<string, Promise<void>>();
+  /** Wakes a loop waiting on running jobs when a job is scheduled meanwhile. */
+  private wake: (() => void) | null = null;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
 
@@ -91,6 +100,7 @@ export class Scheduler {
     if (this.stopped) return;
     if (this.loop) {
       this.again = true;
+      this.wake?.();
       return;
     }
     // Started on a later tick: a job that kicks from its synchronous part sees this loop.
@@ -130,11 +140,26 @@ export class Scheduler {
   }
 
   private async drain(): Promise<void> {
+    const limit = Math.max(1, this.o.concurrency ?? 1);
     while (!this.stopped) {
-      const job = this.o.jobs.claimNext(this.o.clock());
-      if (!job) return;
-      await this.execute(job);
+      const job = this.running.size < limit ? this.o.jobs.claimNext(this.o.clock(), this.running.keys()) : null;
+      if (job) {
+        const key = jobKey(job);
+        this.running.set(
+          key,
+          this.execute(job)
+            .catch((err) => this.o.logger.error({ jobId: job.id, err: { message: (err as Error).message } }, 'running a job failed'))
+            .finally(() => this.running.delete(key)),
+        );
+        continue;
+      }
+      if (!this.running.size) return;
+      // A job ends (its request's next job may be due), or one is scheduled meanwhile.
+      this.again = false;
+      await Promise.race([...this.running.values(), new Promise<void>((resolve) => (this.wake = resolve))]);
+      this.wake = null;
     }
+    await Promise.allSettled([...this.running.values()]);
   }
 
   private async execute(job: Job): Promise<void> {

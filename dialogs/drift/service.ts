@@ -208,9 +208,13 @@ export class DriftService {
     this.d.store.jobs.schedule({ kind: DRIFT_JOBS.check, requestId: CHECK_REF, runAt: next, dedupeKey: `drift.check.after:${job.id}`, maxAttempts: this.d.config.maxJobAttempts });
     const summary = await this.run({ scope: null, trigger: 'schedule', actor: null, dryRun: false, correlationId: `drift-check-${job.id}` });
     const fresh = summary.found.filter((f) => f.status === 'new').length;
-    if (!fresh) return;
+    // Groups not read are told too: a check that cannot read the directory must not look like one that found nothing.
+    const notRead = summary.failures.length;
+    if (!fresh && !notRead) return;
     try {
-      const delivered = await this.d.notifier.sendToTechnicians(messageWith(this.summaryCard(summary), `Drift check: ${fresh} new finding(s)`));
+      const delivered = await this.d.notifier.sendToTechnicians(
+        messageWith(this.summaryCard(summary), `Drift check: ${fresh} new finding(s)${notRead ? `, ${notRead} group(s) not read` : ''}`),
+      );
       if (!delivered) this.d.logger.warn({ correlationId: `drift-check-${job.id}` }, 'drift summary has no channel to go to');
     } catch (err) {
       // The tickets themselves are posted by their own jobs; the summary is not worth a retry of the check.

@@ -236,7 +236,9 @@ export class HrFeedService {
         feed.saveEmployee({ employeeId: v.record.employeeId, userId: v.user.id, upn: v.record.upn, record: v.record, contentHash: c.hash, started: v.previous?.started ?? false, batchId: b.id });
         const actions = c.actions.map((p) => {
           const a = feed.createAction({ batchId: b.id, employeeId: v.record.employeeId, userId: v.user.id, userName: v.user.displayName, upn: v.user.userPrincipalName, kind: p.kind, dueAt: p.dueAt.toISOString(), record: v.record });
-          store.jobs.schedule({ kind: HR_JOBS.apply, requestId: a.id, runAt: p.dueAt, dedupeKey: `hr.apply:${a.id}`, maxAttempts: this.d.settings.maxJobAttempts });
+          // Due now: carried out before the batch's summary (same order key), which then shows how it went.
+          const dueNow = p.dueAt.getTime() <= this.now().getTime();
+          store.jobs.schedule({ kind: HR_JOBS.apply, requestId: a.id, orderKey: dueNow ? b.id : null, runAt: p.dueAt, dedupeKey: `hr.apply:${a.id}`, maxAttempts: this.d.settings.maxJobAttempts });
           return { id: a.id, kind: a.kind, dueAt: a.dueAt };
         });
         store.audit.append({

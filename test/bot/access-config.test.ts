@@ -9,7 +9,7 @@ describe('access request and job configuration', () => {
   it('defaults: remind after 24 h, escalate after 72 h, expire after 14 days, notice a day before', () => {
     const c = loadConfig({});
     expect(c.access).toEqual({ catalogPath: null, fallbackGroupId: null, remindAfterHours: 24, escalateAfterHours: 72, requestExpiryDays: 14, expiryNoticeHours: 24 });
-    expect(c.jobs).toEqual({ maxAttempts: 5, retryBaseSeconds: 30, retryMaxSeconds: 3600, pollSeconds: 30 });
+    expect(c.jobs).toEqual({ maxAttempts: 5, retryBaseSeconds: 30, retryMaxSeconds: 3600, pollSeconds: 30, concurrency: 4 });
     expect(c.proactive).toEqual({ serviceUrl: null, techniciansTeamId: null });
   });
 
@@ -25,11 +25,12 @@ describe('access request and job configuration', () => {
       JOB_RETRY_BASE_SECONDS: '10',
       JOB_RETRY_MAX_SECONDS: '600',
       SCHEDULER_POLL_SECONDS: '5',
+      JOB_CONCURRENCY: '8',
       BOT_SERVICE_URL: 'https://service.example/teams/',
       TECHNICIANS_TEAM_ID: '19:abc@thread.tacv2',
     });
     expect(c.access).toEqual({ catalogPath: path.resolve('conf/catalog.json'), fallbackGroupId: GUID, remindAfterHours: 8, escalateAfterHours: 48, requestExpiryDays: 7, expiryNoticeHours: 48 });
-    expect(c.jobs).toEqual({ maxAttempts: 3, retryBaseSeconds: 10, retryMaxSeconds: 600, pollSeconds: 5 });
+    expect(c.jobs).toEqual({ maxAttempts: 3, retryBaseSeconds: 10, retryMaxSeconds: 600, pollSeconds: 5, concurrency: 8 });
     expect(c.proactive).toEqual({ serviceUrl: 'https://service.example/teams/', techniciansTeamId: '19:abc@thread.tacv2' });
   });
 
@@ -39,6 +40,7 @@ describe('access request and job configuration', () => {
     [{ ACCESS_REQUEST_EXPIRY_DAYS: '1.5' }, /ACCESS_REQUEST_EXPIRY_DAYS must be a whole number/],
     [{ ACCESS_FALLBACK_GROUP_ID: 'technicians' }, /ACCESS_FALLBACK_GROUP_ID must be a GUID/],
     [{ JOB_MAX_ATTEMPTS: '100' }, /JOB_MAX_ATTEMPTS must be between 1 and 50/],
+    [{ JOB_CONCURRENCY: '0' }, /JOB_CONCURRENCY must be between 1 and 32/],
     [{ BOT_SERVICE_URL: 'not a url' }, /BOT_SERVICE_URL must be a URL/],
   ])('refuses %o naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -52,7 +54,7 @@ describe('documentation of these variables', () => {
   const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
 
   it('lists every one in .env.example and the README', () => {
-    expect(mine.length).toBe(12);
+    expect(mine.length).toBe(13);
     for (const k of mine) {
       expect(envExample, k).toMatch(new RegExp(`^${k}=`, 'm'));
       expect(readme, k).toContain(`\`${k}\``);

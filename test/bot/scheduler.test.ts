@@ -14,8 +14,9 @@ let clock: TestClock;
 let notices: TechnicianNotice[];
 let scheduler: Scheduler;
 
-function makeScheduler(): Scheduler {
+function makeScheduler(concurrency?: number): Scheduler {
   return new Scheduler({
+    concurrency,
     jobs: store.jobs,
     clock: clock.now,
     logger: pino({ level: 'silent' }),
@@ -194,5 +195,132 @@ describe('Scheduler', () => {
     const id = store.jobs.schedule({ kind: 'nobody', runAt: at(0), maxAttempts: 5 })!;
     await scheduler.runDue();
     expect(store.jobs.get(id)).toMatchObject({ state: 'failed', lastError: 'no handler for nobody' });
+  });
+
+  describe('several at once', () => {
+    /** A job that runs until `release(name)` is called; `log` says when each started and ended. */
+    function gated() {
+      const log: string[] = [];
+      const gates = new Map<string, () => void>();
+      let now = 0;
+      let peak = 0;
+      const handler = {
+        run: async (job: { payload: Record<string, unknown> }) => {
+          const name = job.payload.name as string;
+          log.push(`start ${name}`);
+          peak = Math.max(peak, ++now);
+          await new Promise<void>((resolve) => gates.set(name, resolve));
+          now--;
+          log.push(`end ${name}`);
+        },
+      };
+      const started = async (name: string) => {
+        for (let i = 0; i < 200 && !gates.has(name); i++) await new Promise((r) => setTimeout(r, 5));
+        return gates.has(name);
+      };
+      return { log, handler, started, release: (name: string) => gates.get(name)!(), peak: () => peak };
+    }
+
+    it('a slow job of one request does not hold up another request; one request runs one job at a time, in order', async () => {
+      scheduler = makeScheduler(4);
+      const g = gated();
+      scheduler.register('t', g.handler);
+      store.jobs.schedule({ kind: 't', requestId: 'REQ-1', payload: { name: 'a1' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 't', requestId: 'REQ-1', payload: { name: 'a2' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 't', requestId: 'REQ-2', payload: { name: 'b1' }, runAt: at(0), maxAttempts: 1 });
+      scheduler.kick();
+      expect(await g.started('a1')).toBe(true);
+      expect(await g.started('b1')).toBe(true);
+      // REQ-2 finishes while REQ-1's first job is still running; REQ-1's second waits for its first.
+      g.release('b1');
+      await new Promise((r) => setTimeout(r, 30));
+      expect(g.log).toEqual(['start a1', 'start b1', 'end b1']);
+      g.release('a1');
+      expect(await g.started('a2')).toBe(true);
+      g.release('a2');
+      await scheduler.idle();
+      expect(g.log).toEqual(['start a1', 'start b1', 'end b1', 'end a1', 'start a2', 'end a2']);
+      expect(store.jobs.withState('done')).toHaveLength(3);
+    });
+
+    it('never more than the limit at once; a job scheduled while others run starts without waiting for them', async () => {
+      scheduler = makeScheduler(2);
+      const g = gated();
+      scheduler.register('t', g.handler);
+      for (const name of ['x', 'y', 'z']) store.jobs.schedule({ kind: 't', requestId: name, payload: { name }, runAt: at(0), maxAttempts: 1 });
+      scheduler.kick();
+      expect(await g.started('x')).toBe(true);
+      expect(await g.started('y')).toBe(true);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(g.log).toEqual(['start x', 'start y']);
+      g.release('x');
+      expect(await g.started('z')).toBe(true);
+      // y and z run; w, scheduled now, waits for a free place, then runs while z still does.
+      store.jobs.schedule({ kind: 't', requestId: 'w', payload: { name: 'w' }, runAt: at(0), maxAttempts: 1 });
+      scheduler.kick();
+      g.release('y');
+      expect(await g.started('w')).toBe(true);
+      g.release('w');
+      g.release('z');
+      await scheduler.idle();
+      expect(g.peak()).toBe(2);
+      expect(store.jobs.withState('done')).toHaveLength(4);
+    });
+
+    it('jobs of no request run one at a time per kind', async () => {
+      scheduler = makeScheduler(4);
+      const g = gated();
+      scheduler.register('anchor', g.handler);
+      scheduler.register('other', g.handler);
+      store.jobs.schedule({ kind: 'anchor', payload: { name: 'k1' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 'anchor', payload: { name: 'k2' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 'other', payload: { name: 'o1' }, runAt: at(0), maxAttempts: 1 });
+      scheduler.kick();
+      expect(await g.started('k1')).toBe(true);
+      expect(await g.started('o1')).toBe(true);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(g.log).toEqual(['start k1', 'start o1']);
+      g.release('k1');
+      expect(await g.started('k2')).toBe(true);
+      g.release('k2');
+      g.release('o1');
+      await scheduler.idle();
+      expect(store.jobs.withState('done')).toHaveLength(3);
+    });
+
+    it('jobs given one order key run one after the other, whatever their requests', async () => {
+      scheduler = makeScheduler(4);
+      const g = gated();
+      scheduler.register('t', g.handler);
+      store.jobs.schedule({ kind: 't', requestId: 'ACT-1', orderKey: 'BATCH-1', payload: { name: 'apply1' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 't', requestId: 'ACT-2', orderKey: 'BATCH-1', payload: { name: 'apply2' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 't', requestId: 'BATCH-1', payload: { name: 'summary' }, runAt: at(0), maxAttempts: 1 });
+      scheduler.kick();
+      expect(await g.started('apply1')).toBe(true);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(g.log).toEqual(['start apply1']);
+      g.release('apply1');
+      expect(await g.started('apply2')).toBe(true);
+      g.release('apply2');
+      expect(await g.started('summary')).toBe(true);
+      g.release('summary');
+      await scheduler.idle();
+      expect(g.log).toEqual(['start apply1', 'end apply1', 'start apply2', 'end apply2', 'start summary', 'end summary']);
+    });
+
+    it('stop waits for every running job within the grace', async () => {
+      scheduler = makeScheduler(4);
+      const g = gated();
+      scheduler.register('t', g.handler);
+      for (const name of ['p', 'q']) store.jobs.schedule({ kind: 't', requestId: name, payload: { name }, runAt: at(0), maxAttempts: 1 });
+      scheduler.kick();
+      expect(await g.started('p')).toBe(true);
+      expect(await g.started('q')).toBe(true);
+      const stopped = scheduler.stop(5_000);
+      g.release('p');
+      g.release('q');
+      await stopped;
+      expect(store.jobs.withState('done')).toHaveLength(2);
+    });
   });
 });

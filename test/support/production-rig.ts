@@ -126,7 +126,14 @@ export interface ProductionBot {
  * Starts the fakes and a production-mode bot before the file's tests (environment `env` on
  * top of the fakes' own, the bot's clock `clock`) and stops both after them.
  */
-export function useProductionBot(options: { dirPrefix: string; clock: TestClock; env?: Record<string, string>; graph?: Partial<FakeGraphOptions>; tokenService?: boolean }): ProductionBot {
+export function useProductionBot(options: {
+  dirPrefix: string;
+  clock: TestClock;
+  /** Added to the fakes' environment; a function when it names a fake (the token service's metadata URL, say). */
+  env?: Record<string, string> | ((fakes: ProductionFakes) => Record<string, string>);
+  graph?: Partial<FakeGraphOptions>;
+  tokenService?: boolean;
+}): ProductionBot {
   let fakes: ProductionFakes | undefined;
   let bot: RunningBot | undefined;
   const logs: any[] = [];
@@ -134,7 +141,8 @@ export function useProductionBot(options: { dirPrefix: string; clock: TestClock;
     if (v === undefined) throw new Error('the production bot starts in beforeAll');
     return v;
   };
-  const boot = () => startBot({ ...started(fakes).env, ...options.env }, { logDestination: jsonLogSink(logs), clock: options.clock.now });
+  const extraEnv = (f: ProductionFakes) => (typeof options.env === 'function' ? options.env(f) : options.env);
+  const boot = () => startBot({ ...started(fakes).env, ...extraEnv(started(fakes)) }, { logDestination: jsonLogSink(logs), clock: options.clock.now });
   beforeAll(async () => {
     fakes = await startProductionFakes({ dirPrefix: options.dirPrefix, graph: options.graph, tokenService: options.tokenService });
     bot = await boot();

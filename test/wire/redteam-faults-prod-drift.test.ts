@@ -18,7 +18,7 @@ const clock = new TestClock('2026-03-02T09:00:00.000Z');
 const rig = useProductionBot({
   dirPrefix: 'helpdesk-faults-drift-',
   clock,
-  env: { GRAPH_RETRY_MAX_SECONDS: '2', DRIFT_CHECK_INTERVAL_HOURS: '0', RECOVERY_PRIVILEGED_GROUP_IDS: demoTenant.privilegedGroupIds.join(',') },
+  env: { GRAPH_RETRY_MAX_SECONDS: '2', DRIFT_CHECK_INTERVAL_HOURS: '24', RECOVERY_PRIVILEGED_GROUP_IDS: demoTenant.privilegedGroupIds.join(',') },
 });
 
 const catalog = loadCatalog();
@@ -168,5 +168,43 @@ describe('a drift check when Graph fails to look up a grant holder', () => {
     expect(drift().get(left.id)).toMatchObject({ state: 'open', occurrence: 1, ticketId: left.ticketId });
     expect(ticketsOf(left.id)).toHaveLength(1);
     expect(lastChecked().outcome).toBe('success');
+  });
+});
+
+describe('a scheduled drift check when Graph does not answer', () => {
+  it('tells the technicians which groups were not read, changes no finding, and the next check after a restart finds everything once', async () => {
+    const channelRoot = rig.client().channelConversationId().split(';')[0]!;
+    const posts = () => rig.connector.calls.filter((c) => c.kind === 'reply' && c.conversationId?.split(';')[0] === channelRoot).map((c) => cardOf(c.body)).filter(Boolean);
+    const summaries = () => posts().filter((c) => /^Drift check: /.test(String(findById(c, 'tech-title')?.text ?? '')));
+    const active = drift().listActive().map((f) => [f.id, f.state, f.occurrence, f.ticketId]);
+    const before = summaries().length;
+    const openTickets = rig.bot.store.technician.tickets.listOpen().length;
+
+    rig.graph.inject({ status: 503, times: 10_000, method: 'GET', path: /^\/groups\/[^/]+\/members\/microsoft\.graph\.user$/ });
+    clock.advance(24 * 3_600_000 + 60_000);
+    await rig.bot.scheduler.runDue();
+    await rig.bot.scheduler.idle();
+    expect(lastChecked().outcome).toBe('failure');
+    expect(JSON.parse(lastChecked().details)).toMatchObject({ trigger: 'schedule', new: 0, resolved: 0 });
+    // The technicians are told the check could not read the groups: a silent failure would look like no drift.
+    const [told] = summaries().slice(before);
+    expect(told).toBeDefined();
+    expect(findById(told, 'tech-status').text).toMatch(/· \d+ group\(s\) not read$/);
+    expect(notRead(told).length).toBeGreaterThan(5);
+    expect(cardText(told)).not.toMatch(/\bat .+\.(ts|js):\d+/);
+    // Nothing raised, nothing resolved.
+    expect(drift().listActive().map((f) => [f.id, f.state, f.occurrence, f.ticketId])).toEqual(active);
+    expect(rig.bot.store.technician.tickets.listOpen()).toHaveLength(openTickets);
+
+    // Stopped and started; Graph answers again; the next scheduled check finds the same, once.
+    await rig.restart(() => rig.graph.clearFaults());
+    clock.advance(24 * 3_600_000 + 60_000);
+    await rig.bot.scheduler.runDue();
+    await rig.bot.scheduler.idle();
+    expect(lastChecked().outcome).toBe('success');
+    expect(drift().listActive().map((f) => [f.id, f.state, f.occurrence, f.ticketId])).toEqual(active);
+    expect(rig.bot.store.technician.tickets.listOpen()).toHaveLength(openTickets);
+    // Nothing new, nothing failed: no summary.
+    expect(summaries().slice(before)).toHaveLength(1);
   });
 });

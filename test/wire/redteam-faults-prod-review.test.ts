@@ -145,3 +145,85 @@ describe('an access review started while Graph fails in the middle of the member
     expect(campaigns()).toBe(before + 1);
   });
 });
+
+describe('an access review closed twice at once while Graph throttles', () => {
+  it('closes once, and each removal throttled with Retry-After 0 is retried at once and takes effect once', async () => {
+    const ahmed = person('Ahmed Farouk');
+    const HR = findResourceById(loadCatalog(), 'hr-portal-admin')!.groupId;
+    const members = [...rig.graph.groups.get(HR)!.members];
+    expect(members.length).toBeGreaterThan(1);
+    const started = await say('review start "HR Portal Administrators" --reviewer manager --auto-apply deny --reason yearly');
+    const id = /^(REV-\d+) /.exec(String(findById(started.cards[0], 'review-status-title')?.text))![1]!;
+    await rig.bot.scheduler.idle();
+    const removal = new RegExp(`^/groups/${HR}/members/[^/]+/\\$ref$`);
+    rig.graph.inject({ status: 429, retryAfter: 0, times: members.length, method: 'DELETE', path: removal });
+
+    const client = rig.client();
+    const conv = client.channelConversationId();
+    const mark = rig.connector.sentTo(conv).length;
+    const [a, b] = await Promise.all([
+      client.message(sarah(), `review close ${id}`, { where: 'channel' }),
+      client.message(ahmed, `review close ${id}`, { where: 'channel' }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    await rig.bot.scheduler.idle();
+    // One close; the other technician is told it is closed already.
+    const texts = rig.connector.sentTo(conv).slice(mark).map((x) => x.text).filter((t): t is string => typeof t === 'string');
+    expect(texts.filter((t) => t.startsWith(`${id} is closed: 0 kept, ${members.length} removed`))).toHaveLength(1);
+    expect(texts.filter((t) => t.startsWith(`${id} is already closed`))).toHaveLength(1);
+
+    expect(rig.bot.store.audit.query({ correlationId: id, action: 'review.closed' })).toHaveLength(1);
+    expect(rig.bot.store.audit.query({ correlationId: id, action: 'review.auto-applied' })).toHaveLength(members.length);
+    expect(rig.graph.groups.get(HR)!.members).toEqual([]);
+    const calls = rig.graph.calls('DELETE', removal);
+    expect(calls.filter((r) => r.status === 429)).toHaveLength(members.length);
+    expect(calls.filter((r) => r.status === 204).map((r) => r.path.split('/')[4]).sort()).toEqual([...members].sort());
+    const events = rig.bot.store.audit.query({ correlationId: id, action: 'access.membership-removed' });
+    expect(events.map((e) => e.target).sort()).toEqual([...members].sort());
+    for (const e of events) expect(JSON.parse(e.details)).toMatchObject({ result: 'removed', attempt: 1 });
+    expect(cardText(currentStatusCard(h(), id, 'report'))).toMatch(new RegExp(`${members.length} done, 0 pending, 0 failed`));
+  });
+});
+
+describe('an access review whose removals Graph keeps refusing across a restart', () => {
+  it('gives up once after the last attempt: one failure event and one ticket per removal, the evidence says failed', async () => {
+    const PROD = findResourceById(loadCatalog(), 'production-admin')!.groupId;
+    const members = [...rig.graph.groups.get(PROD)!.members];
+    expect(members.length).toBeGreaterThan(0);
+    const started = await say('review start "Production Administrators" --reviewer manager --auto-apply deny --reason quarterly');
+    const id = /^(REV-\d+) /.exec(String(findById(started.cards[0], 'review-status-title')?.text))![1]!;
+    await rig.bot.scheduler.idle();
+    const removal = new RegExp(`^/groups/${PROD}/members/[^/]+/\\$ref$`);
+    rig.graph.inject({ status: 503, times: 10_000, method: 'DELETE', path: removal });
+    await say(`review close ${id}`);
+    await rig.bot.scheduler.idle();
+    // Attempt 1 failed; the bot stops and starts; attempts 2 to 4 fail too (JOB_MAX_ATTEMPTS 4).
+    await rig.restart();
+    for (let i = 0; i < 4; i++) {
+      clock.advance(2_000);
+      await rig.bot.scheduler.runDue();
+      await rig.bot.scheduler.idle();
+    }
+    expect(rig.graph.groups.get(PROD)!.members.sort()).toEqual([...members].sort());
+    expect(rig.graph.calls('DELETE', removal)).toHaveLength(members.length * 4);
+    const failures = rig.bot.store.audit.query({ correlationId: id, action: 'access.membership-removal-failed' });
+    expect(failures.map((e) => e.target).sort()).toEqual([...members].sort());
+    expect(rig.bot.store.audit.query({ correlationId: id, action: 'access.membership-removed' })).toEqual([]);
+    const tickets = rig.bot.store.technician.tickets.listOpen().filter((t) => t.sourceRef === id && t.title.startsWith('Access not removed'));
+    expect(tickets).toHaveLength(members.length);
+    for (const item of reviewStore(h()).items(id)) expect(item).toMatchObject({ removalState: 'failed' });
+    expect(cardText(currentStatusCard(h(), id, 'report'))).toMatch(new RegExp(`${members.length} removal\\(s\\) FAILED`));
+    const evidence = parseEvidence((await say(`review report ${id} --csv`)).texts);
+    for (const row of evidence.rows) {
+      expect(row.removal_effective_at).toBe('');
+      expect(row.removal_failed).toMatch(/503|could not|unavailable/i);
+    }
+    // Graph recovers later: nothing runs again behind the technicians' backs.
+    rig.graph.clearFaults();
+    clock.advance(3_600_000);
+    await rig.bot.scheduler.runDue();
+    await rig.bot.scheduler.idle();
+    expect(rig.graph.calls('DELETE', removal)).toHaveLength(members.length * 4);
+    expect(rig.bot.store.technician.tickets.listOpen().filter((t) => t.sourceRef === id && t.title.startsWith('Access not removed'))).toHaveLength(members.length);
+  });
+});
