@@ -9,8 +9,17 @@ export class PermanentJobError extends Error {
   }
 }
 
+/**
+ * The lane of the jobs that change the directory or decide from what it holds (grants,
+ * removals, plans, the HR feed's actions, reviews' closes, drift checks): they run one at a
+ * time, whatever their request, as two of them on one membership must not interleave.
+ */
+export const DIRECTORY_LANE = 'lane:directory';
+
 /** What runs one kind of job. */
 export interface JobHandler {
+  /** Jobs of one lane run one at a time, whatever their request (see {@link DIRECTORY_LANE}). */
+  lane?: string;
   /** Does the work. Throwing retries it with backoff, up to the job's `maxAttempts`. */
   run(job: Job): Promise<void>;
   /**
@@ -57,9 +66,9 @@ export interface SchedulerOptions {
 
 /**
  * Runs durable jobs from the store when they are due, in due order: up to `concurrency` at
- * once, never two of one request (or, for jobs of no request, of one kind), so a request's
- * card updates and messages keep their order while one slow delivery does not hold up the
- * others. A failed
+ * once, never two of one request (or, for jobs of no request, of one kind) nor two of one
+ * lane, so a request's card updates and messages keep their order and the directory's
+ * writers run one at a time, while one slow delivery does not hold up the others. A failed
  * attempt is retried with exponential backoff (or the directory's `Retry-After`); after the
  * last attempt the job is marked failed, its handler's `onGiveUp` runs and the technicians
  * get a notice. On start, jobs a stopped process left running are made due again and every
@@ -69,6 +78,8 @@ export interface SchedulerOptions {
  */
 export class Scheduler {
   private readonly handlers = new Map<string, JobHandler>();
+  /** The lane of each kind that has one. */
+  private readonly lanes: Record<string, string> = {};
   private loop: Promise<void> | null = null;
   private again = false;
   /** Jobs running now, by key. */
@@ -83,6 +94,7 @@ export class Scheduler {
   register(kind: string, handler: JobHandler): void {
     if (this.handlers.has(kind)) throw new Error(`job kind ${kind} registered twice`);
     this.handlers.set(kind, handler);
+    if (handler.lane) this.lanes[kind] = handler.lane;
   }
 
   /** Recovers interrupted jobs, runs the due ones (in the background) and starts polling. */
@@ -142,9 +154,9 @@ export class Scheduler {
   private async drain(): Promise<void> {
     const limit = Math.max(1, this.o.concurrency ?? 1);
     while (!this.stopped) {
-      const job = this.running.size < limit ? this.o.jobs.claimNext(this.o.clock(), this.running.keys()) : null;
+      const job = this.running.size < limit ? this.o.jobs.claimNext(this.o.clock(), this.running.keys(), this.lanes) : null;
       if (job) {
-        const key = jobKey(job);
+        const key = jobKey(job, this.lanes);
         this.running.set(
           key,
           this.execute(job)

@@ -6,7 +6,7 @@ import type { AppConfig } from '../bot/config';
 import { APP_NAME } from '../bot/deps';
 import type { Logger } from '../bot/logger';
 import type { Notifier } from '../bot/notifier';
-import { PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../bot/scheduler';
 import { areIncompatible, findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
 import { NotFoundError, usersByUpnOrMail, type Directory, type DirectoryUser } from '../directory/directory';
 import type { AccessRequest, ApproverSource, RequestState } from '../store/access-requests';
@@ -657,13 +657,13 @@ export class AccessService {
     scheduler.register(ACCESS_JOBS.notifyApprover, { run: (job) => this.runNotifyApprover(job) });
     scheduler.register(ACCESS_JOBS.updateCards, { run: (job) => this.runUpdateCards(job) });
     scheduler.register(ACCESS_JOBS.tellRequester, { run: (job) => this.runTellRequester(job) });
-    scheduler.register(ACCESS_JOBS.provision, { run: (job) => this.runProvision(job), onGiveUp: (job, err) => this.provisionGaveUp(job, err) });
+    scheduler.register(ACCESS_JOBS.provision, { lane: DIRECTORY_LANE, run: (job) => this.runProvision(job), onGiveUp: (job, err) => this.provisionGaveUp(job, err) });
     scheduler.register(ACCESS_JOBS.remind, { run: (job) => this.runRemind(job) });
     scheduler.register(ACCESS_JOBS.escalate, { run: (job) => this.runEscalate(job) });
     scheduler.register(ACCESS_JOBS.expireRequest, { run: (job) => this.runExpireRequest(job) });
     scheduler.register(ACCESS_JOBS.expiryNotice, { run: (job) => this.runExpiryNotice(job) });
-    scheduler.register(ACCESS_JOBS.revoke, { run: (job) => this.runRevoke(job), onGiveUp: (job, err) => this.revokeGaveUp(job, err) });
-    scheduler.register(ACCESS_JOBS.removeMembership, { run: (job) => this.runRemoveMembership(job), onGiveUp: (job, err) => this.removalGaveUp(job, err) });
+    scheduler.register(ACCESS_JOBS.revoke, { lane: DIRECTORY_LANE, run: (job) => this.runRevoke(job), onGiveUp: (job, err) => this.revokeGaveUp(job, err) });
+    scheduler.register(ACCESS_JOBS.removeMembership, { lane: DIRECTORY_LANE, run: (job) => this.runRemoveMembership(job), onGiveUp: (job, err) => this.removalGaveUp(job, err) });
   }
 
   // ---- removals not tied to a request ---------------------------------------------------------

@@ -7,8 +7,6 @@ export interface Job {
   id: number;
   kind: string;
   requestId: string | null;
-  /** Jobs of one key run one after the other ({@link jobKey}); null: the request's (else the kind's). */
-  orderKey: string | null;
   dedupeKey: string | null;
   payload: Record<string, unknown>;
   state: JobState;
@@ -27,17 +25,12 @@ export interface NewJob {
   requestId?: string | null;
   /** Scheduling a job with a key already used does nothing. */
   dedupeKey?: string | null;
-  /**
-   * Runs after the earlier jobs of the same key and before the later ones (by default the
-   * request's: a request's jobs keep their order). A batch's work and its summary share one.
-   */
-  orderKey?: string | null;
   payload?: Record<string, unknown>;
   runAt: Date | string;
   maxAttempts: number;
 }
 
-const COLUMNS = 'id, kind, request_id, order_key, dedupe_key, payload, state, attempts, max_attempts, next_run_at, last_error, created_at, updated_at';
+const COLUMNS = 'id, kind, request_id, dedupe_key, payload, state, attempts, max_attempts, next_run_at, last_error, created_at, updated_at';
 
 /**
  * The jobs table. Synchronous, so scheduling a job is part of the transaction that makes
@@ -53,15 +46,15 @@ export class JobStore {
   ) {
     this.s = {
       insert: db.prepare(
-        `INSERT INTO jobs (kind, request_id, order_key, dedupe_key, payload, state, attempts, max_attempts, next_run_at, created_at, updated_at)
-         VALUES (@kind, @requestId, @orderKey, @dedupeKey, @payload, 'pending', 0, @maxAttempts, @runAt, @now, @now)
+        `INSERT INTO jobs (kind, request_id, dedupe_key, payload, state, attempts, max_attempts, next_run_at, created_at, updated_at)
+         VALUES (@kind, @requestId, @dedupeKey, @payload, 'pending', 0, @maxAttempts, @runAt, @now, @now)
          ON CONFLICT (dedupe_key) DO NOTHING`,
       ),
       get: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
       // The earliest due job whose key (see jobKey) is not running already.
       nextDue: db.prepare(
         `SELECT id FROM jobs WHERE state = 'pending' AND next_run_at <= @now
-           AND coalesce(order_key, request_id, 'kind:' || kind) NOT IN (SELECT value FROM json_each(@busy))
+           AND coalesce(json_extract(@lanes, '$."' || kind || '"'), request_id, 'kind:' || kind) NOT IN (SELECT value FROM json_each(@busy))
          ORDER BY next_run_at, id LIMIT 1`,
       ),
       claim: db.prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = @now WHERE id = @id AND state = 'pending'`),
@@ -76,8 +69,8 @@ export class JobStore {
       byState: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE state = ? ORDER BY id`),
       nextRunAt: db.prepare(`SELECT min(next_run_at) AS at FROM jobs WHERE state = 'pending'`),
     };
-    this.claimTx = db.transaction((now: string, busy: string): Job | null => {
-      const row = this.s.nextDue.get({ now, busy }) as { id: number } | undefined;
+    this.claimTx = db.transaction((now: string, busy: string, lanes: string): Job | null => {
+      const row = this.s.nextDue.get({ now, busy, lanes }) as { id: number } | undefined;
       if (!row) return null;
       if (this.s.claim.run({ id: row.id, now }).changes !== 1) return null;
       return this.get(row.id);
@@ -93,7 +86,6 @@ export class JobStore {
     const result = this.s.insert.run({
       kind: job.kind,
       requestId: job.requestId ?? null,
-      orderKey: job.orderKey ?? null,
       dedupeKey: job.dedupeKey ?? null,
       payload: JSON.stringify(job.payload ?? {}),
       maxAttempts: job.maxAttempts,
@@ -109,12 +101,13 @@ export class JobStore {
 
   /**
    * Marks the earliest due job running (one attempt more) and returns it; null when none is
-   * due. Jobs whose key ({@link jobKey}) is in `busy` are passed over: the scheduler runs one
-   * job per request at a time, so a request's steps keep their order.
+   * due. Jobs whose key ({@link jobKey}, with `lanes` by kind) is in `busy` are passed over:
+   * the scheduler runs one job per key at a time, so a request's steps keep their order.
    */
-  claimNext(now: Date = this.clock(), busy: Iterable<string> = []): Job | null {
+  claimNext(now: Date = this.clock(), busy: Iterable<string> = [], lanes: Readonly<Record<string, string>> = {}): Job | null {
     const keys = JSON.stringify([...busy]);
-    return this.db.inTransaction ? this.claimTx.default(now.toISOString(), keys) : this.claimTx.immediate(now.toISOString(), keys);
+    const l = JSON.stringify(lanes);
+    return this.db.inTransaction ? this.claimTx.default(now.toISOString(), keys, l) : this.claimTx.immediate(now.toISOString(), keys, l);
   }
 
   complete(id: number): void {
@@ -159,10 +152,10 @@ export class JobStore {
 
 /**
  * What orders jobs: those of one key run one after the other, in due order. The key is the
- * job's order key when it has one, else its request, else its kind.
+ * lane of the job's kind when it has one (`lanes`), else its request, else its kind.
  */
-export function jobKey(job: Pick<Job, 'kind' | 'requestId' | 'orderKey'>): string {
-  return job.orderKey ?? job.requestId ?? `kind:${job.kind}`;
+export function jobKey(job: Pick<Job, 'kind' | 'requestId'>, lanes: Readonly<Record<string, string>> = {}): string {
+  return lanes[job.kind] ?? job.requestId ?? `kind:${job.kind}`;
 }
 
 function toJob(row: unknown): Job | null {
@@ -172,7 +165,6 @@ function toJob(row: unknown): Job | null {
     id: r.id as number,
     kind: r.kind as string,
     requestId: (r.request_id as string | null) ?? null,
-    orderKey: (r.order_key as string | null) ?? null,
     dedupeKey: (r.dedupe_key as string | null) ?? null,
     payload: JSON.parse(r.payload as string),
     state: r.state as JobState,

@@ -674,13 +674,4 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
-  {
-    version: 16,
-    name: 'job-order-keys',
-    up: (db) => {
-      // Jobs run several at once, never two of one key: the request's by default, or an
-      // explicit one (an HR batch's actions due at once and its summary share the batch's).
-      db.exec(`ALTER TABLE jobs ADD COLUMN order_key TEXT;`);
-    },
-  },
 ];

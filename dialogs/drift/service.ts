@@ -5,7 +5,7 @@ import type { AdaptiveCardJson } from '../../adaptive-cards/render';
 import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
-import { PermanentJobError, type Scheduler } from '../../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, type Scheduler } from '../../bot/scheduler';
 import type { BirthrightRules } from '../../directory/birthright';
 import { resolveResource, type Catalog, type CatalogResource } from '../../directory/catalog';
 import { NotFoundError, type Directory } from '../../directory/directory';
@@ -173,7 +173,7 @@ export class DriftService {
 
   /** Registers the drift jobs and hears how its removals end. */
   registerJobs(scheduler: Scheduler): void {
-    scheduler.register(DRIFT_JOBS.check, { run: (job) => this.runScheduledCheck(job) });
+    scheduler.register(DRIFT_JOBS.check, { lane: DIRECTORY_LANE, run: (job) => this.runScheduledCheck(job) });
     scheduler.register(DRIFT_JOBS.post, { run: (job) => this.runPost(job) });
     scheduler.register(DRIFT_JOBS.updateCards, { run: (job) => this.runUpdateCards(job) });
     this.d.access.onRemoval(REMOVAL_OWNER, {

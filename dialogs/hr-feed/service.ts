@@ -2,7 +2,7 @@ import { messageWith, type TicketService } from '../technician/tickets';
 import { planCard, signatureOf, type PlanArgs, type PlanRunner, type Step, type TechPlan } from '../technician/plans';
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
-import { PermanentJobError, type Scheduler, type TechnicianNotice } from '../../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotice } from '../../bot/scheduler';
 import { birthrightFor, type BirthrightRules } from '../../directory/birthright';
 import type { CatalogResource } from '../../directory/catalog';
 import { UnsupportedError, type Directory, type DirectoryUser, type UserProfileChanges } from '../../directory/directory';
@@ -150,8 +150,9 @@ export class HrFeedService {
   }
 
   registerJobs(scheduler: Scheduler): void {
-    scheduler.register(HR_JOBS.apply, { run: (job) => this.runApply(job), onGiveUp: (job, error) => this.giveUp(job, error) });
-    scheduler.register(HR_JOBS.summary, { run: (job) => this.runSummary(job) });
+    scheduler.register(HR_JOBS.apply, { lane: DIRECTORY_LANE, run: (job) => this.runApply(job), onGiveUp: (job, error) => this.giveUp(job, error) });
+    // In the directory's lane too: it runs after the batch's actions due when the batch came, and shows how they went.
+    scheduler.register(HR_JOBS.summary, { lane: DIRECTORY_LANE, run: (job) => this.runSummary(job) });
     scheduler.register(HR_JOBS.announce, { run: (job) => this.runAnnounce(job) });
   }
 
@@ -236,9 +237,7 @@ export class HrFeedService {
         feed.saveEmployee({ employeeId: v.record.employeeId, userId: v.user.id, upn: v.record.upn, record: v.record, contentHash: c.hash, started: v.previous?.started ?? false, batchId: b.id });
         const actions = c.actions.map((p) => {
           const a = feed.createAction({ batchId: b.id, employeeId: v.record.employeeId, userId: v.user.id, userName: v.user.displayName, upn: v.user.userPrincipalName, kind: p.kind, dueAt: p.dueAt.toISOString(), record: v.record });
-          // Due now: carried out before the batch's summary (same order key), which then shows how it went.
-          const dueNow = p.dueAt.getTime() <= this.now().getTime();
-          store.jobs.schedule({ kind: HR_JOBS.apply, requestId: a.id, orderKey: dueNow ? b.id : null, runAt: p.dueAt, dedupeKey: `hr.apply:${a.id}`, maxAttempts: this.d.settings.maxJobAttempts });
+          store.jobs.schedule({ kind: HR_JOBS.apply, requestId: a.id, runAt: p.dueAt, dedupeKey: `hr.apply:${a.id}`, maxAttempts: this.d.settings.maxJobAttempts });
           return { id: a.id, kind: a.kind, dueAt: a.dueAt };
         });
         store.audit.append({

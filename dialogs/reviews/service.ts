@@ -7,7 +7,7 @@ import type { AppConfig } from '../../bot/config';
 import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
-import { PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../../bot/scheduler';
 import { findResourceById, type Catalog, type CatalogResource } from '../../directory/catalog';
 import { BASELINE_CAPABILITIES, isGuid, type Directory, type DirectoryUser } from '../../directory/directory';
 import { isOccurrence, nextOccurrence, previousOccurrence, type ReviewSchedule, type ReviewSchedules } from '../../directory/review-schedules';
@@ -1102,11 +1102,11 @@ export class ReviewService {
   registerJobs(scheduler: Scheduler): void {
     scheduler.register(REVIEW_JOBS.notify, { run: (job) => this.runNotify(job), onGiveUp: (job, err) => this.notifyGaveUp(job, err) });
     scheduler.register(REVIEW_JOBS.remind, { run: (job) => this.runRemind(job) });
-    scheduler.register(REVIEW_JOBS.close, { run: (job) => this.runClose(job) });
+    scheduler.register(REVIEW_JOBS.close, { lane: DIRECTORY_LANE, run: (job) => this.runClose(job) });
     scheduler.register(REVIEW_JOBS.updateCards, { run: (job) => this.runUpdateCards(job) });
     scheduler.register(REVIEW_JOBS.postProgress, { run: (job) => this.runPost(job, 'progress') });
     scheduler.register(REVIEW_JOBS.postReport, { run: (job) => this.runPost(job, 'report') });
-    scheduler.register(REVIEW_JOBS.schedule, { run: (job) => this.runSchedule(job) });
+    scheduler.register(REVIEW_JOBS.schedule, { lane: DIRECTORY_LANE, run: (job) => this.runSchedule(job) });
     this.d.access.onRemoval(REMOVAL_KIND, {
       removed: (ref, at, result) => this.removalEnded(ref, () => this.d.reviews.markRemoved(Number(ref), at, result)),
       failed: (ref, _at, error) => this.removalEnded(ref, () => this.d.reviews.markRemovalFailed(Number(ref), error)),

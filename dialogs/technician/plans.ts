@@ -4,7 +4,7 @@ import type { AppConfig } from '../../bot/config';
 import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
-import { PermanentJobError, type Scheduler } from '../../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, type Scheduler } from '../../bot/scheduler';
 import { findResourceById, type Catalog } from '../../directory/catalog';
 import {
   BASELINE_CAPABILITIES,
@@ -304,7 +304,7 @@ export class PlanRunner {
   constructor(private readonly d: PlanDeps) {}
 
   registerJobs(scheduler: Scheduler): void {
-    scheduler.register(TECH_JOBS.runPlan, { run: (job) => this.runJob(job) });
+    scheduler.register(TECH_JOBS.runPlan, { lane: DIRECTORY_LANE, run: (job) => this.runJob(job) });
     scheduler.register(TECH_JOBS.hideSecret, { run: (job) => this.runHideSecret(job) });
   }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PermanentJobError, Scheduler, type TechnicianNotice } from '../../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, Scheduler, type TechnicianNotice } from '../../bot/scheduler';
 import { ThrottledError } from '../../directory/directory';
 import { openStore, type Store } from '../../store/store';
 import { TestClock } from '../support/harness';
@@ -288,24 +288,27 @@ describe('Scheduler', () => {
       expect(store.jobs.withState('done')).toHaveLength(3);
     });
 
-    it('jobs given one order key run one after the other, whatever their requests', async () => {
+    it('jobs of one lane run one after the other, whatever their requests; the others go on beside them', async () => {
       scheduler = makeScheduler(4);
       const g = gated();
-      scheduler.register('t', g.handler);
-      store.jobs.schedule({ kind: 't', requestId: 'ACT-1', orderKey: 'BATCH-1', payload: { name: 'apply1' }, runAt: at(0), maxAttempts: 1 });
-      store.jobs.schedule({ kind: 't', requestId: 'ACT-2', orderKey: 'BATCH-1', payload: { name: 'apply2' }, runAt: at(0), maxAttempts: 1 });
-      store.jobs.schedule({ kind: 't', requestId: 'BATCH-1', payload: { name: 'summary' }, runAt: at(0), maxAttempts: 1 });
+      scheduler.register('grant', { ...g.handler, lane: DIRECTORY_LANE });
+      scheduler.register('remove', { ...g.handler, lane: DIRECTORY_LANE });
+      scheduler.register('tell', g.handler);
+      store.jobs.schedule({ kind: 'grant', requestId: 'REQ-2', payload: { name: 'grant2' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 'remove', requestId: 'REQ-1', payload: { name: 'remove1' }, runAt: at(0), maxAttempts: 1 });
+      store.jobs.schedule({ kind: 'tell', requestId: 'REQ-3', payload: { name: 'tell3' }, runAt: at(0), maxAttempts: 1 });
       scheduler.kick();
-      expect(await g.started('apply1')).toBe(true);
+      expect(await g.started('grant2')).toBe(true);
+      expect(await g.started('tell3')).toBe(true);
       await new Promise((r) => setTimeout(r, 30));
-      expect(g.log).toEqual(['start apply1']);
-      g.release('apply1');
-      expect(await g.started('apply2')).toBe(true);
-      g.release('apply2');
-      expect(await g.started('summary')).toBe(true);
-      g.release('summary');
+      // REQ-1's removal waits for REQ-2's grant: two changes of the directory never interleave.
+      expect(g.log).toEqual(['start grant2', 'start tell3']);
+      g.release('grant2');
+      expect(await g.started('remove1')).toBe(true);
+      g.release('remove1');
+      g.release('tell3');
       await scheduler.idle();
-      expect(g.log).toEqual(['start apply1', 'end apply1', 'start apply2', 'end apply2', 'start summary', 'end summary']);
+      expect(g.log.filter((l) => !l.includes('tell3'))).toEqual(['start grant2', 'end grant2', 'start remove1', 'end remove1']);
     });
 
     it('stop waits for every running job within the grace', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AppCredentials } from 'botframework-connector';
-import { afterAll, beforeAll, vi } from 'vitest';
+import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { startBot, type RunningBot } from '../../bot/main';
 import { FakeConnector } from './fake-connector';
 import type { FakeGraph, FakeGraphOptions } from './fake-graph';
@@ -11,6 +11,7 @@ import { FakeUserTokenService } from './fake-user-token-service';
 import { demoTenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from './graph-setup';
 import type { TestClock } from './harness';
 import { cardOf, findById, TeamsClient, type TestUser } from './teams-client';
+import { problems } from '../technician/support';
 
 /** The bot's app registration in production-mode tests; Graph uses the same one. */
 export const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
@@ -120,6 +121,8 @@ export interface ProductionBot {
    * request id and the approval card that reached `approver`'s 1:1 chat.
    */
   submitRequest(employee: TestUser, approver: TestUser, text: string): Promise<{ requestId: string; approval: any }>;
+  /** `user` @mentions the bot in the technicians' channel with `text`; returns what the bot posted there (every card valid). */
+  sayInChannel(user: TestUser, text: string): Promise<{ cards: any[]; texts: string[] }>;
 }
 
 /**
@@ -180,6 +183,16 @@ export function useProductionBot(options: {
         .map(cardOf)
         .find((c) => c && findById(c, 'access-approve')?.data?.requestId === requestId);
       return { requestId, approval };
+    },
+    async sayInChannel(user, text) {
+      const client = this.client();
+      const conv = client.channelConversationId();
+      const before = this.connector.sentTo(conv).length;
+      expect((await client.message(user, text, { where: 'channel' })).status).toBe(200);
+      const sent = this.connector.sentTo(conv).slice(before);
+      const cards = sent.map(cardOf).filter(Boolean);
+      for (const c of cards) expect(problems(c)).toEqual([]);
+      return { cards, texts: sent.map((a) => a.text).filter((t): t is string => typeof t === 'string' && t.length > 0) };
     },
     async restart(whileStopped) {
       await started(bot).close();

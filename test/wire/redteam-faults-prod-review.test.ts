@@ -29,16 +29,7 @@ const person = (name: string) => demoTenant.users.find((u) => u.displayName === 
 /** The review helpers' view of the running bot (a new one after a restart). */
 const h = (): Harness => ({ bot: rig.bot, connector: rig.connector, client: rig.client() }) as unknown as Harness;
 
-async function say(text: string): Promise<{ cards: any[]; texts: string[] }> {
-  const client = rig.client();
-  const conv = client.channelConversationId();
-  const before = rig.connector.sentTo(conv).length;
-  expect((await client.message(sarah(), text, { where: 'channel' })).status).toBe(200);
-  const sent = rig.connector.sentTo(conv).slice(before);
-  const cards = sent.map(cardOf).filter(Boolean);
-  for (const c of cards) expect(problems(c)).toEqual([]);
-  return { cards, texts: sent.map((a) => a.text).filter((t): t is string => typeof t === 'string' && t.length > 0) };
-}
+const say = (text: string) => rig.sayInChannel(sarah(), text);
 
 const membersOfPayroll = () => [...rig.graph.groups.get(PAYROLL)!.members];
 
