@@ -12,6 +12,11 @@ export interface Understood {
   entities: Entities;
   /** `text`: recognized from a message; `choice`: picked by the user on a clarifying card. */
   source: 'text' | 'choice';
+  /**
+   * The words it was recognized from (`text` only): the whole message, or its part for this
+   * wish when the message asked for several. Flows read details such as a reason from it.
+   */
+  text?: string;
 }
 
 /**

@@ -189,8 +189,7 @@ export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: Me
   // Plain words, through the recognizer: the same flows with what it found pre-filled.
   for (const intent of ACCESS_INTENTS) {
     intents.handle(intent, async (context, state, understood) => {
-      const text = understood.source === 'text' ? context.activity.text : undefined;
-      await handleAccessIntent(intent, context, state, understood.entities, text);
+      await handleAccessIntent(intent, context, state, understood.entities, understood.text);
     });
   }
 }

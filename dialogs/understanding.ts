@@ -144,17 +144,10 @@ export function registerUnderstanding(app: HelpdeskApp, deps: BotDeps, menu: Men
       if (compound) {
         const { first, others } = compound;
         if (others.length) await context.sendActivity(notActedOnText(first, others));
-        // The flow reads the message for details such as the reason after "because": it sees
-        // only the part of the message this wish was read from, never the other wishes' words.
-        const whole = context.activity.text;
-        context.activity.text = first.text;
-        try {
-          await run(context, state, { intent: first.intent, confidence: first.recognition.confidence, entities: first.recognition.entities, source: 'text' });
-        } finally {
-          context.activity.text = whole;
-        }
+        // Only the part of the message this wish was read from: never the other wishes' words in its reason.
+        await run(context, state, { intent: first.intent, confidence: first.recognition.confidence, entities: first.recognition.entities, source: 'text', text: first.text });
       } else if (decision.kind === 'act') {
-        await run(context, state, { intent: decision.intent, confidence: recognition.confidence, entities: recognition.entities, source: 'text' });
+        await run(context, state, { intent: decision.intent, confidence: recognition.confidence, entities: recognition.entities, source: 'text', text });
       } else if (decision.kind === 'clarify') {
         const facts = describeEntities(recognition.entities);
         const id = await sendCard(
@@ -171,7 +164,7 @@ export function registerUnderstanding(app: HelpdeskApp, deps: BotDeps, menu: Men
         const pending: PendingClarification = { options: decision.options, entities: recognition.entities, askedAt: deps.clock().getTime(), activityId: id };
         conversation(state)[STATE_KEY] = pending;
       } else {
-        await run(context, state, { intent: 'none', confidence: recognition.confidence, entities: recognition.entities, source: 'text' });
+        await run(context, state, { intent: 'none', confidence: recognition.confidence, entities: recognition.entities, source: 'text', text });
       }
     },
   );
