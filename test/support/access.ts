@@ -1,5 +1,5 @@
-import { expect } from 'vitest';
-import type { Harness } from './harness';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { startHarness, TestClock, type Harness } from './harness';
 import { cardOf, findById, type TestUser } from './teams-client';
 import { cardProblems } from '../cards/validate';
 
@@ -117,3 +117,23 @@ export function expectSentCardsValid(h: Harness): void {
   }
 }
 
+
+/**
+ * A fresh bot for each test of the file (or of the describe block it is called in), its clock
+ * at Monday 2 March 2026, 09:00 UTC. `set` receives the bot and its clock before each test;
+ * after each, every card the bot sent must be valid (with `chainIntact`, the audit chain must
+ * verify too), and the bot stops.
+ */
+export function freshHarnessPerTest(set: (h: Harness, clock: TestClock) => void, options: { chainIntact?: boolean } = {}): void {
+  let h: Harness | undefined;
+  beforeEach(async () => {
+    h = undefined;
+    const clock = new TestClock('2026-03-02T09:00:00.000Z');
+    h = await startHarness({}, { clock: clock.now });
+    set(h, clock);
+  });
+  afterEach(async () => {
+    if (h) (options.chainIntact ? expectSentCardsValidAndChainIntact : expectSentCardsValid)(h);
+    await h?.stop();
+  });
+}

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditActions, click, demoUser, expectSentCardsValidAndChainIntact, lastCardIn, requestAccess, settle } from '../support/access';
-import { startHarness, TestClock, type Harness } from '../support/harness';
+import { describe, expect, it } from 'vitest';
+import { auditActions, click, demoUser, freshHarnessPerTest, lastCardIn, requestAccess, settle } from '../support/access';
+import { TestClock, type Harness } from '../support/harness';
 import { cardText, findById, type TestUser } from '../support/teams-client';
 
 /**
@@ -10,14 +10,7 @@ import { cardText, findById, type TestUser } from '../support/teams-client';
 
 let h: Harness;
 let clock: TestClock;
-beforeEach(async () => {
-  clock = new TestClock('2026-03-02T09:00:00.000Z');
-  h = await startHarness({}, { clock: clock.now });
-});
-afterEach(async () => {
-  if (h) expectSentCardsValidAndChainIntact(h);
-  await h?.stop();
-});
+freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)), { chainIntact: true });
 
 const emily = () => h.user('employee');
 const thomas = () => h.user('manager');

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../dialogs/technician/grammar';
-import { demoUser, expectSentCardsValid, settle } from '../support/access';
+import { demoUser, freshHarnessPerTest, settle } from '../support/access';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import { cardOf, cardText, findById, type TestUser } from '../support/teams-client';
 import { MINUTE, click as signinClick, lastCardFor, say as sayForCard, secretMessage, sessionOf } from '../support/signin';
@@ -152,14 +152,7 @@ describe('technician command words typed by employees', () => {
 describe('a reviewer gets his review card back', () => {
   let h: Harness;
   let clock: TestClock;
-  beforeEach(async () => {
-    clock = new TestClock('2026-03-02T09:00:00.000Z');
-    h = await startHarness({}, { clock: clock.now });
-  });
-  afterEach(async () => {
-    if (h) expectSentCardsValid(h);
-    await h?.stop();
-  });
+  freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)));
   const emily = () => h.user('employee');
   const thomas = () => h.user('manager');
 
@@ -269,14 +262,7 @@ describe('a reviewer gets his review card back', () => {
 describe('one card with the next step after a manager confirms an MFA recovery', () => {
   let h: Harness;
   let clock: TestClock;
-  beforeEach(async () => {
-    clock = new TestClock('2026-03-02T09:00:00.000Z');
-    h = await startHarness({}, { clock: clock.now });
-  });
-  afterEach(async () => {
-    if (h) expectSentCardsValid(h);
-    await h?.stop();
-  });
+  freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)));
   const emily = () => h.user('employee');
   const thomas = () => h.user('manager');
 

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditActions, click as clickRequest, expectSentCardsValidAndChainIntact, lastCardIn, requestAccess, settle } from '../support/access';
-import { startHarness, TestClock, type Harness } from '../support/harness';
+import { describe, expect, it } from 'vitest';
+import { auditActions, click as clickRequest, freshHarnessPerTest, lastCardIn, requestAccess, settle } from '../support/access';
+import { TestClock, type Harness } from '../support/harness';
 import { cardText, findById, type TestUser } from '../support/teams-client';
 import { MINUTE, channelCards, click, openTechniciansChannel } from '../support/signin';
 
@@ -11,14 +11,7 @@ import { MINUTE, channelCards, click, openTechniciansChannel } from '../support/
 
 let h: Harness;
 let clock: TestClock;
-beforeEach(async () => {
-  clock = new TestClock('2026-03-02T09:00:00.000Z');
-  h = await startHarness({}, { clock: clock.now });
-});
-afterEach(async () => {
-  if (h) expectSentCardsValidAndChainIntact(h);
-  await h?.stop();
-});
+freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)), { chainIntact: true });
 
 const emily = () => h.user('employee');
 const thomas = () => h.user('manager');

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectSentCardsValid } from '../support/access';
-import { startHarness, TestClock, type Harness } from '../support/harness';
+import { describe, expect, it } from 'vitest';
+import { freshHarnessPerTest } from '../support/access';
+import { TestClock, type Harness } from '../support/harness';
 import { cardText, channelCards, click, findById, lastCardFor, openTechniciansChannel, recoveryAudit, say, sessionOf } from '../support/signin';
 
 /**
@@ -10,14 +10,7 @@ import { cardText, channelCards, click, findById, lastCardFor, openTechniciansCh
  */
 let h: Harness;
 let clock: TestClock;
-beforeEach(async () => {
-  clock = new TestClock('2026-03-02T09:00:00.000Z');
-  h = await startHarness({}, { clock: clock.now });
-});
-afterEach(async () => {
-  if (h) expectSentCardsValid(h);
-  await h?.stop();
-});
+freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)));
 
 const emily = () => h.user('employee');
 const thomas = () => h.user('manager');

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ForbiddenError } from '../../directory/directory';
-import { demoUser, expectSentCardsValid } from '../support/access';
-import { startHarness, TestClock, type Harness } from '../support/harness';
+import { demoUser, freshHarnessPerTest } from '../support/access';
+import { TestClock, type Harness } from '../support/harness';
 import {
   MINUTE,
   cardText,
@@ -23,14 +23,7 @@ import { cardProblems } from '../cards/validate';
 
 let h: Harness;
 let clock: TestClock;
-beforeEach(async () => {
-  clock = new TestClock('2026-03-02T09:00:00.000Z');
-  h = await startHarness({}, { clock: clock.now });
-});
-afterEach(async () => {
-  if (h) expectSentCardsValid(h);
-  await h?.stop();
-});
+freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)));
 
 const emily = () => h.user('employee');
 const thomas = () => h.user('manager');
