@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { ActivityTypes, CallerIdConstants, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
 import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
-import { AuthenticationError, type AuthenticateRequestResult } from 'botframework-connector';
+import { AuthenticationError, GovernmentConstants, type AuthenticateRequestResult } from 'botframework-connector';
 import { isDirectoryUnavailable, isGuid } from '../directory/directory';
 import { renderNoticeCard } from '../adaptive-cards/notice';
-import type { AppConfig } from './config';
 import { botWasAdded, type BotDeps, type HelpdeskApp } from './deps';
 import { MenuRegistry } from './menu';
 import { resolveRoles } from './roles';
@@ -30,6 +29,9 @@ import { createHrFeedCapability, type HrFeedCapability } from './hr-feed';
 import type { Scheduler } from './scheduler';
 import { DisabledAccountNotices } from './disabled-notices';
 import { HelpdeskTurnState } from './turn-state';
+import { createActivityPin, type PinRefusal } from './activity-pin';
+import { CHANNEL_TOKEN_ISSUERS } from './edge';
+import type { Logger } from './logger';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
 const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, ActivityTypes.ConversationUpdate, ActivityTypes.InstallationUpdate]);
@@ -39,7 +41,7 @@ const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, Ac
  * order matters: routes are first-match, so the catch-all fallback is registered last.
  */
 export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsAdapter; scheduler: Scheduler; hrFeed: HrFeedCapability } {
-  const adapter = createAdapter(deps.config);
+  const adapter = createAdapter(deps);
   const app = new Application<TurnState>({
     adapter,
     botAppId: deps.config.bot.appId,
@@ -101,11 +103,21 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
 const TOKEN_ERRORS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
 
 /**
- * The SDK rethrows the JWT library's own errors (bad signature, unsigned token under a known
- * key id, not valid yet) as they are, which the adapter answers with 500 and the error text.
- * Every bad token is the caller's fault: answer 401, like the SDK's own refusals.
+ * The adapter, in both modes. Authenticates the request (production), then refuses what is
+ * not Teams in the pinned tenant (403, before any turn or directory call), then runs the turn.
+ * It never throws to `CloudAdapter.process`, which would print the error to the console
+ * (errors of the connector's HTTP client carry the request, headers included): a bad token
+ * is answered 401, anything else 500, each logged through pino only. The SDK rethrows the
+ * JWT library's own errors (bad signature, not valid yet) as they are; they are bad tokens too.
  */
-class HelpdeskAdapter extends TeamsAdapter {
+export class HelpdeskAdapter extends TeamsAdapter {
+  constructor(
+    settings: ConstructorParameters<typeof TeamsAdapter>[0],
+    private readonly edge: { pin: (activity: Activity) => PinRefusal | null; logger: Logger },
+  ) {
+    super(settings);
+  }
+
   protected override processActivity(authHeader: string, activity: Activity, logic: (context: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined>;
   protected override processActivity(result: AuthenticateRequestResult, activity: Activity, logic: (context: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined>;
   protected override async processActivity(
@@ -113,46 +125,79 @@ class HelpdeskAdapter extends TeamsAdapter {
     activity: Activity,
     logic: (context: TurnContext) => Promise<void>,
   ): Promise<InvokeResponse | undefined> {
+    let authenticated: AuthenticateRequestResult;
     try {
-      return typeof auth === 'string' ? await super.processActivity(auth, activity, logic) : await super.processActivity(auth, activity, logic);
+      authenticated = typeof auth === 'string' ? await this.botFrameworkAuthentication.authenticateRequest(activity, auth) : auth;
     } catch (err) {
-      if (err instanceof Error && TOKEN_ERRORS.has(err.name)) throw new AuthenticationError('Unauthorized: invalid token', StatusCodes.UNAUTHORIZED);
-      throw err;
+      if (err instanceof AuthenticationError || (err instanceof Error && TOKEN_ERRORS.has(err.name))) {
+        this.edge.logger.warn({ reason: (err as Error).message.slice(0, 200) }, 'activity refused: token not accepted');
+        return { status: StatusCodes.UNAUTHORIZED, body: { error: 'Unauthorized' } };
+      }
+      this.edge.logger.error({ err }, 'activity not authenticated: the check failed');
+      return { status: StatusCodes.INTERNAL_SERVER_ERROR, body: { error: 'Authentication is not available just now.' } };
+    }
+    const refusal = this.edge.pin(activity);
+    if (refusal) return { status: 403, body: { error: 'This bot serves Microsoft Teams in its own organisation only.' } };
+    try {
+      return await super.processActivity(authenticated, activity, logic);
+    } catch (err) {
+      this.edge.logger.error({ err }, 'activity processing failed');
+      return { status: StatusCodes.INTERNAL_SERVER_ERROR, body: { error: 'Something went wrong.' } };
     }
   }
 }
 
-function createAdapter(config: AppConfig): TeamsAdapter {
-  if (config.mode === 'local') return new TeamsAdapter({});
-  return new HelpdeskAdapter({
-    MicrosoftAppId: config.bot.appId,
-    MicrosoftAppType: config.bot.appType,
-    MicrosoftAppTenantId: config.bot.tenantId ?? undefined,
-    MicrosoftAppPassword: config.bot.password ?? undefined,
-    CertificateThumbprint: config.bot.certificateThumbprint ?? undefined,
-    CertificatePrivateKey: config.bot.certificateKeyPath ? readKey(config.bot.certificateKeyPath) : undefined,
-    // Setting any one endpoint makes the SDK use only the endpoints given, leaving the others
-    // undefined: no token issuer would be accepted and replies would have no login URL. So an
-    // overridden metadata URL or token service URL comes with the public cloud's other endpoints.
-    ...(config.bot.openIdMetadataUrl || config.bot.oAuthUrl
-      ? {
-          ...PUBLIC_CLOUD,
-          ...(config.bot.openIdMetadataUrl ? { ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl } : {}),
-          ...(config.bot.oAuthUrl ? { OAuthUrl: config.bot.oAuthUrl } : {}),
-        }
-      : {}),
-  });
+function createAdapter(deps: BotDeps): TeamsAdapter {
+  const config = deps.config;
+  const edge = { pin: createActivityPin(deps), logger: deps.logger.child({ component: 'adapter' }) };
+  if (config.mode === 'local') return new HelpdeskAdapter({}, edge);
+  const cloud = config.bot.cloud === 'government' ? GOVERNMENT_CLOUD : PUBLIC_CLOUD;
+  return new HelpdeskAdapter(
+    {
+      MicrosoftAppId: config.bot.appId,
+      MicrosoftAppType: config.bot.appType,
+      MicrosoftAppTenantId: config.bot.tenantId ?? undefined,
+      MicrosoftAppPassword: config.bot.password ?? undefined,
+      CertificateThumbprint: config.bot.certificateThumbprint ?? undefined,
+      CertificatePrivateKey: config.bot.certificateKeyPath ? readKey(config.bot.certificateKeyPath) : undefined,
+      // The government cloud is chosen by its ChannelService value; the public cloud is the SDK's default.
+      ...(config.bot.cloud === 'government' ? { ChannelService: GovernmentConstants.ChannelService } : {}),
+      // Setting any one endpoint makes the SDK use only the endpoints given, leaving the others
+      // undefined: no token issuer would be accepted and replies would have no login URL. So an
+      // overridden metadata URL or token service URL comes with the cloud's other endpoints.
+      ...(config.bot.openIdMetadataUrl || config.bot.oAuthUrl
+        ? {
+            ...cloud,
+            ...(config.bot.openIdMetadataUrl ? { ToBotFromChannelOpenIdMetadataUrl: config.bot.openIdMetadataUrl } : {}),
+            ...(config.bot.oAuthUrl ? { OAuthUrl: config.bot.oAuthUrl } : {}),
+          }
+        : {}),
+    },
+    edge,
+  );
 }
 
 /** The Bot Framework public cloud's endpoints: what the SDK uses when none is configured. */
 const PUBLIC_CLOUD = {
-  ToBotFromChannelTokenIssuer: 'https://api.botframework.com',
+  ToBotFromChannelTokenIssuer: CHANNEL_TOKEN_ISSUERS.public,
   ToChannelFromBotLoginUrl: 'https://login.microsoftonline.com/botframework.com',
   ToChannelFromBotOAuthScope: 'https://api.botframework.com',
   OAuthUrl: 'https://api.botframework.com',
   ToBotFromChannelOpenIdMetadataUrl: 'https://login.botframework.com/v1/.well-known/openidconfiguration',
   ToBotFromEmulatorOpenIdMetadataUrl: 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration',
   CallerId: CallerIdConstants.PublicAzureChannel,
+  ValidateAuthority: true,
+} as const;
+
+/** The US government cloud's endpoints (the SDK's GovernmentConstants). */
+const GOVERNMENT_CLOUD = {
+  ToBotFromChannelTokenIssuer: CHANNEL_TOKEN_ISSUERS.government,
+  ToChannelFromBotLoginUrl: GovernmentConstants.ToChannelFromBotLoginUrl,
+  ToChannelFromBotOAuthScope: GovernmentConstants.ToChannelFromBotOAuthScope,
+  OAuthUrl: GovernmentConstants.OAuthUrl,
+  ToBotFromChannelOpenIdMetadataUrl: GovernmentConstants.ToBotFromChannelOpenIdMetadataUrl,
+  ToBotFromEmulatorOpenIdMetadataUrl: GovernmentConstants.ToBotFromEmulatorOpenIdMetadataUrl,
+  CallerId: CallerIdConstants.USGovChannel,
   ValidateAuthority: true,
 } as const;
 

@@ -36,6 +36,11 @@ export interface AppConfig {
     openIdMetadataUrl: string | null;
     /** The Bot Framework token service (user sign-in for step-up); the public cloud's unless overridden. */
     oAuthUrl?: string | null;
+    /**
+     * `BOT_CLOUD`: the Bot Framework cloud the bot is registered in, which sets the one token
+     * issuer accepted on `/api/messages` (`https://api.botframework.com`, or `.us` for the US government).
+     */
+    cloud?: 'public' | 'government';
   };
   playground: { enabled: boolean; basePort: number };
   /** Seconds to wait for in-flight turns on shutdown. */
@@ -210,6 +215,7 @@ export const envSchema = z.object({
   BOT_CERTIFICATE_KEY_PATH: optionalString,
   BOT_OPENID_METADATA_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
   BOT_OAUTH_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
+  BOT_CLOUD: z.preprocess(emptyToUndefined, z.enum(['public', 'government'], { message: 'must be public or government' }).default('public')),
   HOST: optionalString,
   PORT: port(3978),
   DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().trim().default('./data/helpdesk.db')),
@@ -334,6 +340,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if (value && !isHttpsOrLoopback(value)) missing.push(`${name} to be an https URL (${value} is not; plain http only on this machine)`);
     }
     if (!e.TECHNICIANS_GROUP_ID) missing.push('TECHNICIANS_GROUP_ID (the Entra group of identity technicians)');
+    // Verification cards, security tickets and plans go to the technicians' channel: it is named,
+    // never "wherever a technician last spoke" (a channel of another team, guests included).
+    if (!e.TECHNICIAN_CHANNEL_IDS && !e.TECHNICIANS_TEAM_ID) {
+      missing.push('TECHNICIAN_CHANNEL_IDS (the technicians\' Teams channel ids, 19:...@thread.tacv2) or TECHNICIANS_TEAM_ID (their team)');
+    }
     if (e.DIRECTORY === 'local') missing.push('DIRECTORY=graph (the demo directory is for local mode only)');
     if (e.DIRECTORY === 'ad') {
       missing.push(
@@ -389,6 +400,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       certificateKeyPath: e.BOT_CERTIFICATE_KEY_PATH ?? null,
       openIdMetadataUrl: e.BOT_OPENID_METADATA_URL ?? null,
       oAuthUrl: e.BOT_OAUTH_URL ?? null,
+      cloud: e.BOT_CLOUD,
     },
     playground: { enabled: e.PLAYGROUND, basePort: e.PLAYGROUND_BASE_PORT },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,

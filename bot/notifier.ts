@@ -20,7 +20,10 @@ export interface Notifier {
   sendToUser(userId: string, activity: Partial<Activity>): Promise<Delivered>;
   /** Replaces a message the bot sent earlier (a card after a decision). */
   update(reference: Partial<ConversationReference>, activityId: string, activity: Partial<Activity>): Promise<void>;
-  /** Posts to the technicians' team channel; null when the bot knows no channel yet. */
+  /**
+   * Posts to the technicians' channel (`TECHNICIAN_CHANNEL_IDS`, `TECHNICIANS_TEAM_ID`; in local
+   * mode, else the channel a technician last spoke in); null when the bot knows no such channel yet.
+   */
   sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null>;
   /** The id Teams knows a user by in this bot's conversations (for `refresh.userIds`). */
   teamsUserId(userId: string): string;
@@ -90,6 +93,9 @@ export class BotNotifier implements Notifier {
   }
 
   async sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null> {
+    const { techniciansTeamId } = this.config.proactive;
+    // In production the channel is named (loadConfig requires it): never the last one a technician spoke in.
+    if (this.config.mode === 'production' && !techniciansTeamId && !this.config.technicians.channelIds) return null;
     const channel = this.store.conversations.findChannel(this.config.proactive.techniciansTeamId, this.config.technicians.channelIds);
     if (!channel) return null;
     // A new thread in the channel, not a reply in whatever thread was last active.

@@ -115,7 +115,7 @@ describe('loadConfig: Active Directory', () => {
 });
 
 describe('loadConfig: Active Directory in production mode', () => {
-  const prod = { BOT_ID: GUID, BOT_PASSWORD: 'bot-secret', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID };
+  const prod = { BOT_ID: GUID, BOT_PASSWORD: 'bot-secret', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID, TECHNICIAN_CHANNEL_IDS: '19:technicians@thread.tacv2' };
 
   it('DIRECTORY=hybrid is Microsoft Graph with AD, on any host', () => {
     const c = loadConfig({ ...prod, ...ad, DIRECTORY: 'hybrid', AD_URL: 'ldaps://dc1.corp.example,ldaps://dc2.corp.example' }).directory as HybridDirectoryConfig;

@@ -64,7 +64,7 @@ describe('loadConfig: local mode', () => {
 });
 
 describe('loadConfig: production mode', () => {
-  const full = { BOT_ID: GUID, BOT_PASSWORD: 'not-logged', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID, DIRECTORY: 'graph' };
+  const full = { BOT_ID: GUID, BOT_PASSWORD: 'not-logged', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID, TECHNICIAN_CHANNEL_IDS: '19:technicians@thread.tacv2', DIRECTORY: 'graph' };
 
   it('names each missing production setting', () => {
     expect(() => loadConfig({ BOT_ID: GUID })).toThrow(/BOT_TENANT_ID.*BOT_PASSWORD or BOT_CERTIFICATE_THUMBPRINT.*TECHNICIANS_GROUP_ID/);
@@ -174,7 +174,7 @@ describe('loadConfig: production mode', () => {
 });
 
 describe('loadConfig: values that look right but are not', () => {
-  const full = { BOT_ID: GUID, BOT_PASSWORD: 'not-logged', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID, DIRECTORY: 'graph' };
+  const full = { BOT_ID: GUID, BOT_PASSWORD: 'not-logged', BOT_TENANT_ID: TENANT, TECHNICIANS_GROUP_ID: GUID, TECHNICIAN_CHANNEL_IDS: '19:technicians@thread.tacv2', DIRECTORY: 'graph' };
 
   it('reads numbers in decimal only: hex, exponents and Infinity are refused, not read as other numbers', () => {
     for (const [variable, value] of [['PORT', '0x10'], ['PORT', '1e3'], ['SHUTDOWN_GRACE_SECONDS', 'Infinity'], ['JOB_MAX_ATTEMPTS', '0b11'], ['AUDIT_ANCHOR_INTERVAL_HOURS', '2e1']]) {

@@ -28,6 +28,7 @@ beforeAll(async () => {
     BOT_PASSWORD: GRAPH_SECRET,
     BOT_TENANT_ID: tenant.tenantId,
     TECHNICIANS_GROUP_ID: tenant.technicianGroupId,
+    TECHNICIAN_CHANNEL_IDS: '19:technicians@thread.tacv2',
     GRAPH_AUTHORITY_HOST: fake.url,
     GRAPH_BASE_URL: fake.url,
     GRAPH_CA_FILE: path.join(dir, 'ca.pem'),

@@ -10,7 +10,7 @@ import { FakeBotFrameworkIssuer } from './fake-token-issuer';
 import { FakeUserTokenService } from './fake-user-token-service';
 import { demoTenant, jsonLogSink, loopbackOnlyDns, startFakeGraph } from './graph-setup';
 import type { TestClock } from './harness';
-import { cardOf, findById, TeamsClient, type TestUser } from './teams-client';
+import { cardOf, findById, TeamsClient, TEST_CHANNEL_ID, type TestUser } from './teams-client';
 import { problems } from '../technician/support';
 
 /** The bot's app registration in production-mode tests; Graph uses the same one. */
@@ -75,6 +75,8 @@ export async function startProductionFakes(options: { dirPrefix: string; graph?:
       BOT_OPENID_METADATA_URL: issuer.metadataUrl,
       ...(tokens ? { BOT_OAUTH_URL: tokens.url } : {}),
       TECHNICIANS_GROUP_ID: demoTenant.technicianGroupId,
+      // Production names the technicians' channel; the test client's channel is it.
+      TECHNICIAN_CHANNEL_IDS: TEST_CHANNEL_ID,
       DIRECTORY: 'graph',
       GRAPH_AUTHORITY_HOST: graph.url,
       GRAPH_BASE_URL: graph.url,

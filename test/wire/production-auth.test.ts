@@ -30,11 +30,12 @@ import { TeamsClient, cardOf, findById, type PostResult, type TestUser } from '.
  * the production credentials look first; everything else is the production code path.
  */
 const APP_ID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
-const BOT_TENANT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const tenant = loadDemoTenant();
+/** The tenant the bot is pinned to: the demo tenant, whose id the test client's activities carry. */
+const BOT_TENANT_ID = tenant.tenantId;
 /** Where the SDK caches the bot's token for the Bot Connector: `${appId}${scope}-cache`. */
 const OUTGOING_TOKEN_KEY = `${APP_ID}https://api.botframework.com-cache`;
 
-const tenant = loadDemoTenant();
 const person = (key: 'employee' | 'manager' | 'technician'): TestUser => {
   const u = tenant.users.find((x) => x.id === tenant.personas[key])!;
   return { id: u.id, displayName: u.displayName };

@@ -1,0 +1,132 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type restify from 'restify';
+import type { Logger } from './logger';
+
+/**
+ * The checks `/api/messages` makes before anything reads a body or hands a request to the
+ * Bot Framework SDK: the content type Teams sends, bounded headers, and (production) a
+ * bearer token that at least claims to come from the configured cloud's Bot Framework
+ * channel service. They are cheap and keep no state per caller beyond {@link OncePerMinute}.
+ */
+
+/** The longest `Authorization` header taken; a Bot Framework channel token is 1 to 2 KiB. */
+export const MAX_AUTHORIZATION_BYTES = 8 * 1024;
+/** The most header bytes a request may send (Node answers 431 above it). */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** The Bot Framework channel service's token issuer (`iss`) in each cloud. */
+export const CHANNEL_TOKEN_ISSUERS = {
+  public: 'https://api.botframework.com',
+  government: 'https://api.botframework.us',
+} as const;
+
+/** What a request came from, for logs and audit: the caller's address, and the host its activity says replies go to. */
+export interface RequestSource {
+  remoteAddress: string;
+}
+
+/** The source of the request being handled, across the SDK's awaits (the adapter has no access to the HTTP request). */
+export const requestSource = new AsyncLocalStorage<RequestSource>();
+
+/**
+ * `application/json` only (any parameters, such as `; charset=utf-8`), answered 415 before a
+ * byte of the body is read: a multipart body would be written to the temporary folder, and
+ * a form or text body is what a web page can send to the local bot without a CORS preflight.
+ */
+export const acceptJsonOnly: restify.RequestHandler = (req, res, next) => {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json') return next();
+  res.header('Accept', 'application/json');
+  res.header('Connection', 'close');
+  res.send(415, { error: 'Send the activity as application/json.' });
+  return next(false);
+};
+
+/** Refuses an `Authorization` header longer than {@link MAX_AUTHORIZATION_BYTES} with 431, before any token parsing. */
+export const capAuthorization: restify.RequestHandler = (req, res, next) => {
+  const auth = req.headers.authorization;
+  if (auth === undefined || Buffer.byteLength(auth) <= MAX_AUTHORIZATION_BYTES) return next();
+  res.header('Connection', 'close');
+  res.send(431, { error: 'The Authorization header is too large.' });
+  return next(false);
+};
+
+/** How long past its `exp` the SDK still takes a token (its clock tolerance). */
+const CLOCK_SKEW_SECONDS = 5 * 60;
+
+/**
+ * Why a bearer token cannot be a channel token of `issuer`, read without verifying it, or
+ * null. The SDK would also try it as an emulator token (Entra-issued, for any audience, with
+ * no `serviceUrl` binding: the bot's own outbound connector token passes) or a skill token,
+ * and its emulator check appends issuers built from the unverified `tid` to a process-wide
+ * list on every request; neither path is for a Teams bot. Expired tokens are refused here
+ * too, since the SDK prints them to the console.
+ */
+export function channelTokenProblem(authorization: string | undefined, issuer: string, nowSeconds: number): string | null {
+  if (!authorization) return 'no-token';
+  const m = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/.exec(authorization.trim());
+  if (!m) return 'not-a-bearer-jwt';
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(m[2]!, 'base64url').toString('utf8'));
+  } catch {
+    return 'unreadable-token';
+  }
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return 'unreadable-token';
+  const claims = payload as Record<string, unknown>;
+  if (claims.iss !== issuer) return 'not-a-channel-token';
+  if (typeof claims.exp === 'number' && claims.exp + CLOCK_SKEW_SECONDS < nowSeconds) return 'expired';
+  return null;
+}
+
+/**
+ * Production mode: refuses (401) a request whose bearer token is not one of the configured
+ * cloud's Bot Framework channel tokens, before the SDK parses it. Logged once per source and
+ * reason a minute.
+ */
+export function channelTokenGate(issuer: string, logger: Logger, clock: () => Date): restify.RequestHandler {
+  const once = new OncePerMinute(clock);
+  return (req, res, next) => {
+    // Real time, as the SDK checks expiry against it (the bot's clock may be a test's).
+    const reason = channelTokenProblem(req.headers.authorization, issuer, Math.floor(Date.now() / 1000));
+    if (!reason) return next();
+    const remoteAddress = req.socket?.remoteAddress ?? 'unknown';
+    if (once.first(`${remoteAddress}|${reason}`)) logger.warn({ reason, remoteAddress }, 'request on /api/messages refused: not a Bot Framework channel token (logged once a minute per source)');
+    res.send(401, { error: 'Unauthorized' });
+    return next(false);
+  };
+}
+
+/**
+ * Whether something happens for the first time this minute, per key, in bounded memory: a
+ * flood of new keys fills the table, after which they count as seen until the minute ends
+ * (the log and audit say so once, instead of growing without bound).
+ */
+export class OncePerMinute {
+  private window = -1;
+  private readonly seen = new Set<string>();
+  private overflowed = false;
+
+  constructor(
+    private readonly clock: () => Date,
+    private readonly maxKeys = 1_000,
+  ) {}
+
+  /** True the first time `key` is seen in the current minute; at most `maxKeys` (and one overflow) a minute. */
+  first(key: string): boolean {
+    const minute = Math.floor(this.clock().getTime() / 60_000);
+    if (minute !== this.window) {
+      this.window = minute;
+      this.seen.clear();
+      this.overflowed = false;
+    }
+    if (this.seen.has(key)) return false;
+    if (this.seen.size >= this.maxKeys) {
+      if (this.overflowed) return false;
+      this.overflowed = true;
+      return true;
+    }
+    this.seen.add(key);
+    return true;
+  }
+}
