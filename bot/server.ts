@@ -1,6 +1,7 @@
 import restify from 'restify';
 import type { TeamsAdapter } from '@microsoft/teams-ai';
 import type { BotDeps, HelpdeskApp } from './deps';
+import { acceptJsonOnly, capAuthorization, channelTokenGate, CHANNEL_TOKEN_ISSUERS, MAX_HEADER_BYTES, requestSource } from './edge';
 
 export interface HelpdeskServer {
   server: restify.Server;
@@ -15,16 +16,26 @@ export interface HelpdeskServer {
  */
 export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdapter, version: string, mounts: ReadonlyArray<(server: restify.Server) => void> = []): HelpdeskServer {
   const server = restify.createServer({ name: 'iam-helpdesk', handleUncaughtExceptions: false });
+  // restify builds its http.Server without options; Node reads the limit per connection (431 above it).
+  (server.server as unknown as { maxHeaderSize: number }).maxHeaderSize = MAX_HEADER_BYTES;
   // Each route reads its own body: the activities' JSON here, the HR webhook its raw bytes
   // (its signature covers them). No body is read for a path that has no route.
   for (const mount of mounts) mount(server);
-  const readActivity = restify.plugins.bodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false, rejectUnknown: true });
+  // JSON only: restify's full bodyParser would also write multipart uploads to the temporary
+  // folder and parse forms, before any token is checked (acceptJsonOnly refuses them first anyway).
+  // (The typings omit maxBodySize, which jsonBodyParser hands to its bodyReader.)
+  const readActivity = restify.plugins.jsonBodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false } as restify.plugins.JsonBodyParserOptions);
+  // Production: only the configured cloud's channel tokens reach the SDK.
+  const edge: restify.RequestHandler[] = [acceptJsonOnly, refuseEncodedBody, capAuthorization];
+  if (deps.config.mode === 'production') {
+    edge.push(channelTokenGate(CHANNEL_TOKEN_ISSUERS[deps.config.bot.cloud ?? 'public'], deps.logger.child({ component: 'edge' }), deps.clock));
+  }
 
   let inFlight = 0;
   let draining = false;
   let idle: (() => void) | null = null;
 
-  server.post('/api/messages', refuseEncodedBody, readActivity, async (req, res) => {
+  server.post('/api/messages', ...edge, readActivity, async (req, res) => {
     if (draining) {
       res.header('Retry-After', '5');
       res.send(503, { error: 'shutting down' });
@@ -39,11 +50,13 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
     }
     inFlight += 1;
     try {
-      await adapter.process(req, res, async (context) => {
-        await app.run(context);
-      });
+      await requestSource.run({ remoteAddress: req.socket?.remoteAddress ?? 'unknown' }, () =>
+        adapter.process(req, res, async (context) => {
+          await app.run(context);
+        }),
+      );
     } catch (err) {
-      deps.logger.error({ err: { message: (err as Error).message } }, 'activity processing failed');
+      deps.logger.error({ err }, 'activity processing failed');
       if (!res.headersSent) res.send(500);
     } finally {
       inFlight -= 1;
