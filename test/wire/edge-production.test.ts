@@ -3,7 +3,9 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { randomUUID } from 'node:crypto';
 import { ToBotFromBotOrEmulatorTokenValidationParameters } from 'botframework-connector/lib/auth/tokenValidationParameters';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { JwtTokenExtractor } from 'botframework-connector/lib/auth/jwtTokenExtractor';
+import { OpenIdMetadata } from 'botframework-connector/lib/auth/openIdMetadata';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startBot } from '../../bot/main';
 import { ConfigError } from '../../bot/config';
 import { TestClock } from '../support/harness';
@@ -23,6 +25,29 @@ const p = useProductionBot({ dirPrefix: 'helpdesk-edge-', clock });
 const emily = demoPersona('employee');
 
 beforeEach(() => p.connector.clear());
+
+/**
+ * Where the SDK fetches Entra ID's signing keys for "emulator" tokens. Offline it cannot, which
+ * would hide the hole: the test puts the fake issuer's keys in the SDK's own metadata cache
+ * under that URL, so a token signed there is what an Entra-signed token is in production.
+ */
+const EMULATOR_METADATA = 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration';
+const metadataCache = (JwtTokenExtractor as unknown as { openIdMetadataCache: Map<string, OpenIdMetadata> }).openIdMetadataCache;
+beforeAll(() => {
+  metadataCache.set(EMULATOR_METADATA, new OpenIdMetadata(p.fakes.issuer.metadataUrl));
+});
+afterAll(() => {
+  metadataCache.delete(EMULATOR_METADATA);
+});
+
+/**
+ * A token Entra ID issues to the bot (`azp` the bot): for the Bot Connector (`aud`
+ * https://api.botframework.com; every reply carries it), or for the bot's own app id.
+ */
+const entraToken = (aud = 'https://api.botframework.com') => {
+  const tid = p.fakes.env.BOT_TENANT_ID!;
+  return p.fakes.issuer.sign({ aud, iss: `https://login.microsoftonline.com/${tid}/v2.0`, tid, azp: APP_ID, ver: '2.0' });
+};
 
 const withToken = (token: string) => new TeamsClient(p.bot.url, p.connector.url, p.fakes.env.BOT_TENANT_ID!, { authorization: `Bearer ${token}` });
 const channelToken = () => p.fakes.issuer.sign({ aud: APP_ID, serviceurl: p.connector.url });
@@ -44,9 +69,10 @@ async function expectNoTurn(send: () => Promise<PostResult>, status: number): Pr
 }
 
 describe('only Bot Framework channel tokens', () => {
-  it("refuses the bot's own outbound connector token replayed as an incoming one", async () => {
-    const help = () => withToken(p.fakes.outgoing).message(emily, 'help');
-    await expectNoTurn(help, 401);
+  it("refuses the bot's own Entra tokens (its outbound connector token, one for its app id) replayed as incoming ones", async () => {
+    await expectNoTurn(() => withToken(entraToken()).message(emily, 'help'), 401);
+    // The SDK's emulator path took this one as Emily (no audience or serviceUrl binding).
+    await expectNoTurn(() => withToken(entraToken(APP_ID)).message(emily, 'help'), 401);
     expect(p.bot.store.conversations.findPersonal(emily.id)).toBeNull();
     // The channel's own token still works.
     expect((await withToken(channelToken()).message(emily, 'help')).status).toBe(200);
