@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HR_COLUMNS } from '../../dialogs/hr-feed/records';
@@ -99,9 +102,101 @@ describe('/api/messages under hostile input', () => {
     expect(await health.json()).toMatchObject({ status: 'ok', mode: 'local' });
   });
 
+  it('takes application/json only: 415 before reading multipart, form, text or untyped bodies, and no file is left behind', async () => {
+    const emily = h.user('employee');
+    const activity = { ...h.client.base(emily), type: 'message', text: 'help' };
+    // Uploads would be written where the process keeps temporary files: a folder of this test's own.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-tmpdir-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    h.connector.clear();
+    try {
+      expect(os.tmpdir()).toBe(tmp);
+      const form = new FormData();
+      form.append('activity', JSON.stringify(activity));
+      form.append('upload', new Blob([Buffer.alloc(256 * 1024, 65)]), 'big.bin');
+      const multipart = await fetch(`${h.bot.url}/api/messages`, { method: 'POST', body: form });
+      expect(multipart.status).toBe(415);
+      // What a web page can send the local bot without a CORS preflight: a form whose fields make an activity.
+      const fields = new URLSearchParams({
+        type: 'message',
+        text: 'help',
+        channelId: 'msteams',
+        serviceUrl: h.connector.url,
+        'from[id]': `29:${emily.id}`,
+        'from[aadObjectId]': emily.id,
+        'recipient[id]': '28:helpdesk-bot',
+        'conversation[id]': `a:personal-${emily.id}`,
+        'conversation[tenantId]': h.tenant.tenantId,
+        'channelData[tenant][id]': h.tenant.tenantId,
+      });
+      expect((await post('/api/messages', fields.toString(), { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(415);
+      expect((await post('/api/messages', JSON.stringify(activity), { 'content-type': 'text/plain;charset=UTF-8' })).status).toBe(415);
+      const untyped = await fetch(`${h.bot.url}/api/messages`, { method: 'POST', body: Buffer.from(JSON.stringify(activity)) });
+      expect(untyped.status).toBe(415);
+      for (const type of ['application/json-seq', 'application/activity+json', 'multipart/mixed; boundary=x']) {
+        expect((await post('/api/messages', JSON.stringify(activity), { 'content-type': type })).status, type).toBe(415);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      expect(fs.readdirSync(tmp)).toEqual([]);
+      expect(h.connector.calls).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    // JSON with parameters is Teams' own format.
+    const ok = await post('/api/messages', JSON.stringify(activity), { 'content-type': 'application/json; charset=utf-8' });
+    expect(ok.status).toBe(200);
+  });
+
+  it('caps the Authorization header (431) and the headers as a whole', async () => {
+    const emily = h.user('employee');
+    const body = JSON.stringify({ ...h.client.base(emily), type: 'message', text: 'help' });
+    const huge = await post('/api/messages', body, { 'content-type': 'application/json', authorization: `Bearer ${'a'.repeat(9 * 1024)}` });
+    expect(huge.status).toBe(431);
+    const many = await post('/api/messages', body, { 'content-type': 'application/json', 'x-padding': 'p'.repeat(20 * 1024) });
+    expect(many.status).toBe(431);
+    expect((await fetch(`${h.bot.url}/healthz`)).status).toBe(200);
+  });
+
   it('listens on the loopback address only in local mode', () => {
     expect(new URL(h.bot.url).hostname).toBe('127.0.0.1');
     expect(h.bot.config.host).toBe('127.0.0.1');
+  });
+});
+
+describe('/api/messages is Microsoft Teams in the demo tenant only', () => {
+  const refusals = () => h.bot.store.audit.query({ action: 'helpdesk.activity-refused' }).map((e) => JSON.parse(e.details));
+
+  it('refuses another channel or tenant with 403 and no turn, audited once a minute per source, not per request', async () => {
+    const emily = h.user('employee');
+    h.connector.clear();
+    const before = refusals().length;
+    const refusedBefore = h.bot.store.audit.query({ action: 'helpdesk.access-refused' }).length;
+    const other = '11111111-2222-4333-8444-555555555555';
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['not-teams', { channelId: 'webchat' }],
+      ['not-teams', { channelId: 'directline' }],
+      ['other-tenant', { channelData: { tenant: { id: other } } }],
+      ['other-tenant', { conversation: { id: `a:personal-${emily.id}`, conversationType: 'personal', tenantId: other } }],
+      ['no-tenant', { channelData: {}, conversation: { id: `a:personal-${emily.id}`, conversationType: 'personal' } }],
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [reason, change] of cases) {
+        const res = await h.client.post({ ...h.client.base(emily), type: 'message', text: 'help', ...change });
+        expect(res.status, reason).toBe(403);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.connector.calls).toEqual([]);
+    // No turn: the door's own refusal (a directory lookup) never ran.
+    expect(h.bot.store.audit.query({ action: 'helpdesk.access-refused' }).length).toBe(refusedBefore);
+    const added = refusals().slice(before);
+    expect(added.map((r) => r.reason).sort()).toEqual(['no-tenant', 'not-teams', 'other-tenant']);
+    expect(added[0]).toMatchObject({ remoteAddress: '127.0.0.1', serviceUrlHost: new URL(h.connector.url).host });
+    // The demo tenant in its other spelling (upper case) is the same tenant.
+    expect((await h.client.post({ ...h.client.base(emily), type: 'message', text: 'help', channelData: { tenant: { id: h.tenant.tenantId.toUpperCase() } } })).status).toBe(200);
   });
 });
 
