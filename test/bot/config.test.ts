@@ -74,6 +74,16 @@ describe('loadConfig: production mode', () => {
     expect(() => loadConfig({ ...full, BOT_APP_TYPE: 'Anything' })).toThrow(/BOT_APP_TYPE/);
   });
 
+  it("needs the technicians' channel (or team) named, and the Bot Framework cloud to be public or government", () => {
+    expect(() => loadConfig({ ...full, TECHNICIAN_CHANNEL_IDS: undefined })).toThrow(/TECHNICIAN_CHANNEL_IDS \(the technicians' Teams channel ids.*or TECHNICIANS_TEAM_ID/);
+    expect(loadConfig({ ...full, TECHNICIAN_CHANNEL_IDS: undefined, TECHNICIANS_TEAM_ID: '19:team@thread.tacv2' }).proactive.techniciansTeamId).toBe('19:team@thread.tacv2');
+    // Local mode keeps the demo behaviour (the channel a technician spoke in).
+    expect(loadConfig({}).technicians.channelIds).toBeNull();
+    expect(loadConfig(full).bot.cloud).toBe('public');
+    expect(loadConfig({ ...full, BOT_CLOUD: 'government' }).bot.cloud).toBe('government');
+    expect(() => loadConfig({ ...full, BOT_CLOUD: 'china' })).toThrow(/BOT_CLOUD must be public or government/);
+  });
+
   it('with everything set, starts with the Microsoft Graph directory of the bot\'s own app registration', () => {
     const c = loadConfig(full);
     expect(c.mode).toBe('production');
