@@ -42,6 +42,27 @@ export const acceptJsonOnly: restify.RequestHandler = (req, res, next) => {
   return next(false);
 };
 
+/**
+ * Local mode (no authentication): the request must name this machine (`Host` a loopback
+ * name or address) and, when a browser sent it, come from a page of this machine (`Origin`).
+ * Otherwise a web page could reach the bot through DNS rebinding (its own name resolving to
+ * 127.0.0.1) and act as any persona. Answered 403 before the body is read.
+ */
+export const loopbackCallersOnly: restify.RequestHandler = (req, res, next) => {
+  const origin = req.headers.origin;
+  const hostOk = isLoopbackHost(String(req.headers.host ?? ''));
+  const originOk = origin === undefined || (URL.canParse(origin) && isLoopbackHost(new URL(origin).host));
+  if (hostOk && originOk) return next();
+  res.header('Connection', 'close');
+  res.send(403, { error: 'The local bot takes requests from this machine only.' });
+  return next(false);
+};
+
+function isLoopbackHost(host: string): boolean {
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  return name === 'localhost' || name === '::1' || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
 /** Refuses an `Authorization` header longer than {@link MAX_AUTHORIZATION_BYTES} with 431, before any token parsing. */
 export const capAuthorization: restify.RequestHandler = (req, res, next) => {
   const auth = req.headers.authorization;

@@ -1,7 +1,7 @@
 import restify from 'restify';
 import type { TeamsAdapter } from '@microsoft/teams-ai';
 import type { BotDeps, HelpdeskApp } from './deps';
-import { acceptJsonOnly, capAuthorization, channelTokenGate, CHANNEL_TOKEN_ISSUERS, MAX_HEADER_BYTES, requestSource } from './edge';
+import { acceptJsonOnly, capAuthorization, channelTokenGate, CHANNEL_TOKEN_ISSUERS, loopbackCallersOnly, MAX_HEADER_BYTES, requestSource } from './edge';
 
 export interface HelpdeskServer {
   server: restify.Server;
@@ -27,6 +27,7 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
   const readActivity = restify.plugins.jsonBodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false } as restify.plugins.JsonBodyParserOptions);
   // Production: only the configured cloud's channel tokens reach the SDK.
   const edge: restify.RequestHandler[] = [acceptJsonOnly, refuseEncodedBody, capAuthorization];
+  if (deps.config.mode === 'local') edge.unshift(loopbackCallersOnly);
   if (deps.config.mode === 'production') {
     edge.push(channelTokenGate(CHANNEL_TOKEN_ISSUERS[deps.config.bot.cloud ?? 'public'], deps.logger.child({ component: 'edge' }), deps.clock));
   }

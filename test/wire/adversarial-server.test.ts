@@ -160,6 +160,28 @@ describe('/api/messages under hostile input', () => {
     expect((await fetch(`${h.bot.url}/healthz`)).status).toBe(200);
   });
 
+  it('local mode answers requests for this machine only: a rebound host name or a web page elsewhere gets 403', async () => {
+    const emily = h.user('employee');
+    const body = JSON.stringify({ ...h.client.base(emily), type: 'message', text: 'help' });
+    const url = new URL(h.bot.url);
+    const send = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, path: '/api/messages', method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    h.connector.clear();
+    expect(await send({ host: `attacker.example:${url.port}` })).toBe(403);
+    expect(await send({ origin: 'http://attacker.example' })).toBe(403);
+    expect(await send({ origin: 'null' })).toBe(403);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.connector.calls).toEqual([]);
+    expect(await send({ host: `localhost:${url.port}`, origin: 'http://localhost:56150' })).toBe(200);
+  });
+
   it('listens on the loopback address only in local mode', () => {
     expect(new URL(h.bot.url).hostname).toBe('127.0.0.1');
     expect(h.bot.config.host).toBe('127.0.0.1');
