@@ -3,6 +3,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { randomUUID } from 'node:crypto';
 import { ToBotFromBotOrEmulatorTokenValidationParameters } from 'botframework-connector/lib/auth/tokenValidationParameters';
+import { AppCredentials } from 'botframework-connector';
 import { JwtTokenExtractor } from 'botframework-connector/lib/auth/jwtTokenExtractor';
 import { OpenIdMetadata } from 'botframework-connector/lib/auth/openIdMetadata';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -10,7 +11,7 @@ import { startBot } from '../../bot/main';
 import { ConfigError } from '../../bot/config';
 import { TestClock } from '../support/harness';
 import { APP_ID, useProductionBot } from '../support/production-rig';
-import { demoPersona } from '../support/graph-setup';
+import { demoPersona, jsonLogSink } from '../support/graph-setup';
 import { TeamsClient, type PostResult } from '../support/teams-client';
 
 /**
@@ -135,6 +136,25 @@ describe('only Bot Framework channel tokens', () => {
     // Logged once per source and reason a minute, not per request.
     expect(p.logs.filter((l) => /not a Bot Framework channel token/.test(l.msg ?? '')).length).toBeLessThanOrEqual(3);
   }, 240_000);
+});
+
+describe('BOT_CLOUD=government', () => {
+  it("takes the US government channel service's tokens only", async () => {
+    const cache = (AppCredentials as unknown as { cache: Map<string, { accessToken: string; expiresOn: Date }> }).cache;
+    const key = `${APP_ID}https://api.botframework.us-cache`;
+    cache.set(key, { accessToken: p.fakes.outgoing, expiresOn: new Date(Date.now() + 3_600_000) });
+    const gov = await startBot({ ...p.fakes.env, BOT_CLOUD: 'government', DATABASE_PATH: `${p.fakes.dir}/gov.db` }, { logDestination: jsonLogSink([]), clock: clock.now });
+    try {
+      const as = (iss: string) => new TeamsClient(gov.url, p.connector.url, p.fakes.env.BOT_TENANT_ID!, { authorization: `Bearer ${p.fakes.issuer.sign({ aud: APP_ID, serviceurl: p.connector.url, iss })}` });
+      expect((await as('https://api.botframework.com').message(emily, 'help')).status).toBe(401);
+      expect(p.connector.calls).toEqual([]);
+      expect((await as('https://api.botframework.us').message(emily, 'help')).status).toBe(200);
+      await p.connector.waitFor((c) => c.kind === 'send' || c.kind === 'reply');
+    } finally {
+      await gov.close();
+      cache.delete(key);
+    }
+  });
 });
 
 describe('pinned to Microsoft Teams in the bot tenant', () => {
