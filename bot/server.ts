@@ -10,8 +10,9 @@ export interface HelpdeskServer {
 }
 
 /**
- * The HTTP surface: `POST /api/messages` (Bot Framework activities, authenticated by the
- * adapter in production mode) and `GET /healthz`; capabilities with routes of their own
+ * The HTTP surface: `POST /api/messages` (Bot Framework activities: JSON only, checked at
+ * the edge (see `edge.ts`), authenticated by the adapter in production mode, pinned to
+ * Teams in the bot's tenant) and `GET /healthz`; capabilities with routes of their own
  * (the HR feed's signed webhook) add them through `mounts`.
  */
 export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdapter, version: string, mounts: ReadonlyArray<(server: restify.Server) => void> = []): HelpdeskServer {
@@ -25,7 +26,8 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
   // folder and parse forms, before any token is checked (acceptJsonOnly refuses them first anyway).
   // (The typings omit maxBodySize, which jsonBodyParser hands to its bodyReader.)
   const readActivity = restify.plugins.jsonBodyParser({ maxBodySize: MAX_ACTIVITY_BYTES, mapParams: false } as restify.plugins.JsonBodyParserOptions);
-  // Production: only the configured cloud's channel tokens reach the SDK.
+  // Before any body is read: callers of this machine only (local mode), Teams' content type,
+  // bounded headers, and (production) only the configured cloud's channel tokens reach the SDK.
   const edge: restify.RequestHandler[] = [acceptJsonOnly, refuseEncodedBody, capAuthorization];
   if (deps.config.mode === 'local') edge.unshift(loopbackCallersOnly);
   if (deps.config.mode === 'production') {
