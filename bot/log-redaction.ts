@@ -46,7 +46,8 @@ export function isSecretKey(key: string): boolean {
  * Bearer credentials and JWTs inside free text (an error message quoting a header, a URL
  * with a token): replaced wherever a string is logged, since no key names them there.
  */
-const SECRET_IN_TEXT = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+// A credential after the scheme is long (a word such as "Basic checks" is not one).
+const SECRET_IN_TEXT = /\b([Bb]earer|[Bb]asic)\s+[A-Za-z0-9\-._~+/]{12,}=*|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 
 /** Limits of the walk: a log line is evidence, not a dump; deeper or larger parts are cut, never thrown on. */
 const MAX_DEPTH = 12;
@@ -105,5 +106,5 @@ function walk(value: unknown, depth: number, ancestors: Set<object>): unknown {
 /** `text` with bearer credentials and JWTs replaced, cut to a bounded length. */
 export function redactText(text: string, max = MAX_STRING): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(SECRET_IN_TEXT, (m) => (/^(Bearer|Basic)\s/i.test(m) ? `${m.split(/\s+/)[0]} ${REDACTED}` : REDACTED));
+  return cut.replace(SECRET_IN_TEXT, (m) => (/^(bearer|basic)\s/i.test(m) ? `${m.split(/\s+/)[0]} ${REDACTED}` : REDACTED));
 }

@@ -92,3 +92,12 @@ describe('edge checks', () => {
     expect(once.first('a')).toBe(true);
   });
 });
+
+describe('log redaction of text', () => {
+  it('keeps ordinary words after "Basic" or "Bearer" and cuts credentials', () => {
+    const { line } = logOnce((l) => l.info({ note: 'Basic checks passed; bearer of news', header: 'basic dXNlcjpwYXNzd29yZDEyMw==' }, 'Bearer abcdefghijklmnop123 seen'));
+    expect(line.note).toBe('Basic checks passed; bearer of news');
+    expect(line.header).toBe('basic [redacted]');
+    expect(line.msg).toBe('Bearer [redacted] seen');
+  });
+});
