@@ -30,7 +30,7 @@ import type { Scheduler } from './scheduler';
 import { DisabledAccountNotices } from './disabled-notices';
 import { HelpdeskTurnState } from './turn-state';
 import { createActivityPin, type PinRefusal } from './activity-pin';
-import { CHANNEL_TOKEN_ISSUERS } from './edge';
+import { CHANNEL_TOKEN_ISSUERS, OncePerMinute, requestSource } from './edge';
 import type { Logger } from './logger';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
@@ -113,10 +113,14 @@ const TOKEN_ERRORS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBefo
 export class HelpdeskAdapter extends TeamsAdapter {
   constructor(
     settings: ConstructorParameters<typeof TeamsAdapter>[0],
-    private readonly edge: { pin: (activity: Activity) => PinRefusal | null; logger: Logger },
+    private readonly edge: { pin: (activity: Activity) => PinRefusal | null; logger: Logger; clock: () => Date },
   ) {
     super(settings);
+    this.refusalsLogged = new OncePerMinute(edge.clock);
   }
+
+  /** Refused tokens are logged once per caller and reason a minute: a flood must not flood the log. */
+  private readonly refusalsLogged: OncePerMinute;
 
   protected override processActivity(authHeader: string, activity: Activity, logic: (context: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined>;
   protected override processActivity(result: AuthenticateRequestResult, activity: Activity, logic: (context: TurnContext) => Promise<void>): Promise<InvokeResponse | undefined>;
@@ -130,7 +134,11 @@ export class HelpdeskAdapter extends TeamsAdapter {
       authenticated = typeof auth === 'string' ? await this.botFrameworkAuthentication.authenticateRequest(activity, auth) : auth;
     } catch (err) {
       if (err instanceof AuthenticationError || (err instanceof Error && TOKEN_ERRORS.has(err.name))) {
-        this.edge.logger.warn({ reason: (err as Error).message.slice(0, 200) }, 'activity refused: token not accepted');
+        const reason = (err as Error).message.slice(0, 200);
+        const remoteAddress = requestSource.getStore()?.remoteAddress ?? null;
+        if (this.refusalsLogged.first(`${remoteAddress}|${reason.slice(0, 60)}`)) {
+          this.edge.logger.warn({ reason, remoteAddress }, 'activity refused: token not accepted (logged once a minute per source)');
+        }
         return { status: StatusCodes.UNAUTHORIZED, body: { error: 'Unauthorized' } };
       }
       this.edge.logger.error({ err }, 'activity not authenticated: the check failed');
@@ -149,7 +157,7 @@ export class HelpdeskAdapter extends TeamsAdapter {
 
 function createAdapter(deps: BotDeps): TeamsAdapter {
   const config = deps.config;
-  const edge = { pin: createActivityPin(deps), logger: deps.logger.child({ component: 'adapter' }) };
+  const edge = { pin: createActivityPin(deps), logger: deps.logger.child({ component: 'adapter' }), clock: deps.clock };
   if (config.mode === 'local') return new HelpdeskAdapter({}, edge);
   const cloud = config.bot.cloud === 'government' ? GOVERNMENT_CLOUD : PUBLIC_CLOUD;
   return new HelpdeskAdapter(
