@@ -5,7 +5,7 @@ import type { BotDeps } from './deps';
 import { OncePerMinute, requestSource } from './edge';
 
 /** Why an authenticated activity is not one the helpdesk serves. */
-export type PinRefusal = 'not-teams' | 'no-tenant' | 'other-tenant';
+export type PinRefusal = 'not-teams' | 'no-tenant' | 'other-tenant' | 'service-url-not-local';
 
 /**
  * The Entra tenant every activity must come from: `BOT_TENANT_ID`, else the Graph
@@ -24,13 +24,15 @@ export function pinnedTenantId(config: AppConfig): string {
 
 /**
  * Why `activity` is not from Microsoft Teams in the pinned tenant, or null: `channelId` must
- * be `msteams`, and the tenant Teams names (`channelData.tenant.id`, `conversation.tenantId`;
+ * be `msteams`, in local mode its `serviceUrl` on this machine, and the tenant Teams names (`channelData.tenant.id`, `conversation.tenantId`;
  * at least one, all equal to `tenantId`). A token the Bot Framework signed for the bot says
  * nothing about the tenant: a user of another organisation who installs the app, or another
  * channel registered to the bot, would otherwise reach the directory lookups.
  */
-export function pinRefusal(activity: Partial<Activity>, tenantId: string): PinRefusal | null {
+export function pinRefusal(activity: Partial<Activity>, tenantId: string, mode: AppConfig['mode'] = 'production'): PinRefusal | null {
   if (activity.channelId !== 'msteams') return 'not-teams';
+  // Local mode has no token binding the serviceUrl: replies go to the local chats (or a test's connector) only.
+  if (mode === 'local' && !isLoopbackUrl(activity.serviceUrl)) return 'service-url-not-local';
   const claimed = [(activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id, activity.conversation?.tenantId].filter((t) => t !== undefined && t !== null);
   if (claimed.length === 0) return 'no-tenant';
   return claimed.every((t) => typeof t === 'string' && t.toLowerCase() === tenantId.toLowerCase()) ? null : 'other-tenant';
@@ -48,7 +50,7 @@ export function createActivityPin(deps: BotDeps): (activity: Partial<Activity>) 
   const once = new OncePerMinute(deps.clock, 500);
   const log = deps.logger.child({ component: 'edge' });
   return (activity) => {
-    const reason = pinRefusal(activity, tenantId);
+    const reason = pinRefusal(activity, tenantId, deps.config.mode);
     if (!reason) return null;
     const serviceUrlHost = hostOf(activity.serviceUrl);
     const remoteAddress = requestSource.getStore()?.remoteAddress ?? null;
@@ -66,6 +68,12 @@ export function createActivityPin(deps: BotDeps): (activity: Partial<Activity>) 
     }
     return reason;
   };
+}
+
+function isLoopbackUrl(url: unknown): boolean {
+  if (typeof url !== 'string' || !URL.canParse(url)) return false;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 function hostOf(url: unknown): string | null {

@@ -203,6 +203,8 @@ describe('/api/messages is Microsoft Teams in the demo tenant only', () => {
       ['other-tenant', { channelData: { tenant: { id: other } } }],
       ['other-tenant', { conversation: { id: `a:personal-${emily.id}`, conversationType: 'personal', tenantId: other } }],
       ['no-tenant', { channelData: {}, conversation: { id: `a:personal-${emily.id}`, conversationType: 'personal' } }],
+      // Local mode: replies go to this machine only, never to a serviceUrl of the sender's choosing.
+      ['service-url-not-local', { serviceUrl: 'https://collector.example/_connector' }],
     ];
     for (let round = 0; round < 3; round++) {
       for (const [reason, change] of cases) {
@@ -215,7 +217,7 @@ describe('/api/messages is Microsoft Teams in the demo tenant only', () => {
     // No turn: the door's own refusal (a directory lookup) never ran.
     expect(h.bot.store.audit.query({ action: 'helpdesk.access-refused' }).length).toBe(refusedBefore);
     const added = refusals().slice(before);
-    expect(added.map((r) => r.reason).sort()).toEqual(['no-tenant', 'not-teams', 'other-tenant']);
+    expect(added.map((r) => r.reason).sort()).toEqual(['no-tenant', 'not-teams', 'other-tenant', 'service-url-not-local']);
     expect(added[0]).toMatchObject({ remoteAddress: '127.0.0.1', serviceUrlHost: new URL(h.connector.url).host });
     // The demo tenant in its other spelling (upper case) is the same tenant.
     expect((await h.client.post({ ...h.client.base(emily), type: 'message', text: 'help', channelData: { tenant: { id: h.tenant.tenantId.toUpperCase() } } })).status).toBe(200);
