@@ -118,9 +118,12 @@ describe('scheduled anchors', () => {
     await h.bot.scheduler.runDue();
     const first = readAnchors(anchors);
     expect(first).toHaveLength(1);
-    const head = h.bot.store.audit.tail(1)[0]!;
-    expect(first[0]).toMatchObject({ seq: head.seq, hash: head.hash, at: '2026-03-02T13:00:00.000Z' });
-    expect(h.logs.some((l) => l.action === 'audit.anchor' && l.seq === head.seq)).toBe(true);
+    // The anchored head, then the trail's record of the anchor: which head, and where it went.
+    const [head, recorded] = h.bot.store.audit.tail(2);
+    expect(first[0]).toMatchObject({ seq: head!.seq, hash: head!.hash, at: '2026-03-02T13:00:00.000Z' });
+    expect(recorded).toMatchObject({ action: 'audit.anchor', outcome: 'success' });
+    expect(JSON.parse(recorded!.details)).toEqual({ seq: head!.seq, hash: head!.hash, file: anchors });
+    expect(h.logs.some((l) => l.action === 'audit.anchor' && l.seq === head!.seq)).toBe(true);
 
     await h.restart();
     await h.bot.scheduler.runDue();
