@@ -27,6 +27,8 @@ export interface AnchorFindings {
   mirrorBytes: number;
   /** Anchors of the file the mirror lacks yet (a failed write, or anchors written by the command line). */
   pending: AuditAnchor[];
+  /** The file and the mirror disagree on a line: only the anchors both hold are evidence. */
+  disagree: boolean;
   alarms: AnchorAlarm[];
 }
 
@@ -50,6 +52,12 @@ export function recordedAnchors(audit: AuditTrail, file: string): Recorded[] {
     if (d.file === file && typeof d.seq === 'number' && typeof d.hash === 'string') out.push({ seq: d.seq, hash: d.hash, mirrored: d.mirrored === true });
   }
   return out;
+}
+
+/** The recorded anchors a location no longer holds (`gone`), and those it holds with another hash (`changed`). */
+function compare(recorded: Recorded[], held: AuditAnchor[]): { gone: Recorded[]; changed: Recorded[] } {
+  const bySeq = new Map(held.map((a) => [a.seq, a.hash]));
+  return { gone: recorded.filter((r) => !bySeq.has(r.seq)), changed: recorded.filter((r) => bySeq.has(r.seq) && bySeq.get(r.seq) !== r.hash) };
 }
 
 const same = (a: AuditAnchor, b: AuditAnchor) => a.seq === b.seq && a.hash === b.hash && a.at === b.at;
@@ -93,32 +101,34 @@ export async function checkAnchors(audit: AuditTrail, file: string, mirror: Anch
   }
 
   if (fileReadable) {
-    // Every anchor the trail says was written to the file must still be in it.
-    const held = new Map(fileAnchors.map((a) => [a.seq, a.hash]));
-    const lost = recorded.filter((r) => held.get(r.seq) !== r.hash);
+    // Every anchor the trail says was written to the file must still be in it, with its hash.
+    const { gone, changed } = compare(recorded, fileAnchors);
     if (!fileExists && recorded.length) {
       alarms.push({ kind: 'missing', message: `the anchor file ${file} is missing, but the trail records ${recorded.length} anchors written to it, the newest of event ${recorded.at(-1)!.seq}` });
-    } else if (lost.length) {
+    } else if (gone.length) {
       const newest = fileAnchors.at(-1);
       alarms.push({
         kind: 'missing',
-        message: `the anchor file ${file} holds ${fileAnchors.length} anchors${newest ? ` (the newest of event ${newest.seq})` : ''}, but the trail records ${recorded.length} written to it: the anchor of event ${lost[0]!.seq} is not in it (${lost.length} missing)`,
+        message: `the anchor file ${file} holds ${fileAnchors.length} anchors${newest ? ` (the newest of event ${newest.seq})` : ''}, but the trail records ${recorded.length} written to it: the anchor of event ${gone[0]!.seq} is not in it (${gone.length} missing)`,
       });
     }
+    if (changed.length) alarms.push({ kind: 'refused', message: `the anchor file ${file} gives event ${changed[0]!.seq} another hash than the trail records writing: the line was rewritten` });
   }
   if (mirror && mirrorAnchors) {
-    const held = new Map(mirrorAnchors.map((a) => [a.seq, a.hash]));
-    const lost = recorded.filter((r) => r.mirrored && held.get(r.seq) !== r.hash);
-    if (lost.length && mirrorBytes > 0) {
-      alarms.push({ kind: 'missing', message: `the anchor mirror ${mirror.where} holds ${mirrorAnchors.length} anchors, but the trail records more written to it: the anchor of event ${lost[0]!.seq} is not in it (${lost.length} missing)` });
+    const { gone, changed } = compare(recorded.filter((r) => r.mirrored), mirrorAnchors);
+    if (gone.length && mirrorBytes > 0) {
+      alarms.push({ kind: 'missing', message: `the anchor mirror ${mirror.where} holds ${mirrorAnchors.length} anchors, but the trail records more written to it: the anchor of event ${gone[0]!.seq} is not in it (${gone.length} missing)` });
     }
+    if (changed.length) alarms.push({ kind: 'refused', message: `the anchor mirror ${mirror.where} gives event ${changed[0]!.seq} another hash than the trail records writing: the line was rewritten` });
   }
   let pending: AuditAnchor[] = [];
+  let disagree = false;
   if (mirror && mirrorAnchors && fileReadable && mirrorReadable) {
     // The mirror is the file's lines in the same order; it may only lag behind.
     const common = Math.min(fileAnchors.length, mirrorAnchors.length);
     const differs = Array.from({ length: common }, (_, i) => i).find((i) => !same(fileAnchors[i]!, mirrorAnchors![i]!));
     if (differs !== undefined) {
+      disagree = true;
       alarms.push({ kind: 'refused', message: `the anchor file and its mirror ${mirror.where} disagree at anchor ${differs + 1} (event ${fileAnchors[differs]!.seq} in the file, ${mirrorAnchors[differs]!.seq} in the mirror): one of them was rewritten` });
     } else if (mirrorAnchors.length > fileAnchors.length) {
       fileExists = fileExists && fileAnchors.length > 0;
@@ -132,12 +142,19 @@ export async function checkAnchors(audit: AuditTrail, file: string, mirror: Anch
   }
   // One alarm per finding: the file's own check and the comparison may say the same twice.
   const seen = new Set<string>();
-  return { file: fileAnchors, mirror: mirrorAnchors, mirrorBytes, pending, alarms: alarms.filter((a) => (seen.has(a.message) ? false : (seen.add(a.message), true))) };
+  return { file: fileAnchors, mirror: mirrorAnchors, mirrorBytes, pending, disagree, alarms: alarms.filter((a) => (seen.has(a.message) ? false : (seen.add(a.message), true))) };
 }
 
-/** Every anchor of both locations, for `verify`: the trail must hold each of them. */
+/**
+ * The anchors to `verify` the trail against: every anchor of both locations, as the trail must
+ * hold each of them. When the two disagree, one of them was rewritten and neither alone can be
+ * taken as the truth: only the anchors both hold, so a forged line in one does not read as a
+ * broken chain (the disagreement is its own finding).
+ */
 export function allAnchors(f: AnchorFindings): AuditAnchor[] {
+  const key = (a: AuditAnchor) => `${a.seq}:${a.hash}`;
+  const inMirror = new Set((f.mirror ?? []).map(key));
   const byKey = new Map<string, AuditAnchor>();
-  for (const a of [...f.file, ...(f.mirror ?? [])]) byKey.set(`${a.seq}:${a.hash}`, a);
+  for (const a of f.disagree ? f.file.filter((x) => inMirror.has(key(x))) : [...f.file, ...(f.mirror ?? [])]) byKey.set(key(a), a);
   return [...byKey.values()].sort((a, b) => a.seq - b.seq);
 }
