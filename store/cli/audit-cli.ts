@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { exportAudit, formatEventLine, parseTimeBound, verificationHeader, type ExportFormat } from '../audit-export';
 import type { AuditFilter } from '../audit-trail';
-import { appendAnchor, readAnchors, type AuditAnchor } from '../audit-anchors';
+import { anchorLine, appendAnchor, type AuditAnchor } from '../audit-anchors';
 import { allAnchors, checkAnchors } from '../audit-anchor-check';
 import { anchorMirrorConfig, openAnchorMirror, type AnchorMirror } from '../audit-anchor-mirror';
 import { openStoreForCli, runCli } from './cli-support';
@@ -19,6 +19,7 @@ Commands:
                                  Also checks the append-only triggers.
   anchor [--anchors FILE]        verify, then append the head to FILE (default:
                                  $AUDIT_ANCHOR_FILE or audit-anchors.jsonl beside the database)
+         [--mirror DIR|URL]      ... and to its mirror (default: $AUDIT_ANCHOR_MIRROR)
   tail [-n N]                    the last N events (default 20)
   export --format csv|jsonl      stream events to standard output
          [--since T] [--until T] [--actor ID|NAME] [--action NAME|PREFIX*]
@@ -131,17 +132,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
       }
       case 'anchor': {
         const anchorFile = path.resolve((values.anchors as string | undefined) ?? env.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(file), 'audit-anchors.jsonl'));
-        // The anchors already in the file must still hold: a rewritten chain is not anchored.
-        let earlier: AuditAnchor[] = [];
-        if (fs.existsSync(anchorFile)) {
-          try {
-            earlier = readAnchors(anchorFile);
-          } catch (e) {
-            err.write(`${(e as Error).message}\nNothing was anchored.\n`);
-            return 2;
-          }
+        let mirror: AnchorMirror | null;
+        try {
+          mirror = mirrorFor(values.mirror as string | undefined, env, anchorFile);
+        } catch (e) {
+          err.write(`--mirror (or AUDIT_ANCHOR_MIRROR) ${(e as Error).message}\n`);
+          return 2;
         }
-        const result = store.audit.verify(earlier);
+        // The anchors already kept must still hold, and none may be gone: a rewritten chain is
+        // not anchored, and a deleted or cut anchor file is not quietly started afresh.
+        const found = await checkAnchors(store.audit, anchorFile, mirror);
+        const refused = found.alarms.filter((a) => a.kind === 'refused');
+        const missing = found.alarms.filter((a) => a.kind === 'missing');
+        if (refused.length && !missing.length && !mirror) {
+          err.write(`${refused.map((a) => a.message).join('\n')}\nNothing was anchored.\n`);
+          return 2;
+        }
+        if (refused.length || missing.length) {
+          for (const a of [...missing, ...refused]) out.write(`FAILED: ANCHORS: ${a.message}\n`);
+          out.write('Nothing was anchored.\n');
+          return 1;
+        }
+        const result = store.audit.verify(allAnchors(found));
         if (!result.ok) {
           out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason}. Nothing was anchored.\n`);
           return 1;
@@ -150,8 +162,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
           out.write('The audit trail is empty: nothing to anchor.\n');
           return 0;
         }
-        appendAnchor(anchorFile, { seq: result.headSeq, hash: result.headHash, at: new Date().toISOString() });
+        const anchor = { seq: result.headSeq, hash: result.headHash, at: new Date().toISOString() };
+        appendAnchor(anchorFile, anchor);
         out.write(`Anchored head ${result.headSeq}:${result.headHash} in ${anchorFile}\n`);
+        if (mirror) {
+          if (!found.mirror) {
+            out.write(`The mirror ${mirror.where} could not be read (${found.alarms.map((a) => a.message).join('; ')}): the bot's anchor job copies the anchor there when it can.\n`);
+            return 1;
+          }
+          try {
+            await mirror.append([...found.pending, anchor].map(anchorLine).join(''), found.mirrorBytes);
+            out.write(`... and in its mirror ${mirror.where}\n`);
+          } catch (e) {
+            out.write(`The mirror was not written: ${(e as Error).message}; the bot's anchor job copies the anchor there when it can.\n`);
+            return 1;
+          }
+        }
         return 0;
       }
       case 'tail': {
