@@ -85,10 +85,12 @@ export async function checkAnchors(audit: AuditTrail, file: string, mirror: Anch
   let mirrorAnchors: AuditAnchor[] | null = null;
   let mirrorBytes = 0;
   let mirrorReadable = false;
+  let mirrorExists = false;
   if (mirror) {
     try {
       const read = await mirror.read();
       mirrorBytes = read?.bytes ?? 0;
+      mirrorExists = read !== null;
       mirrorAnchors = read ? parseAnchors(read.text, `the anchor mirror ${mirror.where}`) : [];
       mirrorReadable = true;
       if (!read && recorded.some((r) => r.mirrored)) {
@@ -116,7 +118,7 @@ export async function checkAnchors(audit: AuditTrail, file: string, mirror: Anch
   }
   if (mirror && mirrorAnchors) {
     const { gone, changed } = compare(recorded.filter((r) => r.mirrored), mirrorAnchors);
-    if (gone.length && mirrorBytes > 0) {
+    if (gone.length && mirrorExists) {
       alarms.push({ kind: 'missing', message: `the anchor mirror ${mirror.where} holds ${mirrorAnchors.length} anchors, but the trail records more written to it: the anchor of event ${gone[0]!.seq} is not in it (${gone.length} missing)` });
     }
     if (changed.length) alarms.push({ kind: 'refused', message: `the anchor mirror ${mirror.where} gives event ${changed[0]!.seq} another hash than the trail records writing: the line was rewritten` });

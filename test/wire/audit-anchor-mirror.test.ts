@@ -144,4 +144,13 @@ describe('anchors in two places', () => {
     expect(readAnchors(anchors)).toHaveLength(before);
     expect(JSON.parse(h.bot.store.audit.query({ action: 'audit.anchor-refused' }).at(-1)!.details).reason).toContain('disagree at anchor 2');
   });
+
+  it('a mirror emptied in place (the file still there, no bytes) is missing anchors, not a mirror to fill afresh', async () => {
+    fs.writeFileSync(mirror, '');
+    const v = await verifyCard();
+    expect(v.title).toBe('Audit anchors MISSING');
+    expect(v.text).toMatch(new RegExp(`the anchor mirror ${mirror.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds 0 anchors, but the trail records more written to it`));
+    await nextSlot();
+    expect(fs.readFileSync(mirror, 'utf8')).toBe('');
+  });
 });
