@@ -11,6 +11,7 @@ export const AUDIT_ANCHOR_JOB = 'audit.anchor';
 const MISSING_TICKET = 'audit.anchor-missing';
 const MIRROR_TICKET = 'audit.anchor-mirror';
 const GUARDS_TICKET = 'audit.guards';
+const GUARDS_ALARM = 'audit.guards-alarm';
 
 /**
  * Writes the audit trail's head to the anchor file (`AUDIT_ANCHOR_FILE`) and its mirror
@@ -22,7 +23,8 @@ const GUARDS_TICKET = 'audit.guards';
  * hide it.
  *
  * Before it writes, the job checks (each an alarm: logged at error, audited, a security ticket):
- * - the append-only triggers: put back when removed or changed (`audit.guards-restored`);
+ * - the append-only triggers: put back when removed or changed (`audit.guards-restored`), and
+ *   those put back here or at start said once (`audit.guards-alarm`; at start the job runs at once);
  * - both locations against the trail's record of the anchors written and against each other:
  *   a location deleted or cut (`audit.anchor-missing`), edited or not reading
  *   (`audit.anchor-refused`) is never written to, so the evidence stays as found;
@@ -67,6 +69,19 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
   const mirrorFailed = (reason: string) =>
     alarm('audit.anchor-mirror-failed', MIRROR_TICKET, 'Audit trail: the anchor mirror was not written', 'The anchor mirror could not be written or read', reason, 'The anchor job retries, and appends what the mirror lacks as soon as it can. Check the mirror (AUDIT_ANCHOR_MIRROR): its storage, network and credentials.');
 
+  /** The triggers named by `audit.guards-restored` events after the newest guards alarm. */
+  const guardsRestoredSinceAlarm = (): string[] => {
+    let after = 0;
+    for (const e of deps.store.audit.stream({ action: GUARDS_ALARM })) after = e.seq;
+    const names = new Set<string>();
+    for (const e of deps.store.audit.stream({ action: 'audit.guards-restored' })) {
+      if (e.seq <= after) continue;
+      const d = JSON.parse(e.details) as { missing?: string[]; altered?: string[]; dropped?: string[] };
+      for (const n of [...(d.missing ?? []), ...(d.altered ?? []), ...(d.dropped ?? [])]) names.add(n);
+    }
+    return [...names];
+  };
+
   scheduler.register(AUDIT_ANCHOR_JOB, {
     run: async () => {
       if (!file || intervalHours <= 0) return;
@@ -74,15 +89,17 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
       scheduleSlot(slotAfter(deps.clock()));
       mirror ??= mirrorConfig ? openAnchorMirror(mirrorConfig) : null;
 
-      // Triggers dropped while the bot runs: back in place, and said in the trail and to the technicians.
-      const restored = deps.store.audit.restoreGuards();
-      if (restored.length) {
+      // Triggers dropped while the bot runs: back in place. Those put back at start (main.ts)
+      // or here are said to the technicians once: every `audit.guards-restored` since the last alarm.
+      deps.store.audit.restoreGuards();
+      const unalarmed = guardsRestoredSinceAlarm();
+      if (unalarmed.length) {
         await alarm(
-          'audit.guards-alarm',
+          GUARDS_ALARM,
           GUARDS_TICKET,
           'Audit trail: the append-only triggers were removed',
           'The triggers that keep the audit trail append-only were removed or changed in the database file; they are back in place',
-          restored.join(', '),
+          unalarmed.join(', '),
           `While they were off, events could have been changed without the database refusing. ${verifyAdvice()}`,
         );
       }
@@ -133,5 +150,10 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
       }
     },
   });
-  if (file && intervalHours > 0) scheduleSlot(slotAfter(deps.clock()));
+  if (file && intervalHours > 0) {
+    scheduleSlot(slotAfter(deps.clock()));
+    // Guards put back at this start: the technicians hear of it now, not at the next slot.
+    const pending = guardsRestoredSinceAlarm();
+    if (pending.length) deps.store.jobs.schedule({ kind: AUDIT_ANCHOR_JOB, runAt: deps.clock(), dedupeKey: `${AUDIT_ANCHOR_JOB}:guards:${deps.store.audit.count()}`, maxAttempts: deps.config.jobs.maxAttempts });
+  }
 }

@@ -39,6 +39,12 @@ describe('the audit trail’s append-only guards', () => {
       expect(() => bot.store.db.prepare("UPDATE audit_events SET action = 'x' WHERE seq = 1").run()).toThrow(/append-only: UPDATE refused/);
       expect(() => bot.store.db.prepare('DELETE FROM audit_events WHERE seq = 1').run()).toThrow(/append-only: DELETE refused/);
       expect(fs.readFileSync(log, 'utf8')).toMatch(/lost its append-only triggers/);
+      // Said to the technicians at once, as a security ticket, not only in the log.
+      await bot.scheduler.idle();
+      const alarms = bot.store.technician.tickets.listOpen().filter((t) => t.title === 'Audit trail: the append-only triggers were removed');
+      expect(alarms).toHaveLength(1);
+      expect(alarms[0]).toMatchObject({ type: 'security' });
+      expect(bot.store.audit.query({ action: 'audit.guards-alarm' })).toHaveLength(1);
     } finally {
       await bot.close();
     }
@@ -46,6 +52,8 @@ describe('the audit trail’s append-only guards', () => {
     const again = await startBot(env(), { logDestination: pino.destination({ dest: log, sync: true }) });
     try {
       expect(again.store.audit.query({ action: 'audit.guards-restored' })).toHaveLength(1);
+      await again.scheduler.idle();
+      expect(again.store.audit.query({ action: 'audit.guards-alarm' })).toHaveLength(1);
     } finally {
       await again.close();
     }
