@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import Database from 'better-sqlite3';
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { readAnchors } from '../../store/audit-anchors';
 import { main as auditCli } from '../../store/cli/audit-cli';
@@ -143,5 +144,22 @@ describe('anchors mirrored to an https append blob (production mode)', () => {
     expect(blob.text(BLOB)).toBeNull();
     expect(tickets('Audit trail: anchors are missing')).toHaveLength(1);
     secretNowhere();
+  });
+
+  it('a trigger dropped from the file, then a REPLACE of an event from that connection: refused; audit verify says UNGUARDED', async () => {
+    const raw = new Database(rig.bot.config.databasePath);
+    try {
+      raw.exec('DROP TRIGGER audit_events_no_delete');
+      // Without the DELETE trigger and with recursive_triggers off (the default), the insert guard alone refuses it.
+      const row = raw.prepare('SELECT * FROM audit_events WHERE seq = 2').get() as Record<string, unknown>;
+      expect(() => raw.prepare('REPLACE INTO audit_events VALUES (@seq, @ts, @actor_id, @actor_name, @action, @target, @outcome, @details, @correlation_id, @prev_hash, @hash)').run({ ...row, actor_name: 'Mallory' })).toThrow(
+        /only the next event of the chain may be inserted/,
+      );
+    } finally {
+      raw.close();
+    }
+    const v = await verifyCard();
+    expect(v.title).toBe('Audit trail UNGUARDED');
+    expect(v.text).toContain('audit_events_no_delete is missing');
   });
 });
