@@ -41,11 +41,11 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
   const scheduleSlot = (runAt: Date) =>
     deps.store.jobs.schedule({ kind: AUDIT_ANCHOR_JOB, runAt, dedupeKey: `${AUDIT_ANCHOR_JOB}:${runAt.toISOString()}`, maxAttempts: deps.config.jobs.maxAttempts });
   let mirror: AnchorMirror | null = null;
-  const where = () => (mirror ? `${path.resolve(file!)} and ${mirror.where}` : path.resolve(file!));
+  const where = () => (file ? (mirror ? `${path.resolve(file)} and ${mirror.where}` : path.resolve(file)) : 'none (AUDIT_ANCHOR_INTERVAL_HOURS=0)');
 
   /** Logs at error, audits and raises (or raises again) the security ticket of one kind of alarm. */
   const alarm = async (action: string, ticket: string, title: string, intro: string, reason: string, advice: string) => {
-    logger.error({ action, reason, file: path.resolve(file!), ...(mirror ? { mirror: mirror.where } : {}) }, title);
+    logger.error({ action, reason, ...(file ? { file: path.resolve(file) } : {}), ...(mirror ? { mirror: mirror.where } : {}) }, title);
     deps.store.audit.append({ actor: { id: 'system', name: APP_NAME }, action, target: null, outcome: 'failure', details: { reason } });
     await technicians.raise({
       type: 'security',
@@ -84,9 +84,9 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
 
   scheduler.register(AUDIT_ANCHOR_JOB, {
     run: async () => {
-      if (!file || intervalHours <= 0) return;
+      const anchoring = file !== null && intervalHours > 0;
       // The next slot first: a retry of this one schedules nothing new (same key).
-      scheduleSlot(slotAfter(deps.clock()));
+      if (anchoring) scheduleSlot(slotAfter(deps.clock()));
       mirror ??= mirrorConfig ? openAnchorMirror(mirrorConfig) : null;
 
       // Triggers dropped while the bot runs: back in place. Those put back at start (main.ts)
@@ -100,9 +100,10 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
           'Audit trail: the append-only triggers were removed',
           'The triggers that keep the audit trail append-only were removed or changed in the database file; they are back in place',
           unalarmed.join(', '),
-          `While they were off, events could have been changed without the database refusing. ${verifyAdvice()}`,
+          `While they were off, events could have been changed without the database refusing. ${file ? verifyAdvice() : 'Run `npm run audit -- verify` on the server.'}`,
         );
       }
+      if (!anchoring) return;
 
       const found = await checkAnchors(deps.store.audit, path.resolve(file), mirror);
       const byKind = (k: AnchorAlarm['kind']) => found.alarms.filter((a) => a.kind === k).map((a) => a.message);
@@ -150,10 +151,10 @@ export function scheduleAuditAnchors(deps: BotDeps, scheduler: Scheduler, techni
       }
     },
   });
-  if (file && intervalHours > 0) {
-    scheduleSlot(slotAfter(deps.clock()));
-    // Guards put back at this start: the technicians hear of it now, not at the next slot.
-    const pending = guardsRestoredSinceAlarm();
-    if (pending.length) deps.store.jobs.schedule({ kind: AUDIT_ANCHOR_JOB, runAt: deps.clock(), dedupeKey: `${AUDIT_ANCHOR_JOB}:guards:${deps.store.audit.count()}`, maxAttempts: deps.config.jobs.maxAttempts });
+  if (file && intervalHours > 0) scheduleSlot(slotAfter(deps.clock()));
+  // Guards put back at this start: the technicians hear of it now, not at the next slot (nor
+  // never, when anchors are off).
+  if (guardsRestoredSinceAlarm().length) {
+    deps.store.jobs.schedule({ kind: AUDIT_ANCHOR_JOB, runAt: deps.clock(), dedupeKey: `${AUDIT_ANCHOR_JOB}:guards:${deps.store.audit.count()}`, maxAttempts: deps.config.jobs.maxAttempts });
   }
 }

@@ -58,6 +58,24 @@ describe('the audit trail’s append-only guards', () => {
       await again.close();
     }
   });
+
+  it('with anchors off (AUDIT_ANCHOR_INTERVAL_HOURS=0) the restored guards are still a security ticket', async () => {
+    const store = openStore(path.join(dir, 'helpdesk.db'));
+    store.audit.append({ actor: { id: null, name: 'test' }, action: 'test.event', target: null, outcome: 'success' });
+    store.close();
+    const raw = new Database(path.join(dir, 'helpdesk.db'));
+    raw.exec('DROP TRIGGER audit_events_append_only');
+    raw.close();
+    const bot = await startBot({ ...env(), AUDIT_ANCHOR_INTERVAL_HOURS: '0' }, { logDestination: pino.destination({ dest: path.join(dir, 'bot.log'), sync: true }) });
+    try {
+      await bot.scheduler.idle();
+      expect(bot.store.technician.tickets.listOpen().filter((t) => t.title === 'Audit trail: the append-only triggers were removed')).toHaveLength(1);
+      expect(JSON.parse(bot.store.audit.query({ action: 'audit.guards-alarm' })[0]!.details).reason).toBe('audit_events_append_only');
+      expect(fs.existsSync(path.join(dir, 'audit-anchors.jsonl'))).toBe(false);
+    } finally {
+      await bot.close();
+    }
+  });
 });
 
 /**
