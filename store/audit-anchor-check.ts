@@ -131,7 +131,12 @@ export async function checkAnchors(audit: AuditTrail, file: string, mirror: Anch
     const differs = Array.from({ length: common }, (_, i) => i).find((i) => !same(fileAnchors[i]!, mirrorAnchors![i]!));
     if (differs !== undefined) {
       disagree = true;
-      alarms.push({ kind: 'refused', message: `the anchor file and its mirror ${mirror.where} disagree at anchor ${differs + 1} (event ${fileAnchors[differs]!.seq} in the file, ${mirrorAnchors[differs]!.seq} in the mirror): one of them was rewritten` });
+      // Which one the trail still matches says which was rewritten, unless the trail was too.
+      const holds = (a: AuditAnchor) => audit.query({}, { afterSeq: a.seq - 1, limit: 1 })[0]?.hash === a.hash;
+      const f = fileAnchors[differs]!;
+      const m = mirrorAnchors[differs]!;
+      const which = holds(f) && !holds(m) ? 'the mirror was rewritten (the trail matches the file)' : holds(m) && !holds(f) ? 'the anchor file was rewritten (the trail matches the mirror)' : 'one of them was rewritten';
+      alarms.push({ kind: 'refused', message: `the anchor file and its mirror ${mirror.where} disagree at anchor ${differs + 1} (event ${f.seq} in the file, ${m.seq} in the mirror): ${which}` });
     } else if (mirrorAnchors.length > fileAnchors.length) {
       fileExists = fileExists && fileAnchors.length > 0;
       alarms.push({

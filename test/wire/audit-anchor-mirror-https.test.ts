@@ -120,7 +120,8 @@ describe('anchors mirrored to an https append blob (production mode)', () => {
     blob.blobs.set(BLOB, Buffer.from(`${lines.join('\n')}\n`));
     const v = await verifyCard();
     expect(v.title).toBe('Audit anchors REFUSED');
-    expect(v.text).toContain('disagree at anchor 1');
+    expect(v.text).toContain('disagree at anchor 1 (event');
+    expect(v.text).toContain('the mirror was rewritten (the trail matches the file)');
 
     const out = new PassThrough();
     const chunks: Buffer[] = [];
