@@ -82,6 +82,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
         let every: AuditAnchor[] = [];
         let fileCount = 0;
         const findings: string[] = [];
+        let mirrorNote = '';
         if (values.anchors !== undefined) {
           if (anchor) {
             err.write('Give either --expect or --anchors, not both.\n');
@@ -115,7 +116,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
           anchoredAt = newest?.at ?? null;
           anchor = newest;
           fileCount = found.file.length;
-          if (mirror && found.mirror && !found.alarms.length) out.write(`The mirror ${mirror.where} agrees with the anchor file (${found.mirror.length} of its ${found.file.length} anchors${found.pending.length ? `; ${found.pending.length} not copied yet` : ''}).\n`);
+          if (mirror && found.mirror && !found.alarms.length) mirrorNote = `The mirror ${mirror.where} agrees with the anchor file (${found.mirror.length} of its ${found.file.length} anchors${found.pending.length ? `; ${found.pending.length} not copied yet` : ''}).\n`;
         }
         findings.unshift(...store.audit.guardProblems().map((g) => `GUARDS: the trigger ${g.trigger} is ${g.problem === 'unexpected' ? 'not one of the trail’s guards' : g.problem}`));
         // Every anchor, not only the newest: a chain rewritten and anchored again afterwards
@@ -124,6 +125,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Writable
         if (result.ok) {
           out.write(`OK: ${result.count} events, chain intact. Head ${result.headSeq}:${result.headHash}\n`);
           if (anchoredAt) out.write(`The trail still holds the anchor of ${anchoredAt} (event ${anchor!.seq})${fileCount > 1 ? ` and the ${fileCount - 1} before it` : ''}.\n`);
+          out.write(mirrorNote);
         } else {
           out.write(`FAILED at event ${result.firstBadSeq}: ${result.reason} (${result.count} events verified before it)\n`);
         }
