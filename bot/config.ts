@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { anchorMirrorConfig, type AnchorMirrorConfig } from '../store/audit-anchor-mirror';
 import { recoveryConfigFrom, recoveryEnvShape, type RecoveryConfig } from './recovery-config';
 import { technicianConfigFrom, technicianEnvShape, type TechnicianConfig } from './technician-config';
 import { hrFeedConfigFrom, hrFeedEnvShape, type HrFeedConfig } from './hr-feed-config';
@@ -65,8 +66,11 @@ export interface AppConfig {
   recovery: RecoveryConfig;
   /** Technician commands: channel allow-list, plan lifetime, ticket SLAs, birthright rules. */
   technicians: TechnicianConfig;
-  /** Audit anchors: where the chain's head is written, and how often (0: never). */
-  auditAnchors: { file: string | null; intervalHours: number };
+  /**
+   * Audit anchors: where the chain's head is written, how often (0: never), and the second
+   * place each anchor is also appended to (another folder or an https:// append blob).
+   */
+  auditAnchors: { file: string | null; intervalHours: number; mirror: AnchorMirrorConfig | null };
   /** Drift detection: hours between scheduled checks (0: none). */
   drift: { checkIntervalHours: number };
   /** The HR feed: drop folder, webhook, time zone of its dates. */
@@ -246,6 +250,8 @@ export const envSchema = z.object({
   DRIFT_CHECK_INTERVAL_HOURS: wholeNumber(24, 0, 24 * 30),
   AUDIT_ANCHOR_FILE: optionalString,
   AUDIT_ANCHOR_INTERVAL_HOURS: wholeNumber(24, 0, 24 * 30),
+  AUDIT_ANCHOR_MIRROR: optionalString,
+  AUDIT_ANCHOR_MIRROR_CA_FILE: optionalString,
   BOT_SERVICE_URL: z.preprocess(emptyToUndefined, z.string().trim().url('must be a URL').optional()),
   TECHNICIANS_TEAM_ID: optionalString,
   ...recoveryEnvShape,
@@ -383,6 +389,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
 
+  const auditAnchors = auditAnchorSettings(e);
+
   return {
     mode,
     host: e.HOST ?? '127.0.0.1',
@@ -423,13 +431,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     recovery: recoveryConfigFrom(e, { appId: e.BOT_ID ?? '', tenantId: e.BOT_TENANT_ID ?? null }),
     technicians: technicianConfigFrom(e),
     drift: { checkIntervalHours: e.DRIFT_CHECK_INTERVAL_HOURS },
-    auditAnchors: {
-      file: e.AUDIT_ANCHOR_INTERVAL_HOURS > 0 ? path.resolve(e.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(path.resolve(e.DATABASE_PATH)), 'audit-anchors.jsonl')) : null,
-      intervalHours: e.AUDIT_ANCHOR_INTERVAL_HOURS,
-    },
+    auditAnchors,
     hrFeed: hrFeedConfigFrom(e, mode === 'local' ? { databasePath: e.DATABASE_PATH } : null),
     reviews: reviewConfigFrom(e),
   };
+}
+
+/**
+ * Where anchors go: the file (none when the interval is 0) and its mirror. A mirror that cannot
+ * be a second place (plain http, the anchor file's own folder) is a startup error.
+ */
+function auditAnchorSettings(e: Env): AppConfig['auditAnchors'] {
+  const file = e.AUDIT_ANCHOR_INTERVAL_HOURS > 0 ? path.resolve(e.AUDIT_ANCHOR_FILE ?? path.join(path.dirname(path.resolve(e.DATABASE_PATH)), 'audit-anchors.jsonl')) : null;
+  let mirror: AnchorMirrorConfig | null = null;
+  if (file && e.AUDIT_ANCHOR_MIRROR) {
+    const caFile = e.AUDIT_ANCHOR_MIRROR_CA_FILE ? path.resolve(e.AUDIT_ANCHOR_MIRROR_CA_FILE) : null;
+    if (caFile && !fs.existsSync(caFile)) throw new ConfigError(`AUDIT_ANCHOR_MIRROR_CA_FILE must name a file that exists (${caFile} does not)`);
+    try {
+      mirror = anchorMirrorConfig(e.AUDIT_ANCHOR_MIRROR, file, caFile);
+    } catch (err) {
+      throw new ConfigError(`AUDIT_ANCHOR_MIRROR ${(err as Error).message}`);
+    }
+  }
+  return { file, intervalHours: e.AUDIT_ANCHOR_INTERVAL_HOURS, mirror };
 }
 
 /**

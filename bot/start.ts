@@ -31,7 +31,12 @@ async function run(): Promise<void> {
   }
   if (config.hrFeed.dir) out(`HR drop folder: ${config.hrFeed.dir} (CSV files from HR; see the README's HR feed)`);
   if (config.hrFeed.webhookSecret) out(`HR webhook: ${bot.url}/api/hr-feed`);
-  if (config.auditAnchors.file) out(`Audit anchors: ${config.auditAnchors.file} (every ${config.auditAnchors.intervalHours} h)`);
+  if (config.auditAnchors.file) {
+    const m = config.auditAnchors.mirror;
+    // A mirror URL is shown without its query: the SAS signature lives there.
+    const mirror = m ? `, mirrored to ${m.kind === 'folder' ? m.file : `${new URL(m.url).origin}${new URL(m.url).pathname}`}` : '';
+    out(`Audit anchors: ${config.auditAnchors.file}${mirror} (every ${config.auditAnchors.intervalHours} h)`);
+  }
 
   let stopPlaygrounds: (() => Promise<void>) | null = null;
   if (config.mode === 'local' && config.playground.enabled) {

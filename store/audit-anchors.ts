@@ -25,7 +25,7 @@ export function appendAnchor(file: string, anchor: AuditAnchor): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const fd = fs.openSync(file, 'a', 0o640);
   try {
-    fs.writeSync(fd, `${JSON.stringify({ seq: anchor.seq, hash: anchor.hash, at: anchor.at })}\n`);
+    fs.writeSync(fd, anchorLine(anchor));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -44,6 +44,12 @@ export function readAnchors(file: string): AuditAnchor[] {
   } catch (e) {
     throw new AnchorFileError(`cannot read the anchor file ${file}: ${(e as Error).message}`);
   }
+  return parseAnchors(text, file);
+}
+
+/** The anchors of an anchor file's text; `label` names it in errors (a path, or a mirror without its secrets). */
+export function parseAnchors(text: string, label: string): AuditAnchor[] {
+  const file = label;
   const anchors: AuditAnchor[] = [];
   const lineOf: number[] = [];
   const lines = text.split('\n');
@@ -68,6 +74,11 @@ export function readAnchors(file: string): AuditAnchor[] {
     lineOf.push(i + 1);
   }
   return anchors;
+}
+
+/** One anchor as the line the files hold (what {@link appendAnchor} writes). */
+export function anchorLine(anchor: AuditAnchor): string {
+  return `${JSON.stringify({ seq: anchor.seq, hash: anchor.hash, at: anchor.at })}\n`;
 }
 
 /** The anchors of a file, or none when the file does not exist yet (no slot has passed). */

@@ -249,28 +249,58 @@ export class AuditTrail {
   }
 
   /**
-   * Puts back the triggers that make the trail append-only (migration 1) when someone removed
-   * them from the file, and records that in the trail itself, in the same transaction: while
-   * they were gone, events could have been changed without SQLite refusing, so `verify` (and
-   * the anchors) are what to run next. Returns the triggers that were missing.
+   * What is wrong with the triggers that make the trail append-only: each one of
+   * {@link APPEND_ONLY_GUARDS} must be there with its SQL (whitespace aside), and no other
+   * trigger may sit on the table. While a guard is missing or altered, the file can be
+   * changed without SQLite refusing, so `verify` reports this beside the chain. Empty when
+   * all is in place.
+   */
+  guardProblems(): GuardProblem[] {
+    const found = new Map(
+      (this.db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'`).all() as Array<{ name: string; sql: string | null }>).map((r) => [r.name, r.sql ?? '']),
+    );
+    const problems: GuardProblem[] = [];
+    for (const g of APPEND_ONLY_GUARDS) {
+      const sql = found.get(g.name);
+      if (sql === undefined) problems.push({ trigger: g.name, problem: 'missing' });
+      else if (normalSql(sql) !== normalSql(g.sql)) problems.push({ trigger: g.name, problem: 'altered' });
+    }
+    for (const name of found.keys()) if (!APPEND_ONLY_GUARDS.some((g) => g.name === name)) problems.push({ trigger: name, problem: 'unexpected' });
+    return problems;
+  }
+
+  /**
+   * Puts back the triggers that make the trail append-only (migrations 1 and 16) when someone
+   * removed or rewrote them in the file, drops triggers on the trail that are not ours, and
+   * records that in the trail itself, in the same transaction: while they were off, events
+   * could have been changed without SQLite refusing, so `verify` (and the anchors) are what
+   * to run next. Returns the triggers that were missing or altered.
    */
   restoreGuards(): string[] {
-    const present = new Set(
-      (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'`).all() as Array<{ name: string }>).map((r) => r.name),
-    );
-    const missing = APPEND_ONLY_GUARDS.filter((g) => !present.has(g.name));
-    if (!missing.length) return [];
+    const problems = this.guardProblems();
+    if (!problems.length) return [];
+    const names = (kind: GuardProblem['problem']) => problems.filter((p) => p.problem === kind).map((p) => p.trigger);
     this.db.transaction(() => {
-      for (const g of missing) this.db.exec(g.sql);
+      for (const p of problems) {
+        // Names come from sqlite_master or our own list; quoted as identifiers all the same.
+        if (p.problem !== 'missing') this.db.exec(`DROP TRIGGER IF EXISTS "${p.trigger.replace(/"/g, '""')}"`);
+        const guard = APPEND_ONLY_GUARDS.find((g) => g.name === p.trigger);
+        if (guard) this.db.exec(guard.sql);
+      }
       this.insertNext({
         actor: { id: null, name: 'Helpdesk bot' },
         action: 'audit.guards-restored',
         target: null,
         outcome: 'failure',
-        details: { missing: missing.map((g) => g.name), note: 'the append-only triggers had been removed from the database file: run audit verify with the anchors' },
+        details: {
+          missing: names('missing'),
+          ...(names('altered').length ? { altered: names('altered') } : {}),
+          ...(names('unexpected').length ? { dropped: names('unexpected') } : {}),
+          note: 'the append-only triggers had been removed from the database file or changed: run audit verify with the anchors',
+        },
       });
     }).immediate();
-    return missing.map((g) => g.name);
+    return problems.map((p) => p.trigger);
   }
 
   /** The last `n` events, oldest first. */
@@ -309,8 +339,20 @@ export class AuditTrail {
 
 const COLUMNS = 'seq, ts, actor_id, actor_name, action, target, outcome, details, correlation_id, prev_hash, hash';
 
-/** The triggers that refuse UPDATE and DELETE on the trail, as migration 1 creates them. */
-const APPEND_ONLY_GUARDS: ReadonlyArray<{ name: string; sql: string }> = [
+/** One way a guard trigger of the trail is not as the migrations made it. */
+export interface GuardProblem {
+  trigger: string;
+  /** Gone; there with other SQL; or a trigger on the trail that is none of ours. */
+  problem: 'missing' | 'altered' | 'unexpected';
+}
+
+/**
+ * The triggers that keep the trail append-only, as migrations 1 and 16 create them: UPDATE
+ * and DELETE refused (also the delete a `REPLACE` makes, on connections with
+ * recursive_triggers), and an INSERT taken only as the next event of the chain, which refuses
+ * `INSERT OR REPLACE`, `REPLACE` and UPSERT of an existing event whatever the connection's pragmas.
+ */
+export const APPEND_ONLY_GUARDS: ReadonlyArray<{ name: string; sql: string }> = [
   {
     name: 'audit_events_no_update',
     sql: `CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
@@ -321,7 +363,19 @@ const APPEND_ONLY_GUARDS: ReadonlyArray<{ name: string; sql: string }> = [
     sql: `CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
           BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: DELETE refused'); END;`,
   },
+  {
+    name: 'audit_events_append_only',
+    sql: `CREATE TRIGGER audit_events_append_only BEFORE INSERT ON audit_events
+          WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit_events)
+            OR NEW.prev_hash IS NOT coalesce((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), '${GENESIS_HASH}')
+          BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: only the next event of the chain may be inserted'); END;`,
+  },
 ];
+
+/** A trigger's SQL as SQLite keeps it, compared without layout: runs of whitespace and a final `;`. */
+function normalSql(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim().replace(/\s*;$/, '');
+}
 
 /** Events per page when verifying: a few megabytes of memory whatever the length of the trail. */
 const VERIFY_PAGE = 5000;

@@ -40,7 +40,7 @@ export interface OpenOptions {
 
 /**
  * Opens (creating the folder and file when needed) an SQLite database with the pragmas
- * every store relies on - WAL, foreign keys, a busy timeout - and brings its schema up to
+ * every store relies on - WAL, foreign keys, recursive triggers, a busy timeout - and brings its schema up to
  * date. A database newer than the code is refused with {@link SchemaTooNewError}.
  */
 export function openDatabase(file: string, options: OpenOptions): Db {
@@ -55,6 +55,9 @@ export function openDatabase(file: string, options: OpenOptions): Db {
       db.pragma('synchronous = NORMAL');
     }
     db.pragma('foreign_keys = ON');
+    // The delete a REPLACE (or INSERT OR REPLACE) makes of a row in the way fires DELETE
+    // triggers only with this on: the audit trail's guards then refuse it on this connection too.
+    db.pragma('recursive_triggers = ON');
     migrate(db, file, options.migrations, options.targetVersion);
     return db;
   } catch (err) {

@@ -437,7 +437,7 @@ export class TechnicianCommands {
   private async audit(cmd: ParsedCommand, caller: Caller, line: string, o: Overrides): Promise<Reply[]> {
     const q = cmd.audit!;
     const actor = { id: caller.user.id, name: caller.user.displayName };
-    if (q.sub === 'verify') return [card(auditVerifyCard(this.d.store, actor, caller.correlationId, this.d.config.auditAnchors.file))];
+    if (q.sub === 'verify') return [card(await auditVerifyCard(this.d.store, actor, caller.correlationId, this.d.config.auditAnchors))];
     if (q.sub === 'tail') return [card(auditTailCard(this.d.store, q.n))];
     if (q.sub === 'export') return this.exportPage(caller, cmd.flags.since ?? null, 0);
 

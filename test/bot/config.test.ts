@@ -228,3 +228,31 @@ describe('loadConfig: values that look right but are not', () => {
     }
   });
 });
+
+describe('loadConfig: the audit anchor mirror', () => {
+  const base = { DATABASE_PATH: '/srv/helpdesk/helpdesk.db' };
+  it('none by default; a folder holds a file of the anchor file’s name; an https URL is kept as given', () => {
+    expect(loadConfig(base).auditAnchors).toEqual({ file: '/srv/helpdesk/audit-anchors.jsonl', intervalHours: 24, mirror: null });
+    expect(loadConfig({ ...base, AUDIT_ANCHOR_MIRROR: '/mnt/worm' }).auditAnchors.mirror).toEqual({ kind: 'folder', file: '/mnt/worm/audit-anchors.jsonl' });
+    const url = 'https://acct.blob.core.windows.net/anchors/helpdesk.jsonl?sv=2021-08-06&sp=racw&sig=abc%2B';
+    expect(loadConfig({ ...base, AUDIT_ANCHOR_MIRROR: url }).auditAnchors.mirror).toEqual({ kind: 'https', url, caFile: null });
+  });
+
+  it.each([
+    ['http://acct.blob.core.windows.net/a/b?sig=secret-sig', /AUDIT_ANCHOR_MIRROR must be an https:\/\/ URL/],
+    ['https://user:pw@acct.blob.core.windows.net/a/b', /must not carry a user, password or #fragment/],
+    ['/srv/helpdesk', /AUDIT_ANCHOR_MIRROR must be another folder than the anchor file’s/],
+  ])('%s is refused at startup, without echoing the value', (value, message) => {
+    expect(() => loadConfig({ ...base, AUDIT_ANCHOR_MIRROR: value })).toThrow(message);
+    try {
+      loadConfig({ ...base, AUDIT_ANCHOR_MIRROR: value });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).not.toMatch(/secret-sig|pw@/);
+    }
+  });
+
+  it('a CA file that does not exist is refused', () => {
+    expect(() => loadConfig({ ...base, AUDIT_ANCHOR_MIRROR: 'https://127.0.0.1:9/a/b', AUDIT_ANCHOR_MIRROR_CA_FILE: path.join(os.tmpdir(), 'no-such-ca.pem') })).toThrow(/AUDIT_ANCHOR_MIRROR_CA_FILE must name a file that exists/);
+  });
+});

@@ -118,9 +118,12 @@ describe('scheduled anchors', () => {
     await h.bot.scheduler.runDue();
     const first = readAnchors(anchors);
     expect(first).toHaveLength(1);
-    const head = h.bot.store.audit.tail(1)[0]!;
-    expect(first[0]).toMatchObject({ seq: head.seq, hash: head.hash, at: '2026-03-02T13:00:00.000Z' });
-    expect(h.logs.some((l) => l.action === 'audit.anchor' && l.seq === head.seq)).toBe(true);
+    // The anchored head, then the trail's record of the anchor: which head, and where it went.
+    const [head, recorded] = h.bot.store.audit.tail(2);
+    expect(first[0]).toMatchObject({ seq: head!.seq, hash: head!.hash, at: '2026-03-02T13:00:00.000Z' });
+    expect(recorded).toMatchObject({ action: 'audit.anchor', outcome: 'success' });
+    expect(JSON.parse(recorded!.details)).toEqual({ seq: head!.seq, hash: head!.hash, file: anchors });
+    expect(h.logs.some((l) => l.action === 'audit.anchor' && l.seq === head!.seq)).toBe(true);
 
     await h.restart();
     await h.bot.scheduler.runDue();
@@ -141,5 +144,58 @@ describe('scheduled anchors', () => {
     clock.advance(48 * HOUR);
     await h.bot.scheduler.runDue();
     expect(fs.existsSync(anchors)).toBe(false);
+  });
+});
+
+describe('anchors that were written and are gone (command line)', () => {
+  /** What the scheduled job records in the trail after each anchor it writes. */
+  function recordAnchorWritten(file: string): void {
+    const store = openStore(db);
+    const [a] = readAnchors(file).slice(-1);
+    store.audit.append({ actor: { id: 'system', name: 'Helpdesk bot' }, action: 'audit.anchor', target: null, outcome: 'success', details: { seq: a!.seq, hash: a!.hash, file } });
+    store.close();
+  }
+
+  it('a deleted or cut anchor file fails verify (exit 1), and anchor will not start it afresh', async () => {
+    const file = path.join(dir, 'anchors.jsonl');
+    expect((await run('anchor', '--anchors', file)).code).toBe(0);
+    recordAnchorWritten(file);
+    fill(db, 2);
+    expect((await run('anchor', '--anchors', file)).code).toBe(0);
+    recordAnchorWritten(file);
+    expect((await run('verify', '--anchors', file)).code).toBe(0);
+
+    const [first] = fs.readFileSync(file, 'utf8').split('\n');
+    fs.writeFileSync(file, `${first}\n`);
+    const cut = await run('verify', '--anchors', file);
+    expect(cut.code).toBe(1);
+    expect(cut.out).toMatch(/^OK: \d+ events, chain intact/);
+    expect(cut.out).toMatch(/FAILED: ANCHORS: the anchor file .* holds 1 anchors \(the newest of event 12\), but the trail records 2 written to it: the anchor of event 15 is not in it \(1 missing\)/);
+
+    fs.rmSync(file);
+    const gone = await run('verify', '--anchors', file);
+    expect(gone).toMatchObject({ code: 1, out: expect.stringMatching(/FAILED: ANCHORS: the anchor file .* is missing, but the trail records 2 anchors written to it, the newest of event 15/) });
+    expect(await run('anchor', '--anchors', file)).toMatchObject({ code: 1, out: expect.stringMatching(/is missing.*\n.*Nothing was anchored/) });
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('anchor writes the file and its mirror folder; verify compares them and names the one that lost anchors', async () => {
+    const file = path.join(dir, 'anchors.jsonl');
+    const mirrorDir = path.join(dir, 'second-volume');
+    const mirror = path.join(mirrorDir, 'anchors.jsonl');
+    expect(await run('anchor', '--anchors', file, '--mirror', mirrorDir)).toMatchObject({ code: 0, out: expect.stringContaining(`... and in its mirror ${mirror}`) });
+    fill(db, 2);
+    expect((await run('anchor', '--anchors', file, '--mirror', mirrorDir)).code).toBe(0);
+    expect(fs.readFileSync(mirror, 'utf8')).toBe(fs.readFileSync(file, 'utf8'));
+    expect(await run('verify', '--anchors', file, '--mirror', mirrorDir)).toMatchObject({ code: 0, out: expect.stringContaining('agrees with the anchor file (2 of its 2 anchors)') });
+
+    // Cut on one disk only: the other still tells.
+    fs.writeFileSync(mirror, `${fs.readFileSync(mirror, 'utf8').split('\n')[0]}\n`);
+    fs.writeFileSync(file, '');
+    const v = await run('verify', '--anchors', file, '--mirror', mirrorDir);
+    expect(v.code).toBe(1);
+    expect(v.out).toContain(`FAILED: ANCHORS: the anchor file ${file} is missing or empty, but its mirror ${mirror} holds 1`);
+    // The mirror cannot be the anchor file itself.
+    expect(await run('verify', '--anchors', file, '--mirror', dir)).toMatchObject({ code: 2, err: expect.stringMatching(/must be another folder/) });
   });
 });

@@ -136,7 +136,7 @@ describe('audit trail', () => {
     seed(10);
     store.close();
     const raw = new Database(path.join(dir, 'helpdesk.db'));
-    raw.exec('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;');
+    raw.exec('DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_events_append_only;');
     raw.exec('UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 5; UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1005');
     const prev = raw.prepare('SELECT hash FROM audit_events WHERE seq = 4').get() as { hash: string };
     const ev = { seq: 5, ts: '2026-11-01T09:00:04.500Z', actorId: 'intruder', actorName: 'Intruder', action: 'access.granted', target: 'payroll', outcome: 'success' as const, details: '{}', correlationId: null, prevHash: prev.hash };

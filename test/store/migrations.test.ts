@@ -61,6 +61,7 @@ describe('store migrations', () => {
     13: { adds: [], columns: ['drift_findings.exception_by_id', 'drift_findings.exception_reason', 'drift_findings.exception_expires_at', 'drift_findings.exception_approved_by_id'] },
     14: { adds: ['hr_webhook_signatures'] },
     15: { adds: [], columns: ['hr_employees.employee_key'] },
+    16: { adds: ['audit_events_append_only'] },
   };
 
   for (const m of migrations) {

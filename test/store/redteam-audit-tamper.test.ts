@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendAnchor, readAnchors } from '../../store/audit-anchors';
 import { csvField, parseTimeBound } from '../../store/audit-export';
-import { GENESIS_HASH, hashEvent, type AuditEvent } from '../../store/audit-trail';
+import { APPEND_ONLY_GUARDS, GENESIS_HASH, hashEvent, type AuditEvent } from '../../store/audit-trail';
 import { main } from '../../store/cli/audit-cli';
 import { openStore } from '../../store/store';
 
@@ -31,10 +31,15 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out: Buffer.concat(o).toString(), err: Buffer.concat(e).toString() };
 }
 
-/** Opens the file as an attacker would: triggers gone, free to rewrite. */
+/** Opens the file as an attacker would: triggers gone, free to rewrite; closing puts them back, as a careful one would. */
 function raw(): Database.Database {
   const r = new Database(db);
-  r.exec('DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete');
+  for (const g of APPEND_ONLY_GUARDS) r.exec(`DROP TRIGGER IF EXISTS ${g.name}`);
+  const close = r.close.bind(r);
+  r.close = () => {
+    for (const g of APPEND_ONLY_GUARDS) r.exec(g.sql);
+    return close();
+  };
   return r;
 }
 

@@ -107,3 +107,34 @@ describe('the scheduled anchor', () => {
     expect(JSON.parse(refusals().at(-1)!.details).reason).toMatch(/line \d+ is not an anchor/);
   });
 });
+
+describe('a deleted anchor file', () => {
+  const MISSING_TITLE = 'Audit trail: anchors are missing';
+  const missingEvents = () => h.bot.store.audit.query({ action: 'audit.anchor-missing' });
+  const missingTickets = () => h.bot.store.technician.tickets.listOpen().filter((t) => t.title === MISSING_TITLE);
+
+  it('is an alarm, not "no anchors yet": audited, logged at error, one security ticket however many slots find it, and no fresh file is started', async () => {
+    // The anchors the trail records writing (each `audit.anchor` event) are what the file is held to.
+    const recorded = h.bot.store.audit.query({ action: 'audit.anchor' });
+    expect(recorded.length).toBeGreaterThanOrEqual(2);
+    fs.rmSync(anchors);
+    const posts = channelPosts(h).length;
+
+    await nextSlot();
+    expect(fs.existsSync(anchors)).toBe(false);
+    expect(missingEvents()).toHaveLength(1);
+    const reason = JSON.parse(missingEvents()[0]!.details).reason as string;
+    expect(reason).toBe(`the anchor file ${anchors} is missing, but the trail records ${recorded.length} anchors written to it, the newest of event ${JSON.parse(recorded.at(-1)!.details).seq}`);
+    expect(h.logs.some((l) => l.action === 'audit.anchor-missing' && l.level >= 50)).toBe(true);
+    const [ticket] = missingTickets();
+    expect(ticket).toMatchObject({ type: 'security' });
+    expect(channelPosts(h).slice(posts).some((c) => cardText(c).includes(MISSING_TITLE))).toBe(true);
+
+    await nextSlot();
+    expect(fs.existsSync(anchors)).toBe(false);
+    expect(missingEvents()).toHaveLength(2);
+    expect(missingTickets()).toHaveLength(1);
+    const history = h.bot.store.technician.tickets.history(ticket!.id).map((e) => e.action);
+    expect(history.filter((a) => a === 'opened' || a === 'raised-again')).toEqual(['opened', 'raised-again']);
+  });
+});

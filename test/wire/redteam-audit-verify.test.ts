@@ -55,12 +55,16 @@ describe('audit verify in chat against the anchor file', () => {
     const v = await verifyText();
     expect(v.title).toBe('Audit trail BROKEN');
     expect(v.text).toContain(`The chain breaks at event ${anchor!.seq - 1}: the trail ends at event ${anchor!.seq - 2}, before the recorded event ${anchor!.seq}`);
+    // The trigger dropped to do it is a finding of its own, said on the same card.
+    expect(v.text).toContain('The append-only triggers are not in place: audit_events_no_delete is missing.');
     const [last] = h.bot.store.audit.tail(1);
     expect(last).toMatchObject({ action: 'audit.verified', outcome: 'failure' });
     expect(JSON.parse(last!.details)).toMatchObject({ anchors: 1, firstBadSeq: anchor!.seq - 1 });
   });
 
   it('an anchor file with a line that is not an anchor is refused, naming the line, and the refusal is audited', async () => {
+    // The trigger the previous attack dropped, back as the bot's next start puts it.
+    expect(h.bot.store.audit.restoreGuards()).toEqual(['audit_events_no_delete']);
     fs.appendFileSync(anchors, '{"seq":"everything is fine"}\n');
     const v = await verifyText();
     expect(v.title).toBe('Audit anchors REFUSED');
