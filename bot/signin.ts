@@ -4,6 +4,7 @@ import { LocalDirectory } from '../directory/local-directory';
 import { RecoveryService } from '../dialogs/signin/recovery-service';
 import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
+import { privilegedResolverFor } from './privileged';
 import { HelpdeskVerifier } from './signin-verifier';
 import { StepUpValidator } from './step-up';
 
@@ -23,7 +24,7 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
   const { config } = deps;
   // Local mode serves the demo tenant, whatever the backend: the demo directory itself, the
   // cloud side of `hybrid`, or (`ad`) a lab DC seeded with its ids. Its phones and its
-  // privileged groups apply; in `ad` alone no authenticator is listed, so no code is offered.
+  // privileged groups apply (bot/privileged.ts); in `ad` alone no authenticator is listed, so no code is offered.
   const demo = deps.directory instanceof LocalDirectory ? deps.directory.tenant : config.mode === 'local' ? loadDemoTenant() : null;
   const techniciansReachable = () => deps.technicianGroupId !== null && deps.store.conversations.findChannel(config.proactive.techniciansTeamId, config.technicians.channelIds) !== null;
   const s = config.recovery.stepUp;
@@ -41,12 +42,6 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
     stepUp,
     techniciansReachable,
   });
-  // Local mode: the demo tenant names its privileged groups. Production without a list:
-  // null, and every account gets the privileged policy (fail closed).
-  const privilegedGroupIds = config.recovery.privilegedGroupIds ?? (demo ? demo.privilegedGroupIds : null);
-  if (privilegedGroupIds === null) {
-    deps.logger.warn({ action: 'signin.config' }, 'RECOVERY_PRIVILEGED_GROUP_IDS is not set: every account gets the privileged verification policy');
-  }
   const service = new RecoveryService({
     recovery: config.recovery,
     maxJobAttempts: config.jobs.maxAttempts,
@@ -58,7 +53,7 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
     notifier: access.notifier,
     scheduler: access.scheduler,
     technicians: access.tickets,
-    privilegedGroupIds,
+    privileged: privilegedResolverFor(deps),
     catalog: access.service.catalog,
     techniciansReachable,
   });

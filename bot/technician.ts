@@ -1,23 +1,20 @@
 import { DEFAULT_BIRTHRIGHT_FILE, loadBirthrightRules } from '../directory/birthright';
-import { LocalDirectory } from '../directory/local-directory';
 import type { RecoveryActions } from '../dialogs/signin/recovery-actions';
 import { TechnicianCommands } from '../dialogs/technician/commands';
 import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
+import { privilegedResolverFor } from './privileged';
 
 /**
  * Puts the technicians' commands together on what access requests built (notifier,
  * scheduler, ticket queue, catalog): the birthright rules (validated; a bad file stops the
- * start), the privileged groups for the four-eyes rule (the configured list; in local mode
- * the demo tenant's; in production without a list every account counts as privileged), the
+ * start), the one privileged resolver for the four-eyes rule (`bot/privileged.ts`), the
  * sign-in recovery's actions (`recovery`, the employee flow's own) for `reset-password`,
  * `tap`, `unlock` and `mfa-reset`, and the plan jobs registered with the scheduler.
  */
 export function createTechnicianCapability(deps: BotDeps, access: AccessCapability, recovery?: RecoveryActions): TechnicianCommands {
   const { config } = deps;
   const birthright = loadBirthrightRules(config.technicians.birthrightPath ?? DEFAULT_BIRTHRIGHT_FILE);
-  const local = deps.directory instanceof LocalDirectory ? deps.directory : null;
-  const privilegedGroupIds = config.recovery.privilegedGroupIds ?? (local ? local.tenant.privilegedGroupIds : null);
   const commands = new TechnicianCommands({
     config,
     store: deps.store,
@@ -30,7 +27,7 @@ export function createTechnicianCapability(deps: BotDeps, access: AccessCapabili
     access: access.service,
     catalog: access.service.catalog,
     birthright,
-    privilegedGroupIds,
+    privileged: privilegedResolverFor(deps),
     technicianGroupId: deps.technicianGroupId,
     recovery,
   });

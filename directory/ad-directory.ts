@@ -15,6 +15,7 @@ import {
   type DirectoryUser,
   type MembershipChange,
   type MembershipChangeResult,
+  type PrivilegedRole,
   type SignInState,
   type TemporaryAccessPass,
 } from './directory';
@@ -28,6 +29,7 @@ import {
   USER_ATTRIBUTES,
   USER_FILTER,
   byName,
+  allBytes,
   bytes,
   entryId,
   int,
@@ -49,6 +51,7 @@ import {
   type DomainPasswordPolicy,
 } from './ad/password';
 import { LdapPool, type LdapPoolOptions } from './ad/pool';
+import { protectedRoles, sidToString } from './ad/protected';
 import { ATTID_UNICODE_PWD, attributeChangeTime, fileTimeToDate } from './ad/time';
 import {
   DEFAULT_LIMIT,
@@ -407,6 +410,20 @@ export class AdDirectory implements Directory {
    * read, then one modify that deletes the value read and adds the new one. If another
    * writer changed the flags in between, the delete fails and the whole change is redone.
    */
+  /**
+   * The protected groups the user is in (transitively, from the constructed `tokenGroups`,
+   * matched by well-known SID), the protected built-in accounts (by the user's own SID) and
+   * `adminCount=1`.
+   */
+  async listPrivilegedRoles(userId: string): Promise<PrivilegedRole[]> {
+    const user = await this.requireUser(guidArg(userId, 'user id'), ['objectSid', 'adminCount']);
+    // tokenGroups is constructed: AD computes it only on a base search of the entry itself.
+    const token = await this.read(user.dn, ['tokenGroups'], AD_OPERATIONS.readGroup);
+    const sids = allBytes(token, 'tokenGroups').map(sidToString).filter((s): s is string => s !== null);
+    const own = bytes(user.entry, 'objectSid');
+    return protectedRoles(own ? sidToString(own) : null, sids, text(user.entry, 'adminCount'));
+  }
+
   async setAccountEnabled(userId: string, enabled: boolean): Promise<void> {
     const uid = guidArg(userId, 'user id');
     for (let attempt = 1; ; attempt++) {

@@ -66,6 +66,18 @@ export interface DemoPersonas {
   owner: string;
 }
 
+/**
+ * A Microsoft Entra directory role of the demo company: who holds it now (`active`) and who
+ * may activate it through Privileged Identity Management (`eligible`).
+ */
+export interface DemoDirectoryRole {
+  /** The role's template id, as in Entra (Global Administrator: 62e90394-...). */
+  roleDefinitionId: string;
+  displayName: string;
+  active: string[];
+  eligible: string[];
+}
+
 export interface DemoTenant {
   tenantId: string;
   organization: string;
@@ -77,6 +89,8 @@ export interface DemoTenant {
   personas: DemoPersonas;
   users: DemoUser[];
   groups: DemoGroup[];
+  /** The directory roles the demo company's admins hold (none when absent). */
+  directoryRoles: DemoDirectoryRole[];
 }
 
 /** Raised when a demo tenant file is malformed or refers to things it does not contain. */
@@ -152,6 +166,10 @@ const groupSchema = z
   })
   .strict();
 
+const directoryRoleSchema = z
+  .object({ roleDefinitionId: guid, displayName: text, active: z.array(guid), eligible: z.array(guid) })
+  .strict();
+
 const tenantSchema = z
   .object({
     tenantId: guid,
@@ -162,6 +180,7 @@ const tenantSchema = z
     personas: z.object({ employee: guid, manager: guid, technician: guid, owner: guid }).strict(),
     users: z.array(userSchema).min(1),
     groups: z.array(groupSchema),
+    directoryRoles: z.array(directoryRoleSchema).default([]),
   })
   .strict();
 
@@ -266,6 +285,11 @@ function checkIntegrity(t: DemoTenant): string[] {
   if (!groups.has(t.technicianGroupId)) problems.push(`technicianGroupId ${t.technicianGroupId} does not match any group`);
   for (const id of t.privilegedGroupIds) {
     if (!groups.has(id)) problems.push(`privilegedGroupIds entry ${id} does not match any group`);
+  }
+  for (const r of t.directoryRoles) {
+    for (const id of [...r.active, ...r.eligible]) {
+      if (!users.has(id)) problems.push(`holder ${id} of directory role "${r.displayName}" does not match any user`);
+    }
   }
   for (const [persona, id] of Object.entries(t.personas)) {
     if (!users.has(id)) problems.push(`persona ${persona} (${id}) does not match any user`);

@@ -119,6 +119,24 @@ export interface DirectoryCapabilities {
   signInActivity: boolean;
 }
 
+/**
+ * Why an account is privileged in the directory itself: a Microsoft Entra directory role held
+ * now (`directory-role-active`, directly or through a role-assignable group) or that the user
+ * may activate (`directory-role-eligible`, Privileged Identity Management), membership of an
+ * on-premises protected group (`protected-group`, matched by well-known SID), or AD's
+ * `adminCount=1` mark left by SDProp on protected accounts (`admin-count`).
+ */
+export type PrivilegedRoleKind = 'directory-role-active' | 'directory-role-eligible' | 'protected-group' | 'admin-count';
+
+/** One role or protected group that makes an account privileged. */
+export interface PrivilegedRole {
+  kind: PrivilegedRoleKind;
+  /** The role's or group's display name ("Global Administrator", "Domain Admins"). */
+  name: string;
+  /** The role definition id, the group's SID, or null (admin-count). */
+  id: string | null;
+}
+
 /** The capabilities of a backend that declares none: Microsoft Entra ID's. */
 export const BASELINE_CAPABILITIES: DirectoryCapabilities = { onPremisesAccounts: false, authenticationMethods: true, signInActivity: true };
 
@@ -196,6 +214,16 @@ export interface Directory {
    * about two weeks). {@link UnsupportedError} without `capabilities.signInActivity`.
    */
   getLastSignIns(userIds: readonly string[]): Promise<Map<string, Date | null>>;
+
+  /**
+   * The directory roles and protected groups that make the user privileged in the directory
+   * itself (empty: none). Entra ID: active and eligible role assignments, also through
+   * role-assignable groups; AD: `adminCount=1` and transitive membership of the protected
+   * groups, by well-known SID; the demo tenant: its `directoryRoles`. A missing read
+   * permission is {@link ForbiddenError}: callers treat it as privileged (fail closed), never
+   * as "none". {@link NotFoundError} for an unknown user.
+   */
+  listPrivilegedRoles(userId: string): Promise<PrivilegedRole[]>;
 
   setAccountEnabled(userId: string, enabled: boolean): Promise<void>;
   getSignInState(userId: string): Promise<SignInState>;

@@ -17,6 +17,7 @@ import {
   type MembershipChange,
   type MembershipChangeOutcome,
   type MembershipChangeResult,
+  type PrivilegedRole,
   type SignInState,
   type TemporaryAccessPass,
 } from './directory';
@@ -65,6 +66,8 @@ export const GRAPH_OPERATIONS = {
   revokeSessions: { what: 'revoke sign-in sessions', permission: 'User.RevokeSessions.All' },
   updateProfile: { what: "change the user's department, job title or manager", permission: 'User.ReadWrite.All' },
   readSignInActivity: { what: 'read sign-in activity', permission: 'AuditLog.Read.All' },
+  readRoleAssignments: { what: 'read directory role assignments', permission: 'RoleManagement.Read.Directory' },
+  readRoleEligibility: { what: 'read eligible directory roles (Privileged Identity Management)', permission: 'RoleEligibilitySchedule.Read.Directory' },
 } satisfies Record<string, GraphOperation>;
 
 interface GraphUser {
@@ -506,6 +509,39 @@ export class GraphDirectory implements Directory {
   }
 
   // ---- sign-in -----------------------------------------------------------------------
+
+  /**
+   * Active role assignments (`roleManagement/directory/roleAssignments`) and eligible ones
+   * (`roleEligibilitySchedules`) of the user and of every role-assignable group the user is a
+   * member of, directly or through nesting. A missing permission is {@link ForbiddenError} naming it.
+   */
+  async listPrivilegedRoles(userId: string): Promise<PrivilegedRole[]> {
+    const uid = guidArg(userId, 'user id');
+    await this.requireUser(uid);
+    const groups = await this.call(GRAPH_OPERATIONS.readMemberships, () =>
+      this.client.listAll<{ id: string; isAssignableToRole?: boolean | null }>(`/users/${uid}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName,isAssignableToRole&$top=${PAGE}`),
+    );
+    const principals = [uid, ...groups.filter((g) => g.isAssignableToRole === true).map((g) => g.id.toLowerCase())];
+    const out: PrivilegedRole[] = [];
+    const seen = new Set<string>();
+    const kinds = [
+      ['directory-role-active', 'roleAssignments', GRAPH_OPERATIONS.readRoleAssignments],
+      ['directory-role-eligible', 'roleEligibilitySchedules', GRAPH_OPERATIONS.readRoleEligibility],
+    ] as const;
+    for (const [kind, collection, op] of kinds) {
+      for (const principal of principals) {
+        const path = `/roleManagement/directory/${collection}?$filter=${filterEquals('principalId', principal)}&$expand=roleDefinition`;
+        const items = await this.call(op, () => this.client.listAll<{ roleDefinitionId: string; roleDefinition?: { displayName?: string | null } | null }>(path));
+        for (const a of items) {
+          const key = `${kind}:${a.roleDefinitionId.toLowerCase()}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push({ kind, name: a.roleDefinition?.displayName ?? a.roleDefinitionId, id: a.roleDefinitionId.toLowerCase() });
+        }
+      }
+    }
+    return out;
+  }
 
   async setAccountEnabled(userId: string, enabled: boolean): Promise<void> {
     if (typeof enabled !== 'boolean') throw new InvalidInputError('enabled must be true or false');

@@ -12,6 +12,7 @@ import {
   type DirectoryUser,
   type MembershipChange,
   type MembershipChangeResult,
+  type PrivilegedRole,
   type SignInState,
   type TemporaryAccessPass,
 } from './directory';
@@ -186,6 +187,19 @@ export class HybridDirectory implements Directory {
     const u = await this.requireCloudUser(userId);
     if (u.onPremisesSyncEnabled) return this.ad.resetPassword(await this.requireAdId(u), newPassword, forceChangeAtNextSignIn);
     return this.cloud.resetPassword(u.id, newPassword, forceChangeAtNextSignIn);
+  }
+
+  /**
+   * The cloud's directory roles for everyone; for a synchronised user also AD's protected
+   * groups and adminCount (an on-premises admin synced to the cloud can take over the domain).
+   * A synced user without a matching AD account is refused ({@link UnsupportedError}): the
+   * caller fails closed rather than reading "not privileged" from half the answer.
+   */
+  async listPrivilegedRoles(userId: string): Promise<PrivilegedRole[]> {
+    const u = await this.requireCloudUser(userId);
+    const cloud = await this.cloud.listPrivilegedRoles(u.id);
+    if (!u.onPremisesSyncEnabled) return cloud;
+    return [...cloud, ...(await this.ad.listPrivilegedRoles(await this.requireAdId(u)))];
   }
 
   /** The AD account a synchronised cloud user is matched to (its objectGUID), or null for a cloud-only user. */

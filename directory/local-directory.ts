@@ -17,6 +17,7 @@ import {
   type DirectoryUser,
   type MembershipChange,
   type MembershipChangeResult,
+  type PrivilegedRole,
   type SignInState,
   type TemporaryAccessPass,
 } from './directory';
@@ -454,6 +455,17 @@ export class LocalDirectory implements Directory {
     for (const id of ids) {
       const row = this.stmt.lastSignIn.get(id) as { last_sign_in: string | null } | undefined;
       if (row) out.set(id, row.last_sign_in ? new Date(row.last_sign_in) : null);
+    }
+    return out;
+  }
+
+  /** The demo tenant's directory roles the user holds, active or eligible (from its data). */
+  async listPrivilegedRoles(userId: string): Promise<PrivilegedRole[]> {
+    const id = this.requireUser(userId);
+    const out: PrivilegedRole[] = [];
+    for (const r of this.seed.directoryRoles) {
+      if (r.active.includes(id)) out.push({ kind: 'directory-role-active', name: r.displayName, id: r.roleDefinitionId });
+      if (r.eligible.includes(id)) out.push({ kind: 'directory-role-eligible', name: r.displayName, id: r.roleDefinitionId });
     }
     return out;
   }

@@ -21,6 +21,7 @@ import { errorText } from '../technician/plans';
 import { resolveGroup, resolveUser } from '../technician/resolve';
 import { isTicketId, messageWith, TICKET_JOBS, TICKET_TYPE_LABELS, ticketView, type TicketService } from '../technician/tickets';
 import { detectDrift, mapLimit, type GroupScan, type ScopeGroup } from './check';
+import type { PrivilegedResolver } from '../privileged';
 
 /**
  * Drift detection: the directory's memberships of the catalog's groups (and of the privileged
@@ -120,8 +121,8 @@ export interface DriftDeps {
   access: AccessService;
   catalog: Catalog;
   birthright: BirthrightRules;
-  /** Null: which groups are privileged is unknown, so every removal takes four eyes. */
-  privilegedGroupIds: readonly string[] | null;
+  /** The one answer to "is this account privileged?"; its groups are watched (none known: every removal takes four eyes). */
+  privileged: PrivilegedResolver;
   config: DriftConfig;
   /** Access reviews, when that capability is there: "Open a review" is offered only then. */
   reviews?: ReviewStarter | null;
@@ -275,7 +276,7 @@ export class DriftService {
       const key = r.groupId.toLowerCase();
       if (!out.has(key)) out.set(key, { id: r.groupId, name: r.name, resource: r, privileged: privileged?.has(key) ?? false });
     }
-    for (const g of this.d.privilegedGroupIds ?? []) {
+    for (const g of this.d.privileged.groupIds ?? []) {
       if (!out.has(g.toLowerCase())) out.set(g.toLowerCase(), { id: g, name: '', resource: null, privileged: true });
     }
     return [...out.values()];
@@ -292,7 +293,8 @@ export class DriftService {
   }
 
   private privilegedSet(): Set<string> | null {
-    return this.d.privilegedGroupIds === null ? null : new Set(this.d.privilegedGroupIds.map((g) => g.toLowerCase()));
+    const ids = this.d.privileged.groupIds;
+    return ids === null ? null : new Set(ids.map((g) => g.toLowerCase()));
   }
 
   /**
@@ -770,15 +772,15 @@ export class DriftService {
     return { card: this.cardForTicket(after), replies: result.ok ? [] : [{ kind: 'text', text: result.message }] };
   }
 
-  /** Privileged removals and exceptions take four eyes: a privileged group, a member of any privileged group, or an unknown list. */
+  /**
+   * Privileged removals and exceptions take four eyes: a privileged group (or the technicians
+   * group), a privileged account (the one resolver: groups, directory roles, protected
+   * accounts), or an unknown list.
+   */
   private async needsFourEyes(userId: string, groupId: string): Promise<boolean> {
-    const groups = this.d.privilegedGroupIds;
-    if (groups === null) return true;
-    if (groups.some((g) => g.toLowerCase() === groupId.toLowerCase())) return true;
+    if (this.d.privileged.isPrivilegedGroup(groupId)) return true;
     try {
-      for (let i = 0; i < groups.length; i += 20) {
-        if ((await this.d.directory.checkMemberGroups(userId, groups.slice(i, i + 20))).length) return true;
-      }
+      return await this.d.privileged.isPrivileged(userId);
     } catch (err) {
       // Someone the directory no longer knows is a member of nothing.
       if (!(err instanceof NotFoundError)) throw err;

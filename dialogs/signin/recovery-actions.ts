@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, type AuthMethodKind, type Directory, type
 import type { AuditActor } from '../../store/audit-trail';
 import type { LostMethod, RecoverySession, VerificationMethod } from '../../store/recovery';
 import type { Store } from '../../store/store';
+import { recentlyEnabled, type PrivilegedResolver } from '../privileged';
 import { describeMethod } from './cards';
 import { generateTemporaryPassword } from './password';
 
@@ -102,8 +103,8 @@ export interface RecoveryActionsDeps {
   notifier: Notifier;
   logger: Logger;
   clock: () => Date;
-  /** Null: every account is treated as privileged (production without a configured list). */
-  privilegedGroupIds: readonly string[] | null;
+  /** The one answer to "is this account privileged?" (groups, technicians, directory roles). */
+  privileged: PrivilegedResolver;
 }
 
 export interface MethodRemoval {
@@ -155,14 +156,9 @@ export class RecoveryActions {
     return this.d.clock();
   }
 
-  /** Whether `user` is a member of a privileged group (fail closed without a list). */
+  /** Whether `user` is privileged (the one resolver: groups, technicians, directory roles; fail closed). */
   async isPrivileged(user: Pick<DirectoryUser, 'id'>): Promise<boolean> {
-    const groups = this.d.privilegedGroupIds;
-    if (groups === null) return true;
-    for (let i = 0; i < groups.length; i += 20) {
-      if ((await this.d.directory.checkMemberGroups(user.id, groups.slice(i, i + 20))).length) return true;
-    }
-    return false;
+    return this.d.privileged.isPrivileged(user.id);
   }
 
   // ---- the actions -------------------------------------------------------------------------
@@ -279,10 +275,15 @@ export class RecoveryActions {
       return;
     }
     if (!v.technician.id || v.technician.id === subject.id) throw new VerificationRequiredError('A technician cannot verify their own identity: another technician must act.');
-    if (!(await this.isPrivileged(subject))) return;
     const second = v.approvedBy;
-    if (!second?.id || second.id === v.technician.id || second.id === subject.id) {
-      throw new VerificationRequiredError(`${subject.displayName} is a member of a privileged group: a second, different identity technician must approve this first (four eyes).`);
+    if (second?.id && second.id !== v.technician.id && second.id !== subject.id) return;
+    // Checked again here, whatever the plan said: a privileged account, or one enabled in the
+    // last 24 hours (enable then a new credential is a takeover), never by one technician alone.
+    if (await this.isPrivileged(subject)) {
+      throw new VerificationRequiredError(`${subject.displayName} is a privileged account: a second, different identity technician must approve this first (four eyes).`);
+    }
+    if (recentlyEnabled(this.d.store, subject.id, this.now())) {
+      throw new VerificationRequiredError(`${subject.displayName} was enabled in the last 24 hours: a second, different identity technician must approve this first (four eyes).`);
     }
   }
 

@@ -12,6 +12,7 @@ import type { Job } from '../../store/jobs';
 import { ACTIVE_STATES, isRecoveryId, type LostMethod, type RecoveryFlow, type RecoverySession, type VerificationMethod } from '../../store/recovery';
 import type { Store } from '../../store/store';
 import { formatTime } from '../access-duration';
+import type { PrivilegedResolver } from '../privileged';
 import { attestCard, attestNotice, defaultCapable, describeMethod, endedCard, FLOW_NAMES, FLOW_TITLES, FLOW_WHAT, hiddenSecretCard, passwordCard, readyCard, removableMethods, tapCard, time, verifyCard } from './cards';
 import { isSatisfied, planVerification, usefulMethods, METHOD_NAMES } from './policy';
 import { RecoveryActions, SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver, type SecretOutlet } from './recovery-actions';
@@ -47,8 +48,8 @@ export interface RecoveryServiceDeps {
   notifier: Notifier;
   scheduler: Scheduler;
   technicians: TechnicianNotices;
-  /** Null: every account is treated as privileged (production without a configured list). */
-  privilegedGroupIds: readonly string[] | null;
+  /** The one answer to "is this account privileged?" (groups, technicians, directory roles). */
+  privileged: PrivilegedResolver;
   catalog: Catalog;
   /** Whether a technicians' channel is known, so a notice reaches someone. */
   techniciansReachable: () => boolean;
@@ -94,7 +95,7 @@ export class RecoveryService {
       notifier: d.notifier,
       logger: d.logger,
       clock: d.clock,
-      privilegedGroupIds: d.privilegedGroupIds,
+      privileged: d.privileged,
     });
   }
 

@@ -23,6 +23,7 @@ import { reportCard } from './report-card';
 import { MAX_CANDIDATES, resolveGroup, resolveUser, splitUserAndResource, type Resolved } from './resolve';
 import { isTicketId, type TicketService } from './tickets';
 import { RecoveryActions } from '../signin/recovery-actions';
+import { describePrivileged, recentlyEnabled, type PrivilegedResolver } from '../privileged';
 import { isDriftVerb, type DriftService } from '../drift/service';
 import type { ReviewCommands } from '../reviews/commands';
 
@@ -46,8 +47,8 @@ export interface TechnicianDeps {
   access: AccessService;
   catalog: Catalog;
   birthright: BirthrightRules;
-  /** Null: every account is treated as privileged (production without a configured list). */
-  privilegedGroupIds: readonly string[] | null;
+  /** The one answer to "is this account privileged?" (groups, technicians, directory roles). */
+  privileged: PrivilegedResolver;
   technicianGroupId: string | null;
   /**
    * The sign-in recovery's actions, which `reset-password`, `tap`, `unlock` and `mfa-reset`
@@ -106,7 +107,7 @@ export class TechnicianCommands {
   constructor(private readonly d: TechnicianDeps) {
     const recovery =
       d.recovery ??
-      new RecoveryActions({ recovery: d.config.recovery, maxJobAttempts: d.config.jobs.maxAttempts, store: d.store, directory: d.directory, notifier: d.notifier, logger: d.logger, clock: d.clock, privilegedGroupIds: d.privilegedGroupIds });
+      new RecoveryActions({ recovery: d.config.recovery, maxJobAttempts: d.config.jobs.maxAttempts, store: d.store, directory: d.directory, notifier: d.notifier, logger: d.logger, clock: d.clock, privileged: d.privileged });
     this.runner = new PlanRunner({ config: d.config, store: d.store, directory: d.directory, logger: d.logger, clock: d.clock, notifier: d.notifier, tickets: d.tickets, catalog: d.catalog, recovery });
   }
 
@@ -303,18 +304,25 @@ export class TechnicianCommands {
     });
   }
 
-  /** Member of a privileged group (every account, without a configured list): the four-eyes rule. Also used by the HR feed. */
+  /** A privileged account (the one resolver; every account without a configured list): the four-eyes rule. Also used by the HR feed. */
   async isPrivileged(userId: string): Promise<boolean> {
-    const groups = this.d.privilegedGroupIds;
-    if (groups === null) return true;
-    for (let i = 0; i < groups.length; i += 20) {
-      if ((await this.d.directory.checkMemberGroups(userId, groups.slice(i, i + 20))).length) return true;
-    }
-    return false;
+    return this.d.privileged.isPrivileged(userId);
+  }
+
+  /**
+   * Why `command` on `userId` needs a second technician, or null when it does not: a
+   * privileged account (any command), or a new credential (`tap`, `reset-password`) for an
+   * account enabled in the last 24 hours.
+   */
+  private async fourEyesReason(command: string, userId: string): Promise<string | null> {
+    const status = await this.d.privileged.status(userId);
+    if (status.privileged) return `privileged account: ${describePrivileged(status)}`;
+    if ((command === 'tap' || command === 'reset-password') && recentlyEnabled(this.d.store, userId, this.now())) return 'enabled in the last 24 hours: a new credential needs a second technician';
+    return null;
   }
 
   private privilegedSet(): Set<string> | null {
-    return this.d.privilegedGroupIds === null ? null : new Set(this.d.privilegedGroupIds.map((g) => g.toLowerCase()));
+    return this.d.privileged.groupIds === null ? null : new Set(this.d.privileged.groups());
   }
 
   private async whoisCard(user: DirectoryUser, caller: Caller): Promise<AdaptiveCardJson> {
@@ -328,7 +336,8 @@ export class TechnicianCommands {
       this.lastSignInText(user, caps.signInActivity),
     ]);
     const privileged = this.privilegedSet();
-    const isPriv = privileged === null || groups.some((g) => privileged.has(g.id.toLowerCase()));
+    const privStatus = await this.d.privileged.status(user.id).catch(() => ({ privileged: true, reasons: [] }));
+    const isPriv = privStatus.privileged;
     const open = this.d.store.requests.openForRequester(user.id);
     const approvals = this.d.store.requests.pendingForApprover(user.id, 50);
     const mfa = methods.filter((m) => m.kind !== 'password');
@@ -350,6 +359,7 @@ export class TechnicianCommands {
         { title: 'Last sign-in', value: lastSignIn },
         { title: 'MFA methods', value: caps.authenticationMethods ? (mfa.length ? [...new Set(mfa.map((m) => methodName(m.kind)))].join(', ') : 'none') : 'not kept by this directory' },
         { title: 'Direct reports', value: String(reports.length) },
+        ...(isPriv ? [{ title: 'Privileged', value: describePrivileged(privStatus) || 'unknown: treated as privileged' }] : []),
         { title: 'Object id', value: user.id },
       ],
       sections: [
@@ -749,7 +759,8 @@ export class TechnicianCommands {
     args.rerun = this.rerunLine(cmd.name, user, args, resource);
     const planned = await this.planSteps(cmd.name, user, args, resource);
     if ('refusal' in planned) return [text(planned.refusal)];
-    const privileged = await this.isPrivileged(user.id);
+    const fourEyes = await this.fourEyesReason(cmd.name, user.id);
+    const privileged = fourEyes !== null;
     const spec = commandSpec(cmd.name)!;
     const confirm = spec.effect === 'destructive' || privileged || cmd.name === 'onboard' || cmd.name === 'move';
     const actor = { id: caller.user.id, name: caller.user.displayName };
@@ -792,8 +803,8 @@ export class TechnicianCommands {
       steps = [remove];
     }
     const plan = this.d.store.transaction(() => {
-      const p = this.d.store.technician.plans.create({ command: cmd.name, actor, subject, args: { ...args, note, related }, steps, signature: signatureOf(steps, privileged), privileged, expiresAt, correlationId: caller.correlationId });
-      this.auditPlan(p, 'technician.plan-proposed', caller, { command: cmd.name, steps: steps.map((s) => s.kind), privileged, reason: args.reason ?? null });
+      const p = this.d.store.technician.plans.create({ command: cmd.name, actor, subject, args: { ...args, note, related, fourEyes }, steps, signature: signatureOf(steps, privileged), privileged, expiresAt, correlationId: caller.correlationId });
+      this.auditPlan(p, 'technician.plan-proposed', caller, { command: cmd.name, steps: steps.map((s) => s.kind), privileged, fourEyes, reason: args.reason ?? null });
       return p;
     }) as TechPlan;
     const replies: Reply[] = [{ kind: 'card', card: planCard(plan, this.now()), planId: plan.id }];
@@ -801,7 +812,7 @@ export class TechnicianCommands {
     if (privileged && caller.where === 'personal') {
       const delivered = await this.d.notifier.sendToTechnicians({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: planCard(plan, this.now()) }], summary: `${plan.id} needs a second technician` }).catch(() => null);
       if (delivered) this.d.store.technician.cards.add({ ownerId: plan.id, purpose: 'plan', activityId: delivered.activityId, reference: delivered.reference });
-      replies.push(text(delivered ? `${user.displayName} is a member of a privileged group: the plan was also posted in the technicians’ channel for a second technician to approve.` : `${user.displayName} is a member of a privileged group, and no technicians’ channel is known to ask a second technician in: ask one to approve it from this plan in the channel.`));
+      replies.push(text(delivered ? `${user.displayName} needs four eyes (${fourEyes}): the plan was also posted in the technicians’ channel for a second technician to approve.` : `${user.displayName} needs four eyes (${fourEyes}), and no technicians’ channel is known to ask a second technician in: ask one to approve it from this plan in the channel.`));
     }
     return replies;
   }
@@ -978,7 +989,8 @@ export class TechnicianCommands {
     let steps = again.steps;
     // A mover's additions were made when it was proposed; the plan is its removals.
     if (plan.command === 'move' && plan.steps.length === 1) steps = steps.filter((s) => s.kind === 'remove-groups');
-    const privileged = await this.isPrivileged(plan.subject.id);
+    const fourEyes = await this.fourEyesReason(plan.command, plan.subject.id);
+    const privileged = fourEyes !== null;
     const signature = signatureOf(steps, privileged);
     if (signature === plan.signature) return null;
     const expiresAt = new Date(this.now().getTime() + this.d.config.technicians.planMinutes * 60_000);

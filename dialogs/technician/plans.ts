@@ -270,7 +270,7 @@ export function planCard(plan: TechPlan, now: Date, note?: { text: string; tone?
   const facts: Fact[] = [
     { title: 'Proposed by', value: `${plan.actor.name}, ${formatTime(plan.createdAt)}` },
     ...(plan.args.reason ? [{ title: 'Reason', value: plan.args.reason }] : []),
-    ...(plan.privileged ? [{ title: 'Four eyes', value: plan.approvedBy.id ? `approved by ${plan.approvedBy.name}` : 'member of a privileged group: a second technician must approve' }] : []),
+    ...(plan.privileged ? [{ title: 'Four eyes', value: plan.approvedBy.id ? `approved by ${plan.approvedBy.name}` : `${typeof plan.args.fourEyes === 'string' ? plan.args.fourEyes : 'privileged account'}: a second technician must approve` }] : []),
     ...(proposed ? [{ title: 'Confirm by', value: formatTime(plan.expiresAt) }] : []),
     ...(plan.finishedAt ? [{ title: 'Finished', value: formatTime(plan.finishedAt) }] : []),
   ];

@@ -15,7 +15,7 @@ export const UF_LOCKOUT = 0x10;
 export const UF_PASSWORD_EXPIRED = 0x800000;
 
 /** Attributes returned as bytes (spelled as AD and Samba return them). */
-export const BINARY_ATTRIBUTES = ['objectGUID', 'objectSid', 'mS-DS-ConsistencyGuid', 'ms-DS-ConsistencyGuid', 'replPropertyMetaData'];
+export const BINARY_ATTRIBUTES = ['objectGUID', 'objectSid', 'tokenGroups', 'mS-DS-ConsistencyGuid', 'ms-DS-ConsistencyGuid', 'replPropertyMetaData'];
 
 /** Persons that are user accounts (not contacts, not computers, which are users too in AD). */
 export const USER_FILTER = '(&(objectCategory=person)(objectClass=user))';
@@ -67,6 +67,13 @@ export function bytes(entry: Entry, name: string): Buffer | null {
   if (first === undefined || first === null) return null;
   if (Buffer.isBuffer(first)) return first.length > 0 ? first : null;
   return null;
+}
+
+/** Every binary value of an attribute (a multi-valued one such as tokenGroups). */
+export function allBytes(entry: Entry, name: string): Buffer[] {
+  const v = value(entry, name);
+  const all = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
+  return all.filter((x): x is Buffer => Buffer.isBuffer(x) && x.length > 0);
 }
 
 /** An integer attribute (userAccountControl and the like), or `fallback`. */

@@ -52,6 +52,7 @@ export const ALL_ROLES = [
   'Application.Read.All',
   'User.ReadWrite.All',
   'AuditLog.Read.All',
+  'RoleManagement.Read.Directory',
 ];
 
 const USER_ADMIN_ROLES = ['User Administrator', 'Privileged Authentication Administrator', 'Global Administrator'];
@@ -191,6 +192,17 @@ export interface FakeGroup {
   mail: string | null;
   owners: string[];
   members: string[];
+  /** A role-assignable group (Entra roles can be assigned to it); members may be groups too. */
+  isAssignableToRole?: boolean;
+}
+
+/** A directory role assignment: held now (`active`) or activatable through PIM (`eligible`). */
+export interface FakeRoleAssignment {
+  id: string;
+  principalId: string;
+  roleDefinitionId: string;
+  roleName: string;
+  kind: 'active' | 'eligible';
 }
 
 interface Installation {
@@ -242,6 +254,8 @@ const READ_CATALOG = ['AppCatalog.Read.All', 'AppCatalog.ReadWrite.All', 'Direct
 const READ_APPS = ['Application.Read.All', 'Directory.Read.All'];
 const WRITE_USERS = ['User.ReadWrite.All', 'Directory.ReadWrite.All'];
 const READ_SIGN_INS = ['AuditLog.Read.All'];
+const READ_ROLE_ASSIGNMENTS = ['RoleManagement.Read.Directory', 'RoleManagement.Read.All', 'Directory.Read.All', 'RoleManagement.ReadWrite.Directory', 'Directory.ReadWrite.All'];
+const READ_ROLE_ELIGIBILITY = ['RoleEligibilitySchedule.Read.Directory', 'RoleEligibilitySchedule.ReadWrite.Directory', 'RoleManagement.Read.All', 'RoleManagement.Read.Directory', 'RoleManagement.ReadWrite.Directory'];
 /** Graph's limits on profile text. */
 const MAX_PROFILE_TEXT: Record<string, number> = { department: 64, jobTitle: 128 };
 /** The most values Graph takes in one `in` of a directory query. */
@@ -268,6 +282,8 @@ export class FakeGraph {
   users = new Map<string, FakeUser>();
   groups = new Map<string, FakeGroup>();
   installations = new Map<string, Installation[]>();
+  /** Directory role assignments of users and role-assignable groups (seeded from the tenant's `directoryRoles`). */
+  roleAssignments: FakeRoleAssignment[] = [];
   grantedRoles: string[];
   directoryRoles: string[];
   maxPageSize: number;
@@ -371,10 +387,32 @@ export class FakeGraph {
     for (const g of this.tenant.groups) {
       this.groups.set(g.id, { id: g.id, displayName: g.displayName, description: g.description, mail: g.mail, owners: [...g.owners], members: [...g.members] });
     }
+    this.roleAssignments = [];
+    for (const r of this.tenant.directoryRoles ?? []) {
+      for (const kind of ['active', 'eligible'] as const) {
+        for (const principalId of r[kind]) this.roleAssignments.push({ id: randomUUID(), principalId, roleDefinitionId: r.roleDefinitionId, roleName: r.displayName, kind });
+      }
+    }
     this.faults = [];
     this.tokenFaults = [];
     this.delays = [];
     this.clearRecords();
+  }
+
+  /** The groups `principalId` is in, directly or through nested groups. */
+  private transitiveGroups(principalId: string): FakeGroup[] {
+    const out = new Map<string, FakeGroup>();
+    const todo = [principalId];
+    while (todo.length) {
+      const id = todo.pop()!;
+      for (const g of this.groups.values()) {
+        if (g.members.includes(id) && !out.has(g.id)) {
+          out.set(g.id, g);
+          todo.push(g.id);
+        }
+      }
+    }
+    return [...out.values()];
   }
 
   clearRecords(): void {
@@ -755,6 +793,11 @@ export class FakeGraph {
         const groups = [...this.groups.values()].filter((g) => g.members.includes(u.id)).map(groupJson);
         return ok(200, this.page(path, query, groups, DEFAULT_GROUP_FIELDS, '#microsoft.graph.group'));
       }
+      if (rest[0] === 'transitiveMemberOf' && rest.length === 2 && rest[1] === 'microsoft.graph.group' && method === 'GET') {
+        need(READ_GROUPS);
+        const groups = this.transitiveGroups(u.id).map((g) => ({ ...groupJson(g), isAssignableToRole: g.isAssignableToRole === true }));
+        return ok(200, this.page(path, query, groups, DEFAULT_GROUP_FIELDS, '#microsoft.graph.group'));
+      }
       if (rest[0] === 'checkMemberGroups' && rest.length === 1 && method === 'POST') {
         need(READ_USERS);
         need(READ_GROUPS);
@@ -821,6 +864,26 @@ export class FakeGraph {
         .filter((a) => !f || (f.property === 'externalId' && a.externalId.toLowerCase() === f.literal.toLowerCase()) || (f.property === 'id' && a.id === f.literal))
         .map((a) => ({ ...a, distributionMethod: 'organization' }));
       return ok(200, { '@odata.context': `${this.base}/v1.0/$metadata#appCatalogs/teamsApps`, value: apps });
+    }
+
+    if (seg[0] === 'roleManagement' && seg[1] === 'directory' && seg.length === 3 && (seg[2] === 'roleAssignments' || seg[2] === 'roleEligibilitySchedules') && method === 'GET') {
+      const eligible = seg[2] === 'roleEligibilitySchedules';
+      need(eligible ? READ_ROLE_ELIGIBILITY : READ_ROLE_ASSIGNMENTS, 'workload');
+      const f = this.filter(query);
+      if (f && f.property !== 'principalId' && f.property !== 'roleDefinitionId') throw new GraphFailure(400, 'BadRequest', `Invalid filter clause: unsupported property '${f.property}'.`);
+      const expand = query.get('$expand') === 'roleDefinition';
+      const value = this.roleAssignments
+        .filter((a) => a.kind === (eligible ? 'eligible' : 'active'))
+        .filter((a) => !f || (f.property === 'principalId' ? a.principalId : a.roleDefinitionId) === f.literal.toLowerCase())
+        .map((a) => ({
+          id: a.id,
+          principalId: a.principalId,
+          roleDefinitionId: a.roleDefinitionId,
+          directoryScopeId: '/',
+          ...(eligible ? { memberType: 'Direct', status: 'Provisioned' } : {}),
+          ...(expand ? { roleDefinition: { id: a.roleDefinitionId, displayName: a.roleName, isBuiltIn: true } } : {}),
+        }));
+      return ok(200, this.page(path, query, value, ['id', 'principalId', 'roleDefinitionId', 'directoryScopeId', 'memberType', 'status', 'roleDefinition']));
     }
 
     if (seg[0] === 'servicePrincipals') {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { PrivilegedResolver } from '../../dialogs/privileged';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -101,7 +102,7 @@ beforeAll(async () => {
   const catalog = loadCatalog();
   const access = new AccessService({ config, store, directory, logger, clock, catalog, notifier, scheduler, technicians: tickets, fallbackGroupId: tenant.technicianGroupId });
   access.registerJobs(scheduler);
-  commands = new TechnicianCommands({ config, store, directory, logger, clock, notifier, scheduler, tickets, access, catalog, birthright: loadBirthrightRules(), privilegedGroupIds: tenant.privilegedGroupIds, technicianGroupId: tenant.technicianGroupId });
+  commands = new TechnicianCommands({ config, store, directory, logger, clock, notifier, scheduler, tickets, access, catalog, birthright: loadBirthrightRules(), privileged: new PrivilegedResolver({ directory, privilegedGroupIds: tenant.privilegedGroupIds, technicianGroupId: tenant.technicianGroupId, logger }), technicianGroupId: tenant.technicianGroupId });
   commands.registerJobs(scheduler);
   sarah = (await directory.getUser(tenant.personas.technician))!;
   emily = (await directory.getUser(tenant.personas.employee))!;

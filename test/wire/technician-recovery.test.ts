@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Notifier } from '../../bot/notifier';
+import { PrivilegedResolver } from '../../dialogs/privileged';
 import { LOOK_ALIKES, PASSWORD_ALPHABET } from '../../dialogs/signin/password';
 import { RecoveryActions, VerificationRequiredError, type SecretOutlet } from '../../dialogs/signin/recovery-actions';
 import { ThrottledError } from '../../directory/directory';
@@ -160,7 +161,7 @@ describe('the verification is a parameter of the service call', () => {
       notifier,
       logger: h.bot.logger,
       clock: clock.now,
-      privilegedGroupIds: h.tenant.privilegedGroupIds,
+      privileged: new PrivilegedResolver({ directory: h.bot.directory, privilegedGroupIds: h.tenant.privilegedGroupIds, technicianGroupId: h.tenant.technicianGroupId, logger: h.bot.logger }),
     });
   const outlet = (shown: string[]): SecretOutlet => ({
     card: (secret) => {
