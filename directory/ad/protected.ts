@@ -1,4 +1,5 @@
 import type { PrivilegedRole } from '../directory';
+import { sidFromBytes } from './guid';
 
 /**
  * Active Directory's protected accounts and groups, matched by SID, never by name: a name can
@@ -30,16 +31,13 @@ const BUILTIN_RIDS: Record<number, string> = {
   552: 'Replicator',
 };
 
-/** The text form (S-1-5-21-…) of a binary SID, or null when the bytes are not one. */
+/** The text form of a binary SID (AD's own reuse `sidFromBytes`), or null when the bytes are not one. */
 export function sidToString(bytes: Uint8Array): string | null {
-  const b = Buffer.from(bytes);
-  if (b.length < 8) return null;
-  const count = b[1]!;
-  if (b.length !== 8 + 4 * count) return null;
-  const authority = b.readUIntBE(2, 6);
-  const subs: number[] = [];
-  for (let i = 0; i < count; i++) subs.push(b.readUInt32LE(8 + 4 * i));
-  return `S-${b[0]}-${authority}${subs.map((s) => `-${s}`).join('')}`;
+  try {
+    return sidFromBytes(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** The protected group or account a SID names, or null. */

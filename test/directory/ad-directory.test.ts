@@ -52,6 +52,11 @@ const extraUsers: SambaSeedUser[] = [
   labUser('locky', 'Lock Smith', 'lock.smith'),
   labUser('resetty', 'Reset Able', 'reset.able'),
   labUser('readonly', 'Read Only Service', 'svc-readonly'),
+  labUser('dadmin', 'Dana Admin', 'dana.admin'),
+  labUser('opsnested', 'Otto Nested', 'otto.nested'),
+  labUser('marked', 'Mark Count', 'mark.count', { adminCount: '1' }),
+  // Named like a protected group, but not one: protection is decided by SID, never by name.
+  labUser('lookalike', 'Lou Alike', 'lou.alike'),
   ...Array.from({ length: PAGERS }, (_, i): SambaSeedUser => ({
     ...labUser(`pager${i}`, `Pager ${String(i + 1).padStart(2, '0')}`, `pager${String(i + 1).padStart(2, '0')}`),
     ou: 'Paging,Northwind',
@@ -61,6 +66,8 @@ const extraGroups: SambaSeedGroup[] = [
   { key: 'inner', ou: LAB, cn: 'Nested Inner', sam: 'nested-inner', attrs: { displayName: 'Nested Inner' }, members: [employee.id] },
   { key: 'middle', ou: LAB, cn: 'Nested Middle', sam: 'nested-middle', attrs: { displayName: 'Nested Middle' }, members: ['inner'] },
   { key: 'outer', ou: LAB, cn: 'Nested Outer', sam: 'nested-outer', attrs: { displayName: 'Nested Outer' }, members: ['middle'] },
+  { key: 'opsgroup', ou: LAB, cn: 'Ops Helpers', sam: 'ops-helpers', attrs: { displayName: 'Ops Helpers' }, members: ['opsnested'] },
+  { key: 'fakeadmins', ou: LAB, cn: 'Domain Admins Lab', sam: 'Domain Admins Lab', attrs: { displayName: 'Domain Admins' }, members: ['lookalike'] },
   { key: 'paging', ou: 'Paging,Northwind', cn: 'Paging Group', sam: 'paging-group', attrs: { displayName: 'Paging Group' }, members: Array.from({ length: PAGERS }, (_, i) => `pager${i}`) },
 ];
 
@@ -73,6 +80,11 @@ beforeAll(async () => {
   dc = await startDemoSamba(tenant, { ous: [LAB, 'Paging,Northwind'], users: extraUsers, groups: extraGroups });
   admin = await ldapClient(dc);
   d = adDirectoryFor(dc);
+  // Protected groups live outside the base: Domain Admins in CN=Users, Account Operators in CN=Builtin.
+  const domainDn = dc.baseDn.split(',').filter((p) => /^DC=/i.test(p.trim())).join(',');
+  const addMember = (group: string, member: string) => admin.modify(group, [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [member] }) })]);
+  await addMember(`CN=Domain Admins,CN=Users,${domainDn}`, dc.objects.dadmin!.dn);
+  await addMember(`CN=Account Operators,CN=Builtin,${domainDn}`, dc.objects.opsgroup!.dn);
 }, 120_000);
 
 afterAll(async () => {
@@ -105,12 +117,24 @@ directoryContract(
   'ad (Active Directory over LDAPS, against Samba)',
   async () => {
     await resetDemoState(admin, dc, tenant);
-    return { directory: d, fixtures: f, teardown: async () => undefined };
+    // AD has no Entra roles: its privileged accounts are the protected ones.
+    const privileged = [
+      { userId: dc.objects.dadmin!.guid, roles: [{ kind: 'protected-group' as const, name: 'Domain Admins' }] },
+      { userId: dc.objects.opsnested!.guid, roles: [{ kind: 'protected-group' as const, name: 'Account Operators' }] },
+      { userId: dc.objects.marked!.guid, roles: [{ kind: 'admin-count' as const, name: 'adminCount=1 (protected account)' }] },
+    ];
+    return { directory: d, fixtures: { ...f, privileged }, teardown: async () => undefined };
   },
   { onPremisesAccounts: true, authenticationMethods: false, signInActivity: true },
 );
 
 describe('AdDirectory on Samba AD', () => {
+  it('protected by SID, not by name: a group called "Domain Admins" elsewhere protects no one; the real one does, with its SID', async () => {
+    expect(await d.listPrivilegedRoles(id('lookalike'))).toEqual([]);
+    const roles = await d.listPrivilegedRoles(id('dadmin'));
+    expect(roles.find((r) => r.name === 'Domain Admins')?.id).toMatch(/^S-1-5-21-\d+-\d+-\d+-512$/);
+  });
+
   it('provisions and starts Samba in seconds', () => {
     const t = dc.timings;
     console.log(`Samba AD DC: provision ${t.provisionMs} ms, seed ${t.seedMs} ms, start ${t.startMs} ms`);

@@ -7,6 +7,7 @@ import { and, contains, equals, equalsBytes, escapeFilterBytes, escapeFilterValu
 import { anchorBytesFromImmutableId, guidFromBytes, guidToBytes, immutableIdFromBytes, sidFromBytes, sidToBytes } from '../../directory/ad/guid';
 import { encodeUnicodePwd, isPasswordPolicyRefusal, passwordPolicyMessage } from '../../directory/ad/password';
 import { LdapPool } from '../../directory/ad/pool';
+import { protectedRoles, protectedSidName, sidToString } from '../../directory/ad/protected';
 import { ATTID_UNICODE_PWD, attributeChangeTime, dateToFileTime, fileTimeToDate, intervalToMs } from '../../directory/ad/time';
 import { DirectoryError, ForbiddenError, NotFoundError, ThrottledError } from '../../directory/directory';
 
@@ -196,5 +197,22 @@ describe('LdapPool', () => {
     const pool = new LdapPool({ urls: ['ldaps://127.0.0.1:1'], credential: { kind: 'password', bindDn: 'x', password: 'y' } });
     await pool.close();
     await expect(pool.run(async () => 1)).rejects.toThrow(/pool is closed/);
+  });
+});
+
+describe('protected accounts by SID', () => {
+  it('matches well-known RIDs in any domain and the builtin groups, never a name or another RID', () => {
+    const domain = 'S-1-5-21-1004336348-1177238915-682003330';
+    const roles = protectedRoles(`${domain}-500`, [`${domain}-513`, `${domain}-512`, 'S-1-5-32-548', `${domain}-1104`, 'S-1-5-32-545', 'S-1-5-21-1-2-3-519'], null);
+    expect(roles.map((r) => r.name)).toEqual(['Administrator (built-in account)', 'Domain Admins', 'Account Operators', 'Enterprise Admins']);
+    expect(roles.every((r) => r.kind === 'protected-group')).toBe(true);
+    expect(protectedRoles(`${domain}-1105`, [`${domain}-513`], '0')).toEqual([]);
+    expect(protectedRoles(`${domain}-1105`, [], '1')).toEqual([{ kind: 'admin-count', name: 'adminCount=1 (protected account)', id: null }]);
+    expect(protectedSidName('S-1-5-21-1-2-512')).toBeNull();
+  });
+
+  it('reads binary SIDs as AD sends them in tokenGroups', () => {
+    expect(sidToString(sidToBytes('S-1-5-32-544'))).toBe('S-1-5-32-544');
+    expect(sidToString(Buffer.from([1, 2, 0]))).toBeNull();
   });
 });

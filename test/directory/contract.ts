@@ -13,6 +13,7 @@ import {
   type DirectoryCapabilities,
   type DirectoryUser,
   type MembershipChange,
+  type PrivilegedRoleKind,
 } from '../../directory/directory';
 
 /**
@@ -49,6 +50,11 @@ export interface ContractFixtures {
   groupId: string;
   /** A group {@link userId} is not a member of. */
   otherGroupId: string;
+  /**
+   * Accounts the backend reports as privileged, each with roles or protected groups it must
+   * list (by kind and name); {@link userId} holds none.
+   */
+  privileged?: Array<{ userId: string; roles: Array<{ kind: PrivilegedRoleKind; name: string }> }>;
 }
 
 export interface ContractSubject {
@@ -362,6 +368,28 @@ export function directoryContract(
         await expect(d.listUserGroups(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
         await expect(d.listGroupMembers('nope')).rejects.toBeInstanceOf(InvalidInputError);
         await expect(d.listUserGroups('nope')).rejects.toBeInstanceOf(InvalidInputError);
+      });
+    });
+
+    describe('privileged roles', () => {
+      it('an ordinary user holds no directory role and no protected group', async () => {
+        expect(await d.listPrivilegedRoles(f.userId)).toEqual([]);
+      });
+
+      it('lists the roles and protected groups of privileged accounts, with kind, name and id', async () => {
+        for (const p of f.privileged ?? []) {
+          const roles = await d.listPrivilegedRoles(p.userId.toUpperCase());
+          for (const r of roles) {
+            expect(Object.keys(r).sort()).toEqual(['id', 'kind', 'name']);
+            expect(['directory-role-active', 'directory-role-eligible', 'protected-group', 'admin-count']).toContain(r.kind);
+          }
+          for (const want of p.roles) expect(roles.map((r) => ({ kind: r.kind, name: r.name })), p.userId).toContainEqual(want);
+        }
+      });
+
+      it('NotFoundError for an unknown user, InvalidInputError for a bad id', async () => {
+        await expect(d.listPrivilegedRoles(UNKNOWN_ID)).rejects.toBeInstanceOf(NotFoundError);
+        for (const bad of NOT_GUIDS) await expect(d.listPrivilegedRoles(bad)).rejects.toBeInstanceOf(InvalidInputError);
       });
     });
 

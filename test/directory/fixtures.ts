@@ -37,5 +37,9 @@ export function fixturesFrom(t: DemoTenant, options: { lockout: boolean } = { lo
       t.groups.filter((g) => !memberOf(g) && g.members.length > 0),
       'group the employee is not in',
     ).id,
+    privileged: (t.directoryRoles ?? []).flatMap((r) => [
+      ...r.active.map((userId) => ({ userId, roles: [{ kind: 'directory-role-active' as const, name: r.displayName }] })),
+      ...r.eligible.map((userId) => ({ userId, roles: [{ kind: 'directory-role-eligible' as const, name: r.displayName }] })),
+    ]),
   };
 }

@@ -231,6 +231,39 @@ describe('GraphDirectory on Graph v1.0', () => {
     }
   });
 
+  it('directory roles: active and eligible, also through a nested role-assignable group, each role once', async () => {
+    const gid = '5b0f0e43-3c52-4a53-9d1c-1f3c7a1b2e01';
+    const inner = '5b0f0e43-3c52-4a53-9d1c-1f3c7a1b2e02';
+    fake.groups.set(gid, { id: gid, displayName: 'Role - Privileged Role Admins', description: null, mail: null, owners: [], members: [inner], isAssignableToRole: true });
+    fake.groups.set(inner, { id: inner, displayName: 'Finance Leads', description: null, mail: null, owners: [], members: [f.userId] });
+    fake.roleAssignments.push({ id: 'ra-1', principalId: gid, roleDefinitionId: 'e8611ab8-c189-46e8-94e1-60213ab1f814', roleName: 'Privileged Role Administrator', kind: 'active' });
+    fake.roleAssignments.push({ id: 'ra-2', principalId: f.userId, roleDefinitionId: 'e8611ab8-c189-46e8-94e1-60213ab1f814', roleName: 'Privileged Role Administrator', kind: 'active' });
+    fake.roleAssignments.push({ id: 'ra-3', principalId: f.userId, roleDefinitionId: '62e90394-69f5-4237-9190-012177145e10', roleName: 'Global Administrator', kind: 'eligible' });
+    const roles = await d.listPrivilegedRoles(f.userId);
+    expect(roles).toEqual([
+      { kind: 'directory-role-active', name: 'Privileged Role Administrator', id: 'e8611ab8-c189-46e8-94e1-60213ab1f814' },
+      { kind: 'directory-role-eligible', name: 'Global Administrator', id: '62e90394-69f5-4237-9190-012177145e10' },
+    ]);
+    const filters = fake.requests.filter((r) => r.path.startsWith('/roleManagement/directory/')).map((r) => r.query.get('$filter'));
+    expect(filters).toContain(`principalId eq '${gid}'`);
+    expect(filters).toContain(`principalId eq '${f.userId}'`);
+    // The group that cannot hold roles is never asked about.
+    expect(filters).not.toContain(`principalId eq '${inner}'`);
+  });
+
+  it('reading roles without RoleManagement.Read.Directory is a ForbiddenError, never an empty answer', async () => {
+    fake.grantedRoles = fake.grantedRoles.filter((r) => r !== 'RoleManagement.Read.Directory');
+    const fresh = graphDirectoryFor(fake);
+    try {
+      const e = await fresh.listPrivilegedRoles(tenant.directoryRoles[0]!.active[0]!).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ForbiddenError);
+      expect((e as Error).message).toMatch(/RoleManagement\.Read\.Directory|directory role assignments/);
+    } finally {
+      fresh.close();
+      fake.grantedRoles = [...ALL_ROLES];
+    }
+  });
+
   it('reads last sign-ins 15 ids per request with id in (...), selecting signInActivity only', async () => {
     const ids = tenant.users.map((u) => u.id);
     const signIns = await d.getLastSignIns(ids);

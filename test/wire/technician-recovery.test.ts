@@ -184,7 +184,7 @@ describe('the verification is a parameter of the service call', () => {
         .issuePass(subject, { kind: 'technician', technician: me, approvedBy, correlationId: 'PLN-999001' }, {}, outlet(shown))
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(VerificationRequiredError);
-      expect((err as Error).message).toMatch(/privileged group: a second, different identity technician must approve/);
+      expect((err as Error).message).toMatch(/privileged account: a second, different identity technician must approve/);
       expect(shown).toEqual([]);
     }
     await expect(actions().unlock(subject, { kind: 'technician', technician: { id: jonas.id, name: 'Jonas Weber' }, approvedBy: null, correlationId: 'PLN-999002' })).rejects.toBeInstanceOf(VerificationRequiredError);
