@@ -602,7 +602,7 @@ export class HrFeedService {
       {
         type: a.kind === 'leaver' ? 'offboarding' : 'provisioning',
         title: `HR feed: approve the ${a.kind} plan of ${user.displayName} (privileged account)`,
-        text: `${user.displayName} is a member of a privileged group, so the HR feed does not apply the ${a.kind} by itself. Check ${plan.id} and approve it on its card (any identity technician), or cancel it and act by hand.`,
+        text: `${user.displayName} is a privileged account (an admin role or a privileged group), so the HR feed does not apply the ${a.kind} by itself. Check ${plan.id} and approve it on its card (any identity technician), or cancel it and act by hand.`,
         facts: [
           { title: 'User', value: `${user.displayName} (${user.userPrincipalName})` },
           { title: 'Plan', value: plan.id },

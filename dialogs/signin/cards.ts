@@ -131,7 +131,7 @@ export function verifyCard(v: VerifyView): AdaptiveCardJson {
   const intro =
     s.flow === 'mfa'
       ? 'Pick the methods you lost, then ask a person who knows you to confirm it is really you. Your lost phone or app cannot prove that. Once confirmed, I remove what you picked and give you a Temporary Access Pass to register a new method.'
-      : `First I need to be sure it is you.${s.privileged ? ' Your account is a member of a privileged group, so two different checks are needed.' : ''}`;
+      : `First I need to be sure it is you.${s.privileged ? ' Your account is privileged (an admin role or a privileged group), so two different checks are needed.' : ''}`;
   return renderVerifyCard({
     session: s.id,
     title: FLOW_TITLES[s.flow],

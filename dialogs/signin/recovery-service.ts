@@ -1021,8 +1021,8 @@ export class RecoveryService {
         title: `${FLOW_TITLES[flow]}: a second check is needed`,
         text:
           flow === 'mfa'
-            ? `Your account is a member of a privileged group, so recovering its MFA needs two people: your manager and an identity technician. There is no ${missing.replace(/^an? /, '')} to ask, so this cannot be done in self-service.`
-            : `Your account is a member of a privileged group, so ${flow === 'password' ? 'a password reset' : 'unlocking it'} needs two different checks: a code from your authenticator app and a person who knows you. You have no ${missing.replace(/^an? /, '')}.`,
+            ? `Your account is privileged (an admin role or a privileged group), so recovering its MFA needs two people: your manager and an identity technician. There is no ${missing.replace(/^an? /, '')} to ask, so this cannot be done in self-service.`
+            : `Your account is privileged (an admin role or a privileged group), so ${flow === 'password' ? 'a password reset' : 'unlocking it'} needs two different checks: a code from your authenticator app and a person who knows you. You have no ${missing.replace(/^an? /, '')}.`,
         tone: 'attention',
         steps:
           missing === 'a registered authenticator app'

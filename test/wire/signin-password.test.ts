@@ -237,7 +237,7 @@ describe('refusals with the next step', () => {
     // Jonas Weber is a member of Payroll Reports, a privileged group.
     const jonas = demoUser(h, 'Jonas Weber');
     const card = await say(h, jonas, 'reset my password');
-    expect(findById(card, 'signin-intro').text).toMatch(/privileged group, so two different checks/);
+    expect(findById(card, 'signin-intro').text).toMatch(/privileged \(an admin role or a privileged group\), so two different checks/);
     // The person buttons are the second check, needed as well: not another way to do the first.
     expect(findById(card, 'signin-code-label').text).toMatch(/^First check: open /);
     expect(findById(card, 'signin-ask-label').text).toBe('Second check, needed as well: ask someone who knows you to confirm it is you.');
