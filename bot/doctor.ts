@@ -89,6 +89,16 @@ export const FEATURES: Feature[] = [
     probe: (c) => `/users/${c.userId}?$select=id,signInActivity`,
   },
   {
+    name: 'Know who holds an Entra role (privileged accounts; without it every account is treated as privileged)',
+    permissions: ['RoleManagement.Read.Directory', 'RoleManagement.Read.All', 'Directory.Read.All', 'RoleManagement.ReadWrite.Directory', 'Directory.ReadWrite.All'],
+    probe: (c) => `/roleManagement/directory/roleAssignments?$filter=${filterEquals('principalId', c.userId)}`,
+  },
+  {
+    name: 'Know who is eligible for an Entra role (PIM; without it every account is treated as privileged)',
+    permissions: ['RoleEligibilitySchedule.Read.Directory', 'RoleManagement.Read.Directory', 'RoleManagement.Read.All', 'RoleEligibilitySchedule.ReadWrite.Directory', 'RoleManagement.ReadWrite.Directory'],
+    probe: (c) => `/roleManagement/directory/roleEligibilitySchedules?$filter=${filterEquals('principalId', c.userId)}`,
+  },
+  {
     name: 'Reach people who never chatted with the bot (install the app)',
     permissions: ['TeamsAppInstallation.ReadWriteSelfForUser.All', 'TeamsAppInstallation.ReadWriteForUser.All'],
     probe: (c) => `/users/${c.userId}/teamwork/installedApps`,

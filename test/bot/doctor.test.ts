@@ -95,6 +95,16 @@ describe('npm run doctor', () => {
     expect(r.text).toMatch(/Grant admin consent/);
   });
 
+  it('says when the role-read permission is missing: every account would be treated as privileged', async () => {
+    fake.grantedRoles = ALL_ROLES.filter((r) => r !== 'RoleManagement.Read.Directory');
+    const r = await doctor();
+    expect(r.code).toBe(1);
+    expect(line(r.text, 'holds an Entra role')).toMatch(/MISSING .*needs the application permission RoleManagement\.Read\.Directory.*$/);
+    expect(line(r.text, 'holds an Entra role')).toMatch(/every account is treated as privileged/);
+    expect(line(r.text, 'eligible for an Entra role')).toMatch(/MISSING .*RoleEligibilitySchedule\.Read\.Directory/);
+    expect(r.text).toContain(`${FEATURES.length - 2} of ${FEATURES.length} features will work.`);
+  });
+
   it('says when the Entra roles cannot be read, and what to make sure of', async () => {
     fake.grantedRoles = ALL_ROLES.filter((r) => r !== 'Application.Read.All');
     const r = await doctor();
