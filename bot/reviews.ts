@@ -5,6 +5,7 @@ import { DEFAULT_REVIEW_SCHEDULES_FILE, loadReviewSchedules } from '../directory
 import { ReviewStore } from '../store/reviews';
 import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
+import { privilegedResolverFor } from './privileged';
 
 export interface ReviewCapability {
   /** Starts campaigns for other capabilities too (drift's "Open a review", the HR feed's movers). */
@@ -35,6 +36,7 @@ export function createReviewCapability(deps: BotDeps, access: AccessCapability, 
     access: access.service,
     technicians: access.tickets,
     technicianGroupId: deps.technicianGroupId,
+    privileged: privilegedResolverFor(deps),
     schedules,
   });
   service.registerJobs(access.scheduler);

@@ -60,6 +60,8 @@ export interface ItemHelpers {
   grant: { requestId: string; approvers: string[]; grantedAt: string | null; expiresAt: string | null } | null;
   /** ISO time of the last sign-in; null: none recorded; absent: the directory does not say. */
   lastSignIn?: string | null;
+  /** Why the member's account is privileged (admin roles, protected or privileged groups); absent: it is not, or unknown. */
+  privileged?: string;
 }
 
 export interface ReviewItem {

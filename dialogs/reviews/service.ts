@@ -9,7 +9,7 @@ import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
 import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../../bot/scheduler';
 import { findResourceById, type Catalog, type CatalogResource } from '../../directory/catalog';
-import { BASELINE_CAPABILITIES, isGuid, type Directory, type DirectoryUser } from '../../directory/directory';
+import { BASELINE_CAPABILITIES, isGuid, NotFoundError, type Directory, type DirectoryUser } from '../../directory/directory';
 import { isOccurrence, nextOccurrence, previousOccurrence, type ReviewSchedule, type ReviewSchedules } from '../../directory/review-schedules';
 import type { AuditActor } from '../../store/audit-trail';
 import type { Job } from '../../store/jobs';
@@ -31,6 +31,7 @@ import type { AccessService } from '../access-service';
 import { messageWith } from '../access-service';
 import { formatTime } from '../access-duration';
 import { nextEnabledManager } from '../access-policy';
+import { describePrivileged, type PrivilegedResolver } from '../privileged';
 
 /**
  * Access review campaigns (certification), end to end: starting one (from a technician's
@@ -88,6 +89,8 @@ export interface ReviewDeps {
   technicians: TechnicianNotices;
   /** The fallback reviewers: members of this group (then the campaign's starter). */
   technicianGroupId: string | null;
+  /** The one answer to "is this account privileged?": reviewers see why a member's account is. */
+  privileged?: PrivilegedResolver | null;
   schedules: ReviewSchedules;
 }
 
@@ -484,7 +487,28 @@ export class ReviewService {
       const at = lookup(signIns, t.member.id);
       if (at !== undefined) helpers.lastSignIn = at ? at.toISOString() : null;
     }
+    const why = await this.privilegedWhy(t.member.id);
+    if (why) helpers.privileged = why;
     return helpers;
+  }
+
+  /**
+   * Why the member's account is privileged, for the reviewer (a Keep of an admin's access
+   * deserves a second look); null when it is not. Without a configured list every account
+   * counts as privileged, which tells a reviewer nothing: then only real reasons are shown.
+   */
+  private async privilegedWhy(memberId: string): Promise<string | null> {
+    const r = this.d.privileged;
+    if (!r) return null;
+    let status;
+    try {
+      status = await r.status(memberId);
+    } catch (err) {
+      // Shown to help a reviewer, never deciding anything: a failed lookup does not stop the campaign.
+      return err instanceof NotFoundError ? null : 'could not be checked (the directory did not answer)';
+    }
+    const shown = { privileged: status.privileged, reasons: status.reasons.filter((x) => x.kind !== 'unknown-list') };
+    return shown.reasons.length ? describePrivileged(shown) : null;
   }
 
   /** When each member last signed in, when the directory knows; null map (and why) when it does not. */
@@ -874,6 +898,7 @@ export class ReviewService {
       { title: 'Last sign-in', value: lastSignInText(h.lastSignIn, this.now()) },
     ];
     if (!h.accountEnabled) facts.push({ title: 'Account', value: 'DISABLED' });
+    if (h.privileged) facts.push({ title: 'Privileged', value: h.privileged });
     return facts;
   }
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import { say as sayPersonal } from '../support/signin';
 import { actions, ahmed, cardText, findById, person, planOf, press, sarah, say, status } from '../technician/support';
+import { lineFacts, lineOf, reviewCardsSent } from './reviews-support';
 
 /**
  * "Privileged" is one answer everywhere (local mode, the demo tenant): the technicians group
@@ -115,5 +116,18 @@ describe('self-service recovery of a role holder', () => {
     expect(cardText(card)).toMatch(/privileged \(an admin role or a privileged group\)/);
     const [started] = h.bot.store.audit.query({ action: 'signin.recovery-started', target: ibrahim.id });
     expect(JSON.parse(started!.details)).toMatchObject({ privileged: true });
+  });
+});
+
+describe('access reviews show why an account is privileged', () => {
+  it("the reviewer sees a role holder's roles beside the access; an ordinary member has no such line", async () => {
+    const said = await say(h, sarah(h), 'review start "App - Source Code" --reviewer manager');
+    const id = /^(REV-\d+) /.exec(String(findById(said.cards[0], 'review-status-title')?.text ?? ''))![1]!;
+    await settle();
+    const anna = person(h, 'Anna Lindqvist');
+    const [card] = reviewCardsSent(h, anna.id, id);
+    expect(lineFacts(card, lineOf(card, 'Ibrahim Diallo')).Privileged).toMatch(/Security Administrator \(eligible\)/);
+    expect(lineFacts(card, lineOf(card, 'Tomasz Nowak')).Privileged).toBe('member of a privileged group');
+    expect(lineFacts(card, lineOf(card, 'Zoe Adams')).Privileged).toBeUndefined();
   });
 });
