@@ -1,4 +1,5 @@
 import { AdDirectory } from '../directory/ad-directory';
+import { ForbiddenError } from '../directory/directory';
 import { text, USER_FILTER, GROUP_FILTER } from '../directory/ad/entries';
 import { AdConnectionError } from '../directory/ad/errors';
 import { parseFilter } from '../directory/ad/filter';
@@ -26,6 +27,12 @@ interface AdFeature {
 export const AD_FEATURES: AdFeature[] = [
   { name: 'Know who is asking (users, managers)', on: null, writes: [], delegate: 'read access to the OU (Authenticated Users have it by default)' },
   { name: 'Group membership, nested groups included', on: null, writes: [], delegate: 'read access to the groups' },
+  {
+    name: 'Know who is privileged (protected groups by SID, adminCount; without it every account is treated as privileged)',
+    on: null,
+    writes: [],
+    delegate: 'Read tokenGroups: add the service account to the Windows Authorization Access Group',
+  },
   { name: 'Grant and remove group access', on: 'group', writes: ['member'], delegate: 'Write member on group objects' },
   { name: 'Enable and disable accounts', on: 'user', writes: ['userAccountControl'], delegate: 'Write userAccountControl on user objects' },
   { name: 'Unlock accounts', on: 'user', writes: ['lockoutTime'], delegate: 'Write lockoutTime on user objects' },
@@ -144,12 +151,12 @@ async function check(ad: AdDirectory, f: AdFeature, sample: { user: Sample; grou
   if (f.on === null) {
     try {
       const users = await ad.searchUsers(sample.user!.name.split(/\s+/)[0] ?? 'a', 1);
-      if (f.name.startsWith('Group')) {
-        const u = users[0];
-        if (u) await ad.listUserGroups(u.id);
-      }
+      const u = users[0];
+      if (u && f.name.startsWith('Group')) await ad.listUserGroups(u.id);
+      if (u && f.name.startsWith('Know who is privileged')) await ad.listPrivilegedRoles(u.id);
       return { status: 'ok', detail: '' };
     } catch (e) {
+      if (e instanceof ForbiddenError) return { status: 'MISSING', detail: `needs ${f.delegate}` };
       return { status: 'ERROR', detail: (e as Error).message };
     }
   }

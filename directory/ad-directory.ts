@@ -4,6 +4,7 @@ import {
   AmbiguousUserError,
   ConflictError,
   DirectoryError,
+  ForbiddenError,
   InvalidInputError,
   NotFoundError,
   UnsupportedError,
@@ -420,6 +421,14 @@ export class AdDirectory implements Directory {
     // tokenGroups is constructed: AD computes it only on a base search of the entry itself.
     const token = await this.read(user.dn, ['tokenGroups'], AD_OPERATIONS.readGroup);
     const sids = allBytes(token, 'tokenGroups').map(sidToString).filter((s): s is string => s !== null);
+    // Every account has at least its primary group: none means the service account may not
+    // read tokenGroups (hardened domains), and "none" must never read as "not privileged".
+    if (!sids.length) {
+      throw new ForbiddenError(
+        `Active Directory did not let the service account read the group memberships (tokenGroups) of ${user.dn}: add it to the Windows Authorization Access Group.`,
+        'Read tokenGroups (Windows Authorization Access Group)',
+      );
+    }
     const own = bytes(user.entry, 'objectSid');
     return protectedRoles(own ? sidToString(own) : null, sids, text(user.entry, 'adminCount'));
   }

@@ -502,7 +502,8 @@ describe('npm run doctor with DIRECTORY=ad', () => {
     expect(out.text).toMatch(/ok +Unlock accounts/);
     expect(out.text).toMatch(/CHECK +Reset passwords: pwdLastSet writable; make sure the account also holds the Reset Password extended right/);
     expect(out.text).toMatch(/ok +Profile updates of movers/);
-    expect(out.text).toContain('7 of 7 Active Directory features will work.');
+    expect(out.text).toMatch(/ok +Know who is privileged/);
+    expect(out.text).toContain('8 of 8 Active Directory features will work.');
     expect(out.text).not.toContain(dc.service!.password);
   });
 
@@ -527,7 +528,7 @@ describe('npm run doctor with DIRECTORY=ad', () => {
     expect(out.text).toMatch(/MISSING +Reset passwords/);
     expect(out.text).toMatch(/ok +Know who is asking/);
     expect(out.text).toMatch(/MISSING +Profile updates of movers: needs Write department, title and manager on user objects/);
-    expect(out.text).toContain('2 of 7 Active Directory features will work.');
+    expect(out.text).toContain('3 of 8 Active Directory features will work.');
   });
 
   it('explains a certificate it cannot trust', async () => {
