@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findResourceById, loadCatalog } from '../../directory/catalog';
+import { DriftStore, fingerprintOf } from '../../store/drift';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import { say as sayPersonal } from '../support/signin';
 import { actions, ahmed, cardText, findById, person, planOf, press, sarah, say, status } from '../technician/support';
@@ -129,5 +131,25 @@ describe('access reviews show why an account is privileged', () => {
     expect(lineFacts(card, lineOf(card, 'Ibrahim Diallo')).Privileged).toMatch(/Security Administrator \(eligible\)/);
     expect(lineFacts(card, lineOf(card, 'Tomasz Nowak')).Privileged).toBe('member of a privileged group');
     expect(lineFacts(card, lineOf(card, 'Zoe Adams')).Privileged).toBeUndefined();
+  });
+});
+
+describe('drift: a role holder is privileged there too', () => {
+  it('removing a directory role holder added behind the bot takes a second technician', async () => {
+    const ibrahim = person(h, 'Ibrahim Diallo');
+    const crm = findResourceById(loadCatalog(), 'crm')!.groupId;
+    await h.bot.directory.addGroupMember(crm, ibrahim.id);
+    await say(h, sarah(h), 'drift');
+    await settle();
+    const f = new DriftStore(h.bot.store.db, clock.now).byFingerprint(fingerprintOf({ kind: 'unapproved', groupId: crm, userId: ibrahim.id }))!;
+    expect(f.state).toBe('open');
+    await press(h, sarah(h), 'drift.remove', { finding: f.id });
+    const confirmed = await press(h, sarah(h), 'drift.remove-confirm', { finding: f.id });
+    expect(findById(confirmed, 'drift-removal').text).toMatch(/waiting for a second technician's approval \(privileged\)/);
+    await settle();
+    expect(await h.bot.directory.checkMemberGroups(ibrahim.id, [crm])).toEqual([crm]);
+    await press(h, ahmed(h), 'drift.remove-approve', { finding: f.id });
+    await settle();
+    expect(await h.bot.directory.checkMemberGroups(ibrahim.id, [crm])).toEqual([]);
   });
 });
