@@ -11,7 +11,8 @@ export interface RecoveryConfig {
   policy: VerificationPolicy;
   /**
    * Groups whose members are privileged (stricter verification). Null: the demo tenant's in
-   * local mode; in production an unset list means every account counts as privileged.
+   * local mode; in production an unset list means every account counts as privileged. The
+   * technicians group and directory role holders are privileged besides (`dialogs/privileged.ts`).
    */
   privilegedGroupIds: string[] | null;
   /** A recovery must be finished within this many minutes of its last step. */

@@ -242,12 +242,14 @@ describe('loadDemoTenant', () => {
     t.technicianGroupId = ghost;
     t.privilegedGroupIds.push(ghost);
     t.personas.technician = ghost;
+    t.directoryRoles[0]!.eligible.push(ghost);
     const msg = problemsOf(t);
     expect(msg).toContain(`member ${ghost} of group "${t.groups[0]!.displayName}" does not match any user`);
     expect(msg).toContain(`owner ${ghost} of group "${t.groups[1]!.displayName}" does not match any user`);
     expect(msg).toContain(`technicianGroupId ${ghost} does not match any group`);
     expect(msg).toContain(`privilegedGroupIds entry ${ghost} does not match any group`);
     expect(msg).toContain(`persona technician (${ghost}) does not match any user`);
+    expect(msg).toContain(`holder ${ghost} of directory role "${t.directoryRoles[0]!.displayName}" does not match any user`);
   });
 
   it('rejects duplicates and malformed values with their path', () => {
