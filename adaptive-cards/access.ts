@@ -70,6 +70,8 @@ export interface RequestCardData {
   showDecide: boolean;
   /** The requester's cancel button while the request is pending. */
   showCancel: boolean;
+  /** Approving needs fresh MFA: a box for the authenticator code (local), or a new sign-in (production). */
+  askMfa?: 'code' | 'sign-in' | null;
   /**
    * Teams user ids who get their own view by automatic refresh (Universal Actions): the
    * current approvers see buttons, everyone else the status. At most 60.
@@ -91,6 +93,8 @@ export function renderRequestCard(d: RequestCardData): AdaptiveCardJson {
     history: d.history,
     showDecide: d.showDecide,
     showCancel: d.showCancel,
+    askMfaCode: d.showDecide && d.askMfa === 'code',
+    askStepUp: d.showDecide && d.askMfa === 'sign-in',
   });
   if (d.refreshUserIds.length) {
     card.refresh = {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ActivityTypes, CallerIdConstants, CardFactory, MessageFactory, StatusCodes, TurnContext, type Activity, type InvokeResponse } from 'botbuilder';
 import { Application, TeamsAdapter, TurnState } from '@microsoft/teams-ai';
 import { AuthenticationError, GovernmentConstants, type AuthenticateRequestResult } from 'botframework-connector';
-import { isDirectoryUnavailable, isGuid } from '../directory/directory';
+import { isDirectoryUnavailable, isGuest, isGuid } from '../directory/directory';
 import { renderNoticeCard } from '../adaptive-cards/notice';
 import { botWasAdded, type BotDeps, type HelpdeskApp } from './deps';
 import { MenuRegistry } from './menu';
@@ -15,7 +15,7 @@ import { registerAuditCommands } from '../dialogs/audit-commands';
 import { registerUnderstanding } from '../dialogs/understanding';
 import { IntentRegistry } from './intents';
 import { defaultRecognizer } from './nlu';
-import { registerAccessRequests } from '../dialogs/access-requests';
+import { approvalAfterSignIn, registerAccessRequests } from '../dialogs/access-requests';
 import { createAccessCapability } from './access';
 import { registerSigninRecovery } from '../dialogs/signin-recovery';
 import { createSigninCapability } from './signin';
@@ -79,7 +79,13 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   registerAuditCommands(app, deps, menu);
   registerAccessRequests(app, deps, menu, intents, access.service);
   const signin = createSigninCapability(deps, access);
-  registerSigninRecovery(app, deps, menu, intents, signin.service, { stepUpConnection: signin.stepUpConnection });
+  // Approving high-risk access needs the approver's fresh MFA, proven with recovery's verifier.
+  access.service.useFreshMfa(signin.freshMfa);
+  registerSigninRecovery(app, deps, menu, intents, signin.service, {
+    stepUpConnection: signin.stepUpConnection,
+    // A step-up sign-in with no recovery waiting for it: a proof of MFA for an approval.
+    signInForApproval: (context, user, token) => approvalAfterSignIn(access.service, signin.freshMfa, context, user, token),
+  });
   // Technicians' commands: after the exact phrases above ("unlock my account" stays self-service), before the recognizer.
   const technician = createTechnicianCapability(deps, access, signin.service.actions);
   // Access reviews: the `review` command goes through the technicians' commands; the reviewers'
@@ -233,8 +239,11 @@ async function admitTurn(context: TurnContext, deps: BotDeps, disabledNotices: D
   const user = isGuid(aadObjectId) ? await deps.directory.getUser(aadObjectId) : null;
   const log = deps.logger.child({ correlationId, actor: user?.id ?? aadObjectId ?? null, activityType: activity.type });
 
-  if (!user || !user.accountEnabled) {
-    const reason = user ? 'account-disabled' : 'unknown-user';
+  // A guest (an external account invited into the tenant) is not an employee of the
+  // helpdesk unless the organisation says so: refused like an account the directory does not know.
+  const guestRefused = user !== null && user.accountEnabled && isGuest(user) && !deps.config.guests.allowed;
+  if (!user || !user.accountEnabled || guestRefused) {
+    const reason = guestRefused ? 'guest' : user ? 'account-disabled' : 'unknown-user';
     deps.store.audit.append({
       actor: { id: user?.id ?? (isGuid(aadObjectId) ? aadObjectId : null), name: user?.displayName ?? null },
       action: 'helpdesk.access-refused',
@@ -252,8 +261,10 @@ async function admitTurn(context: TurnContext, deps: BotDeps, disabledNotices: D
     });
     log.warn({ reason }, 'turn refused');
     const wrote = activity.type === ActivityTypes.Message || activity.type === ActivityTypes.Invoke;
-    const techniciansTold = user && wrote ? await disabledNotices.notify(user, correlationId, activity.type) : false;
-    const text = user
+    const techniciansTold = user && !guestRefused && wrote ? await disabledNotices.notify(user, correlationId, activity.type) : false;
+    const text = guestRefused
+      ? 'Sorry, this helpdesk serves the employees of the organisation, and your account is a guest account. For help with your access, please contact the person who invited you or the IT service desk.'
+      : user
       ? techniciansTold
         ? 'Sorry, your account is disabled, so I cannot help you here. The identity technicians have been told and will contact you; you can also contact the IT service desk or your manager.'
         : 'Sorry, your account is disabled, so I cannot help you here. Please contact the IT service desk or your manager.'

@@ -57,6 +57,20 @@ export interface AppConfig {
     requestExpiryDays: number;
     /** How long before time-bound access ends the holder is reminded. */
     expiryNoticeHours: number;
+    /**
+     * Resources at this catalog risk level or above need the approver's fresh MFA to be
+     * approved (the step-up sign-in in production, the demo authenticator code locally); null: none.
+     */
+    freshMfaRisk: 'low' | 'medium' | 'high' | null;
+    /** How long one proof of MFA counts for that approver's approvals (at most 10 minutes). */
+    freshMfaMinutes: number;
+  };
+  /** Guest accounts (Entra `userType` Guest): not employees of the helpdesk unless allowed. */
+  guests: {
+    /** Guests may use the helpdesk for themselves. */
+    allowed: boolean;
+    /** Guests may be approvers, reviewers and forward targets. */
+    mayApprove: boolean;
   };
   /** Durable jobs: retries with exponential backoff, and how often due jobs are looked for. */
   jobs: { maxAttempts: number; retryBaseSeconds: number; retryMaxSeconds: number; pollSeconds: number; concurrency: number };
@@ -242,6 +256,13 @@ export const envSchema = z.object({
   ACCESS_ESCALATE_AFTER_HOURS: wholeNumber(72, 1, 24 * 60),
   ACCESS_REQUEST_EXPIRY_DAYS: wholeNumber(14, 1, 365),
   ACCESS_EXPIRY_NOTICE_HOURS: wholeNumber(24, 1, 24 * 30),
+  ACCESS_FRESH_MFA_RISK: z.preprocess(
+    emptyToUndefined,
+    z.enum(['low', 'medium', 'high', 'none'], { message: 'must be low, medium, high or none' }).default('high'),
+  ),
+  ACCESS_FRESH_MFA_MINUTES: wholeNumber(10, 1, 10),
+  ALLOW_GUESTS: bool(false),
+  ALLOW_GUEST_APPROVERS: bool(false),
   JOB_MAX_ATTEMPTS: wholeNumber(5, 1, 50),
   JOB_RETRY_BASE_SECONDS: wholeNumber(30, 1, 3600),
   JOB_RETRY_MAX_SECONDS: wholeNumber(3600, 1, 86400),
@@ -419,7 +440,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       escalateAfterHours: e.ACCESS_ESCALATE_AFTER_HOURS,
       requestExpiryDays: e.ACCESS_REQUEST_EXPIRY_DAYS,
       expiryNoticeHours: e.ACCESS_EXPIRY_NOTICE_HOURS,
+      freshMfaRisk: e.ACCESS_FRESH_MFA_RISK === 'none' ? null : e.ACCESS_FRESH_MFA_RISK,
+      freshMfaMinutes: e.ACCESS_FRESH_MFA_MINUTES,
     },
+    guests: { allowed: e.ALLOW_GUESTS, mayApprove: e.ALLOW_GUEST_APPROVERS },
     jobs: {
       maxAttempts: e.JOB_MAX_ATTEMPTS,
       retryBaseSeconds: e.JOB_RETRY_BASE_SECONDS,

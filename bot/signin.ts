@@ -2,6 +2,7 @@ import { DemoAuthenticatorCodes } from '../directory/demo-authenticator';
 import { loadDemoTenant } from '../directory/demo-tenant';
 import { LocalDirectory } from '../directory/local-directory';
 import { RecoveryService } from '../dialogs/signin/recovery-service';
+import { FreshMfa } from '../dialogs/signin/fresh-mfa';
 import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
 import { privilegedResolverFor } from './privileged';
@@ -10,6 +11,8 @@ import { StepUpValidator } from './step-up';
 
 export interface SigninCapability {
   service: RecoveryService;
+  /** Proofs of fresh MFA for approvals, with the same verifier and lockout. */
+  freshMfa: FreshMfa;
   /** The bot's OAuth connection for step-up sign-in, when configured. */
   stepUpConnection: string | null;
 }
@@ -60,5 +63,12 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
   service.registerJobs(access.scheduler);
   // Before the first turn (the database is this process's alone): recoveries a stop cut short.
   service.recoverInterrupted();
-  return { service, stepUpConnection: stepUp ? s.connectionName : null };
+  const freshMfa = new FreshMfa({
+    store: deps.store,
+    verifier,
+    clock: deps.clock,
+    maxAgeMinutes: config.access.freshMfaMinutes,
+    countFailure: (user, method, reason) => service.countFailedProof(user, method, reason),
+  });
+  return { service, freshMfa, stepUpConnection: stepUp ? s.connectionName : null };
 }

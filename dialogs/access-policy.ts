@@ -1,5 +1,5 @@
 import { areIncompatible, findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
-import type { Directory, DirectoryUser } from '../directory/directory';
+import { isGuest, type Directory, type DirectoryUser } from '../directory/directory';
 import { OPEN_STATES, type AccessRequest, type ApproverSource, type PolicySnapshot, type StageSnapshot } from '../store/access-requests';
 import type { Store } from '../store/store';
 import { formatDuration } from './access-duration';
@@ -12,6 +12,21 @@ import { formatDuration } from './access-duration';
 
 /** Most approvers one stage may have: each needs a card, and `refresh.userIds` takes 60 at most. */
 export const MAX_STAGE_APPROVERS = 25;
+
+/**
+ * Whether `user` may be anyone's approver at all: an account that can sign in, and not a
+ * guest of the tenant unless guests are allowed to approve (`ALLOW_GUEST_APPROVERS`).
+ */
+export function canApprove(user: DirectoryUser, guestsMayApprove: boolean): boolean {
+  return user.accountEnabled && (guestsMayApprove || !isGuest(user));
+}
+
+/** The configuration the click-time check of an approver reads. */
+export interface ApproverRules {
+  /** Approvers of last resort, as configured now. */
+  fallbackGroupId: string | null;
+  guestsMayApprove: boolean;
+}
 
 export interface ResolvedApprover {
   user: DirectoryUser;
@@ -47,6 +62,7 @@ export async function resolveStageApprovers(
   fallbackGroupId: string | null,
   /** Who approved an earlier stage of the same request: each stage needs another person. */
   earlierApprovers: ReadonlySet<string> = NOBODY,
+  guestsMayApprove = false,
 ): Promise<ResolvedApprover[]> {
   let candidates: DirectoryUser[] = [];
   let skippedSelf = false;
@@ -59,35 +75,50 @@ export async function resolveStageApprovers(
     candidates = await directory.listGroupMembers(stage.groupId);
   }
   skippedSelf = candidates.some((c) => c.id === requester.id);
-  const eligible = candidates.filter((c) => c.accountEnabled && c.id !== requester.id && !earlierApprovers.has(c.id));
+  const eligible = candidates.filter((c) => canApprove(c, guestsMayApprove) && c.id !== requester.id && !earlierApprovers.has(c.id));
   if (eligible.length) return sortByName(eligible).slice(0, MAX_STAGE_APPROVERS).map((user) => ({ user, source: 'policy' as const }));
 
   // Fallback: the next manager up from whoever was skipped (the requester themself, or a
   // manager who cannot sign in), then the configured group.
   const from = stage.approver === 'manager' && candidates[0] && !skippedSelf ? candidates[0] : requester;
-  const up = await nextEnabledManager(directory, from, requester.id, earlierApprovers);
+  const up = await nextEnabledManager(directory, from, requester.id, earlierApprovers, guestsMayApprove);
   if (up) return [{ user: up, source: 'fallback' }];
-  return fallbackGroupApprovers(directory, fallbackGroupId, requester.id, earlierApprovers);
+  return fallbackGroupApprovers(directory, fallbackGroupId, requester.id, earlierApprovers, guestsMayApprove);
 }
 
 const NOBODY: ReadonlySet<string> = new Set();
 
 /** Members of the fallback group who can sign in, except the requester. */
-export async function fallbackGroupApprovers(directory: Directory, groupId: string | null, requesterId: string, alsoExcluded: ReadonlySet<string> = NOBODY): Promise<ResolvedApprover[]> {
+export async function fallbackGroupApprovers(
+  directory: Directory,
+  groupId: string | null,
+  requesterId: string,
+  alsoExcluded: ReadonlySet<string> = NOBODY,
+  guestsMayApprove = false,
+): Promise<ResolvedApprover[]> {
   if (!groupId) return [];
   const members = await directory.listGroupMembers(groupId);
-  return sortByName(members.filter((m) => m.accountEnabled && m.id !== requesterId && !alsoExcluded.has(m.id)))
+  return sortByName(members.filter((m) => canApprove(m, guestsMayApprove) && m.id !== requesterId && !alsoExcluded.has(m.id)))
     .slice(0, MAX_STAGE_APPROVERS)
     .map((user) => ({ user, source: 'fallback' as const }));
 }
 
-/** The first manager above `user` who can sign in and is not `excludeId` (at most 10 levels). */
-export async function nextEnabledManager(directory: Directory, user: DirectoryUser, excludeId: string, alsoExcluded: ReadonlySet<string> = NOBODY): Promise<DirectoryUser | null> {
+/**
+ * The first manager above `user` who can sign in and is not `excludeId` (at most 10 levels).
+ * A guest is passed over unless guests may approve.
+ */
+export async function nextEnabledManager(
+  directory: Directory,
+  user: DirectoryUser,
+  excludeId: string,
+  alsoExcluded: ReadonlySet<string> = NOBODY,
+  guestsMayApprove = false,
+): Promise<DirectoryUser | null> {
   let current = user;
   for (let i = 0; i < 10; i++) {
     const m = await directory.getManager(current.id);
     if (!m) return null;
-    if (m.accountEnabled && m.id !== excludeId && !alsoExcluded.has(m.id)) return m;
+    if (canApprove(m, guestsMayApprove) && m.id !== excludeId && !alsoExcluded.has(m.id)) return m;
     current = m;
   }
   return null;
@@ -97,21 +128,76 @@ function sortByName(users: DirectoryUser[]): DirectoryUser[] {
   return [...users].sort((a, b) => a.displayName.localeCompare(b.displayName));
 }
 
+/** How many forwards a delegate's authority is traced back through (a forward of a forward...). */
+const MAX_FORWARD_CHAIN = 5;
+
 /**
- * Whether `userId` may decide `request` now: listed for its current stage in the store, and
- * for approvers named by the policy, still what the policy names in the directory (still the
- * requester's manager, still an owner, still in the group). Never the requester.
+ * Whether `userId` may decide `request` now. Never the requester; listed for its current
+ * stage in the store; an account that can sign in (and no guest unless guests may approve);
+ * and still what put them on the stage, as the directory and the configuration say now:
+ *
+ * - `policy`: still the requester's manager, still an owner, still in the named group;
+ * - `fallback`: still a manager above the requester, or in the fallback group as configured now;
+ * - `escalation`: recorded as an escalation target of this stage in the audit trail, and still
+ *   a manager above another approver of the stage or in the fallback group;
+ * - `delegate`: whoever forwarded the stage to them may still decide it themself.
  */
-export async function mayDecide(directory: Directory, store: Store, request: AccessRequest, userId: string): Promise<boolean> {
+export async function mayDecide(directory: Directory, store: Store, request: AccessRequest, userId: string, rules: ApproverRules, depth = 0): Promise<boolean> {
   if (userId === request.requesterId) return false;
   const row = store.requests.approver(request.id, request.stage, userId);
   if (!row) return false;
-  if (row.source !== 'policy') return true;
+  const user = await directory.getUser(userId);
+  if (!user || !canApprove(user, rules.guestsMayApprove)) return false;
+  switch (row.source) {
+    case 'policy':
+      return namedByPolicy(directory, request, userId);
+    case 'fallback':
+      return (await isManagerAbove(directory, request.requesterId, userId)) || (await inGroup(directory, userId, rules.fallbackGroupId));
+    case 'escalation': {
+      if (!escalatedTo(store, request, userId)) return false;
+      if (await inGroup(directory, userId, rules.fallbackGroupId)) return true;
+      for (const other of store.requests.approvers(request.id, request.stage)) {
+        if (other.approverId !== userId && (await isManagerAbove(directory, other.approverId, userId))) return true;
+      }
+      return false;
+    }
+    case 'delegate':
+      return row.addedById !== null && row.addedById !== userId && depth < MAX_FORWARD_CHAIN && mayDecide(directory, store, request, row.addedById, rules, depth + 1);
+    default:
+      return false;
+  }
+}
+
+async function namedByPolicy(directory: Directory, request: AccessRequest, userId: string): Promise<boolean> {
   const stage = request.policy.stages[request.stage - 1];
   if (!stage) return false;
   if (stage.approver === 'manager') return (await directory.getManager(request.requesterId))?.id === userId;
   if (stage.approver === 'owners') return (await directory.listGroupOwners(request.groupId)).some((o) => o.id === userId);
-  return stage.groupId ? (await directory.checkMemberGroups(userId, [stage.groupId])).includes(stage.groupId) : false;
+  return inGroup(directory, userId, stage.groupId ?? null);
+}
+
+async function inGroup(directory: Directory, userId: string, groupId: string | null): Promise<boolean> {
+  return groupId ? (await directory.checkMemberGroups(userId, [groupId])).includes(groupId) : false;
+}
+
+/** Whether `managerId` is in the management chain above `userId` (at most 10 levels). */
+async function isManagerAbove(directory: Directory, userId: string, managerId: string): Promise<boolean> {
+  let current = userId;
+  for (let i = 0; i < 10; i++) {
+    const m = await directory.getManager(current);
+    if (!m) return false;
+    if (m.id === managerId) return true;
+    current = m.id;
+  }
+  return false;
+}
+
+/** Whether an escalation of the request's current stage named `userId` (the audit trail is the record). */
+function escalatedTo(store: Store, request: AccessRequest, userId: string): boolean {
+  return store.audit.query({ correlationId: request.id, action: 'access.escalated' }).some((e) => {
+    const d = JSON.parse(e.details) as { stage?: number; to?: Array<{ id?: string }> };
+    return d.stage === request.stage && (d.to ?? []).some((t) => t.id === userId);
+  });
 }
 
 /** Catalog resources whose group `userId` is a member of. */

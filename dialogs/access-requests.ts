@@ -15,6 +15,9 @@ import { formatDuration, formatEndOfDay, formatTime, justificationIn, LONGEST_HO
 import { heldResources } from './access-policy';
 import { describeState, isRequestId, stateTone, type AccessService, type ActionResult } from './access-service';
 import { sendCard } from './reply';
+import type { FreshMfa } from './signin/fresh-mfa';
+import { sendStepUpCard } from './signin/step-up-card';
+import type { DirectoryUser } from '../directory/directory';
 
 /**
  * Access requests in chat: asking ("request access", "I need the payroll reports for two
@@ -182,6 +185,7 @@ export function registerAccessRequests(app: HelpdeskApp, deps: BotDeps, menu: Me
   exec('access.approve', (c, _s, d) => flow.decide(c, d, 'approve'));
   exec('access.deny', (c, _s, d) => flow.decide(c, d, 'deny'));
   exec('access.forward', (c, _s, d) => flow.forward(c, d));
+  exec('access.step-up', (c, _s, d) => flow.stepUp(c, d));
   exec('access.refresh', (c, _s, d) => flow.refresh(c, d));
   exec('access.cancel', (c, _s, d) => flow.cancel(c, d));
   exec('access.list-cancel', (c, _s, d) => flow.cancelFromList(c, d));
@@ -578,8 +582,20 @@ class AccessFlow {
     const info = turnInfo(context);
     const parsed = cardTarget(data);
     if (!parsed) return stale();
-    const result = await this.service.decide(info.user, parsed.requestId, parsed.stage, decision, data.comment, info.correlationId);
+    const result = await this.service.decide(info.user, parsed.requestId, parsed.stage, decision, data.comment, info.correlationId, data.mfaCode);
     return this.resultCard(result, info.user.id);
+  }
+
+  /** "Sign in again with MFA" on an approval that needs it: the step-up OAuth card (production). */
+  async stepUp(context: TurnContext, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
+    const info = turnInfo(context);
+    const parsed = cardTarget(data);
+    const request = parsed ? this.deps.store.requests.get(parsed.requestId) : null;
+    if (!parsed || !request) return stale();
+    const connection = this.deps.config.recovery.stepUp.connectionName;
+    if (!connection || !this.service.isListedApprover(request, info.user.id)) return this.service.cardFor(request, info.user.id);
+    await sendStepUpCard(context, connection, `Sign in with your work account and MFA to approve ${request.id}.`);
+    return this.service.cardFor(request, info.user.id, { text: `Use the sign-in card below. Your approval of ${request.id} goes on as soon as you are signed in.`, tone: 'warning' });
   }
 
   async forward(context: TurnContext, data: Record<string, unknown>): Promise<AdaptiveCardJson> {
@@ -611,7 +627,7 @@ class AccessFlow {
 
   private resultCard(result: ActionResult, viewerId: string): AdaptiveCardJson {
     if (!result.request) return renderAccessNotice({ title: 'Not found', text: result.message, tone: 'attention' });
-    return this.service.cardFor(result.request, viewerId, { text: result.message, tone: toneOf(result) });
+    return this.service.cardFor(result.request, viewerId, { text: result.message, tone: toneOf(result) }, result.mfa);
   }
 
   // ---- views -----------------------------------------------------------------------------------
@@ -815,6 +831,20 @@ class AccessFlow {
 }
 
 /** Request id and stage from a card's data; anything else there is ignored. */
+/**
+ * A step-up sign-in that no recovery waited for: the proof of MFA for an approval the
+ * approver was asked it for; that approval then goes on. Null when none waits.
+ */
+export async function approvalAfterSignIn(service: AccessService, freshMfa: FreshMfa, context: TurnContext, user: DirectoryUser, token: string): Promise<AdaptiveCardJson | null> {
+  const info = turnInfo(context);
+  const proof = await freshMfa.proveBySignIn(user, token, info.correlationId);
+  if (!proof.ok) return renderAccessNotice({ title: 'MFA not proven', text: `${proof.message} Nothing was approved.`, tone: 'attention' });
+  const result = await service.resumeAfterMfa(user, info.correlationId);
+  if (!result) return renderAccessNotice({ title: 'MFA proven', text: 'Your MFA is proven for the next few minutes; click Approve on the request again.', tone: 'good' });
+  if (!result.request) return renderAccessNotice({ title: 'Not found', text: result.message, tone: 'attention' });
+  return service.cardFor(result.request, user.id, { text: result.message, tone: toneOf(result) });
+}
+
 function cardTarget(data: Record<string, unknown>): { requestId: string; stage: number } | null {
   const stage = typeof data.stage === 'number' ? data.stage : typeof data.stage === 'string' && /^\d$/.test(data.stage) ? Number(data.stage) : NaN;
   if (!isRequestId(data.requestId) || !Number.isInteger(stage) || stage < 1 || stage > 3) return null;

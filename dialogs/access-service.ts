@@ -13,6 +13,7 @@ import type { AccessRequest, ApproverSource, RequestState } from '../store/acces
 import type { AuditActor } from '../store/audit-trail';
 import type { Job } from '../store/jobs';
 import type { Store } from '../store/store';
+import type { Assurance, FreshMfa, MfaWay } from './signin/fresh-mfa';
 import { addHours, formatDuration, formatTime } from './access-duration';
 import {
   checkRequest,
@@ -24,6 +25,8 @@ import {
   openRequestRefusal,
   resolveStageApprovers,
   snapshotPolicy,
+  canApprove,
+  type ApproverRules,
   type Refusal,
   type ResolvedApprover,
 } from './access-policy';
@@ -86,6 +89,7 @@ export interface RemovalListener {
 export const SYSTEM_ACTOR: AuditActor = { id: 'system', name: APP_NAME };
 
 const RISK_LABEL = { low: 'Low', medium: 'Medium', high: 'High' } as const;
+const RISK_ORDER = { low: 1, medium: 2, high: 3 } as const;
 const REQUEST_ID = /^REQ-\d{1,9}$/;
 /** Most users one card's `refresh.userIds` may name in Teams. */
 const MAX_REFRESH_USERS = 60;
@@ -97,7 +101,7 @@ export function isRequestId(value: unknown): value is string {
 
 export type SubmitResult = { ok: true; request: AccessRequest } | { ok: false; refusal: Refusal | { kind: 'no-approver'; message: string } };
 
-export type ActionOutcome = 'done' | 'already' | 'stale' | 'refused' | 'invalid' | 'not-found';
+export type ActionOutcome = 'done' | 'already' | 'stale' | 'refused' | 'invalid' | 'not-found' | 'mfa-required';
 
 export interface ActionResult {
   outcome: ActionOutcome;
@@ -105,6 +109,8 @@ export interface ActionResult {
   request: AccessRequest | null;
   /** A sentence for the person who acted. */
   message: string;
+  /** `mfa-required`: how the approver can prove MFA here (their card asks for it). */
+  mfa?: MfaWay;
 }
 
 type RequesterEvent = 'granted' | 'denied' | 'failed' | 'refused' | 'expired' | 'revoked' | 'escalated';
@@ -135,8 +141,20 @@ export class GrantRefusedError extends PermanentJobError {
  */
 export class AccessService {
   private readonly removalListeners = new Map<string, RemovalListener>();
+  private freshMfa: FreshMfa | null = null;
 
   constructor(private readonly d: AccessDeps) {}
+
+  /** Proofs of fresh MFA (built with sign-in recovery's verifier, after this service). */
+  useFreshMfa(freshMfa: FreshMfa): void {
+    this.freshMfa = freshMfa;
+  }
+
+  /** Whether approving `request` needs the approver's fresh MFA: its risk at or above the configured level. */
+  needsFreshMfa(request: AccessRequest): boolean {
+    const level = this.d.config.access.freshMfaRisk;
+    return level !== null && RISK_ORDER[request.policy.risk] >= RISK_ORDER[level];
+  }
 
   get catalog(): Catalog {
     return this.d.catalog;
@@ -150,6 +168,14 @@ export class AccessService {
     return this.d.config.jobs.maxAttempts;
   }
 
+  private get guestsMayApprove(): boolean {
+    return this.d.config.guests.mayApprove;
+  }
+
+  private get approverRules(): ApproverRules {
+    return { fallbackGroupId: this.d.fallbackGroupId, guestsMayApprove: this.guestsMayApprove };
+  }
+
   // ---- creating a request --------------------------------------------------------------
 
   /** The policy's verdict without creating anything (for the confirmation card). */
@@ -160,7 +186,7 @@ export class AccessService {
   /** Who decides each stage for this requester, as a sentence per stage (for the confirmation card). */
   async describeApproval(requester: DirectoryUser, resource: CatalogResource): Promise<string> {
     const policy = snapshotPolicy(resource, await this.groupNames(resource));
-    const first = await resolveStageApprovers(this.d.directory, requester, policy.stages[0]!, policy, this.d.fallbackGroupId);
+    const first = await resolveStageApprovers(this.d.directory, requester, policy.stages[0]!, policy, this.d.fallbackGroupId, undefined, this.guestsMayApprove);
     // Not "1. ...": Teams would render a Markdown list inside the fact.
     return policy.stages
       .map((s, i) => `${s.title}${i === 0 && first.length ? ` (${names(first.map((a) => a.user.displayName))})` : ''}`)
@@ -188,7 +214,7 @@ export class AccessService {
       this.groupNames(resource),
     ]);
     const policy = snapshotPolicy(resource, groupNames);
-    const approvers = await resolveStageApprovers(this.d.directory, requester, policy.stages[0]!, policy, this.d.fallbackGroupId);
+    const approvers = await resolveStageApprovers(this.d.directory, requester, policy.stages[0]!, policy, this.d.fallbackGroupId, undefined, this.guestsMayApprove);
     if (!approvers.length) {
       return { ok: false, refusal: { kind: 'no-approver', message: `Nobody can approve ${resource.name} for you at the moment. Please contact the IT service desk.` } };
     }
@@ -307,6 +333,8 @@ export class AccessService {
     decision: 'approve' | 'deny',
     rawComment: unknown,
     turnCorrelationId: string,
+    /** The authenticator code typed on the card, when approving needs fresh MFA. */
+    mfaCode?: unknown,
   ): Promise<ActionResult> {
     const comment = typeof rawComment === 'string' ? rawComment.trim().slice(0, 500) || null : null;
     const request = this.d.store.requests.get(requestId);
@@ -329,19 +357,25 @@ export class AccessService {
       return { outcome: 'refused', request, message: `You approved an earlier stage of ${request.id}; stage ${request.stage} needs another approver, so nothing was changed. You can still deny it.` };
     }
 
-    if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id))) {
+    if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id, this.approverRules))) {
       this.refuse(actor, request, decision, 'not-an-approver', turnCorrelationId, cardStage);
       return { outcome: 'refused', request, message: `You are not an approver of ${request.id} at this stage, so nothing was changed.` };
     }
     if (decision === 'deny' && !comment) {
       return { outcome: 'invalid', request, message: 'Add a comment to deny: the requester will see it.' };
     }
+    let assurance: Assurance | null = null;
+    if (decision === 'approve' && this.needsFreshMfa(request)) {
+      const proven = await this.proveFreshMfa(actor, request, cardStage, comment, mfaCode, turnCorrelationId);
+      if ('outcome' in proven) return proven;
+      assurance = proven;
+    }
     const isFinal = decision === 'deny' || request.stage === request.stageCount;
     let next: ResolvedApprover[] = [];
     if (!isFinal) {
       const requester = await this.requesterUser(request);
       if (decision === 'approve') earlier.add(actor.id);
-      next = await resolveStageApprovers(this.d.directory, requester, request.policy.stages[request.stage]!, request.policy, this.d.fallbackGroupId, earlier);
+      next = await resolveStageApprovers(this.d.directory, requester, request.policy.stages[request.stage]!, request.policy, this.d.fallbackGroupId, earlier, this.guestsMayApprove);
     }
     const by = { id: actor.id, name: actor.displayName };
     const won = this.d.store.transaction(() => {
@@ -364,6 +398,8 @@ export class AccessService {
           final: isFinal,
           comment,
           nextApprovers: isFinal ? undefined : next.map((a) => ({ id: a.user.id, name: a.user.displayName, source: a.source })),
+          // How the approver proved a fresh MFA, where the policy asks for it.
+          ...(assurance ? { assurance } : {}),
           turn: turnCorrelationId,
         },
       });
@@ -399,6 +435,68 @@ export class AccessService {
           ? `You approved ${request.id}. Access is being granted; ${request.requesterName} will be told.`
           : `You approved stage ${request.stage} of ${request.id}. It now waits for stage ${after.stage}: ${after.policy.stages[after.stage - 1]?.title}.`;
     return { outcome: 'done', request: after, message };
+  }
+
+  /**
+   * The approver's fresh MFA for approving `request`: a proof still fresh, or the code typed
+   * on the card checked now; else the result that asks for it (nothing changes). A wrong code
+   * is refused, audited and counted towards the lockout.
+   */
+  private async proveFreshMfa(
+    actor: DirectoryUser,
+    request: AccessRequest,
+    cardStage: number,
+    comment: string | null,
+    mfaCode: unknown,
+    turn: string,
+  ): Promise<Assurance | ActionResult> {
+    const fresh = this.freshMfa?.current(actor.id);
+    if (fresh) return fresh;
+    const way = this.freshMfa ? await this.freshMfa.way(actor) : null;
+    const what = `Approving ${request.policy.name} (${RISK_LABEL[request.policy.risk].toLowerCase()} risk) needs proof of your MFA`;
+    if (!this.freshMfa || way === null) {
+      this.refuse(actor, request, 'approve', 'mfa-unavailable', turn, cardStage);
+      return { outcome: 'refused', request, message: `${what}, and there is no way to prove it here. Nothing was changed; ask an identity technician or deny.` };
+    }
+    const typed = typeof mfaCode === 'string' && mfaCode.trim() !== '';
+    if (way === 'code' && typed) {
+      const proof = await this.freshMfa.proveByCode(actor, mfaCode, request.id);
+      if (proof.ok) return proof.assurance;
+      this.d.store.audit.append({
+        actor: { id: actor.id, name: actor.displayName },
+        action: 'access.decision-refused',
+        target: request.id,
+        outcome: 'refused',
+        correlationId: request.id,
+        details: { verb: 'approve', reason: 'mfa-not-proven', detail: proof.reason, cardStage, stage: request.stage, state: request.state, turn },
+      });
+      return { outcome: 'refused', request, message: `${proof.message} Nothing was changed.`, mfa: way };
+    }
+    // Asked, not refused: kept so that a step-up sign-in finished in another turn resumes this approval.
+    this.d.store.audit.append({
+      actor: { id: actor.id, name: actor.displayName },
+      action: 'access.mfa-required',
+      target: request.id,
+      outcome: 'success',
+      correlationId: request.id,
+      details: { stage: request.stage, way, comment, turn },
+    });
+    const how = way === 'code' ? 'type the 6-digit code your authenticator app shows and click Approve again' : 'sign in again with MFA: your approval goes on once you are signed in';
+    return { outcome: 'mfa-required', request, message: `${what} (valid ${this.freshMfa.maxAgeMinutes} minutes): ${how}. Nothing was changed yet.`, mfa: way };
+  }
+
+  /**
+   * After a step-up sign-in proved the actor's MFA: the approval they were asked it for
+   * (within the proof's lifetime) goes on, as if clicked again.
+   */
+  async resumeAfterMfa(actor: DirectoryUser, turnCorrelationId: string): Promise<ActionResult | null> {
+    if (!this.freshMfa?.current(actor.id)) return null;
+    const since = new Date(this.now().getTime() - this.freshMfa.maxAgeMinutes * 60_000).toISOString();
+    const asked = this.d.store.audit.query({ actor: actor.id, action: 'access.mfa-required', since }).filter((e) => e.actorId === actor.id).pop();
+    if (!asked || !asked.correlationId) return null;
+    const d = JSON.parse(asked.details) as { stage?: number; comment?: string | null };
+    if (typeof d.stage !== 'number') return null;
+    return this.decide(actor, asked.correlationId, d.stage, 'approve', d.comment ?? null, turnCorrelationId);
   }
 
   /** Who approved a stage of `request` before its current one. */
@@ -489,15 +587,28 @@ export class AccessService {
     const settled = this.settledMessage(request, cardStage) ?? (request.state !== 'pending' ? `${request.id} is ${describeState(request).toLowerCase()}.` : null);
     if (settled) return { outcome: 'already', request, message: settled };
     if (cardStage !== request.stage) return { outcome: 'stale', request, message: `This card was for stage ${cardStage}; the request is now at stage ${request.stage}.` };
-    if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id))) {
+    if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id, this.approverRules))) {
       this.refuse(actor, request, 'forward', 'not-an-approver', turnCorrelationId, cardStage);
       return { outcome: 'refused', request, message: `You are not an approver of ${request.id} at this stage, so you cannot forward it.` };
     }
     const found = await this.findDelegate(typeof query === 'string' ? query : '');
     if (typeof found === 'string') return { outcome: 'invalid', request, message: found };
-    if (found.id === request.requesterId) return { outcome: 'invalid', request, message: `${found.displayName} is the requester and cannot approve their own request.` };
     if (found.id === actor.id) return { outcome: 'invalid', request, message: 'Name someone other than yourself.' };
-    if (this.earlierApprovers(request).has(found.id)) return { outcome: 'invalid', request, message: `${found.displayName} approved an earlier stage of ${request.id}; this stage needs someone else.` };
+    // Who may not take the stage: each is refused and audited, since naming them is how one
+    // person would gather two stages (or their own request) into their hands.
+    const unfit = this.unfitDelegate(request, found);
+    if (unfit) {
+      this.d.store.audit.append({
+        actor: { id: actor.id, name: actor.displayName },
+        action: 'access.forward-refused',
+        target: request.id,
+        outcome: 'refused',
+        correlationId: request.id,
+        details: { stage: request.stage, to: { id: found.id, name: found.displayName }, reason: unfit.reason, turn: turnCorrelationId },
+      });
+      this.d.logger.warn({ correlationId: request.id, actor: actor.id, action: 'access.forward-refused', reason: unfit.reason }, 'forward refused');
+      return { outcome: 'refused', request, message: unfit.message };
+    }
     if (this.d.store.requests.approver(request.id, request.stage, found.id)) {
       return { outcome: 'invalid', request, message: `${found.displayName} is already an approver of this stage.` };
     }
@@ -526,6 +637,34 @@ export class AccessService {
     if (!ok) return { outcome: 'already', request: after, message: this.settledMessage(after, cardStage) ?? 'The request moved on before it could be forwarded.' };
     this.d.scheduler.kick();
     return { outcome: 'done', request: after, message: `Forwarded to ${found.displayName}: they got the card in their chat. You can still decide too.` };
+  }
+
+  /**
+   * Why `to` may not be handed the current stage of `request`, or null: the requester; someone
+   * who decided or forwarded an earlier stage of the same request (two stages, one person);
+   * a guest of the tenant unless guests may approve.
+   */
+  private unfitDelegate(request: AccessRequest, to: DirectoryUser): { reason: string; message: string } | null {
+    if (to.id === request.requesterId) return { reason: 'requester', message: `${to.displayName} is the requester and cannot approve their own request, so it was not forwarded.` };
+    const decided = this.d.store.requests.decisions(request.id).find((d) => d.stage < request.stage && d.decidedById === to.id);
+    if (decided) {
+      return {
+        reason: 'decided-earlier-stage',
+        message: `${to.displayName} ${decided.decision} stage ${decided.stage} of ${request.id}; stage ${request.stage} needs another pair of eyes, so it was not forwarded.`,
+      };
+    }
+    for (let stage = 1; stage < request.stage; stage++) {
+      if (this.d.store.requests.approvers(request.id, stage).some((a) => a.source === 'delegate' && a.addedById === to.id)) {
+        return {
+          reason: 'forwarded-earlier-stage',
+          message: `${to.displayName} forwarded stage ${stage} of ${request.id}; stage ${request.stage} needs another pair of eyes, so it was not forwarded.`,
+        };
+      }
+    }
+    if (!canApprove(to, this.guestsMayApprove)) {
+      return { reason: 'guest', message: `${to.displayName} is a guest account, not an employee, and cannot approve requests, so it was not forwarded.` };
+    }
+    return null;
   }
 
   private async findDelegate(query: string): Promise<DirectoryUser | string> {
@@ -558,7 +697,7 @@ export class AccessService {
    * names the current approvers and the requester, so in Teams each of them gets their own
    * view of any copy.
    */
-  cardFor(request: AccessRequest, viewerId: string | null, banner?: { text: string; tone?: Tone }): AdaptiveCardJson {
+  cardFor(request: AccessRequest, viewerId: string | null, banner?: { text: string; tone?: Tone }, askMfa?: MfaWay): AdaptiveCardJson {
     // Someone with no part in the request (a forged click or refresh with its id) sees its
     // status only: the justification, the requester's access and the comments are not theirs.
     if (viewerId !== null && !this.isInvolved(request, viewerId)) return this.outsiderCard(request, banner);
@@ -616,6 +755,7 @@ export class AccessService {
       history,
       showDecide: viewerId !== null && this.isListedApprover(request, viewerId),
       showCancel: pending && viewerId === request.requesterId,
+      askMfa: askMfa ?? null,
       refreshUserIds,
     });
   }
@@ -1019,11 +1159,11 @@ export class AccessService {
     for (const a of current) {
       const approver = await this.d.directory.getUser(a.approverId);
       if (!approver) continue;
-      const up = await nextEnabledManager(this.d.directory, approver, r.requesterId, earlier);
+      const up = await nextEnabledManager(this.d.directory, approver, r.requesterId, earlier, this.guestsMayApprove);
       if (up && !known.has(up.id)) added.set(up.id, up);
     }
     if (!added.size) {
-      for (const f of await fallbackGroupApprovers(this.d.directory, this.d.fallbackGroupId, r.requesterId, earlier)) if (!known.has(f.user.id)) added.set(f.user.id, f.user);
+      for (const f of await fallbackGroupApprovers(this.d.directory, this.d.fallbackGroupId, r.requesterId, earlier, this.guestsMayApprove)) if (!known.has(f.user.id)) added.set(f.user.id, f.user);
     }
     const to = [...added.values()];
     this.d.store.transaction(() => {

@@ -1,4 +1,4 @@
-import { ActivityTypes, CardFactory, MessageFactory, StatusCodes, TurnContext, type InvokeResponse } from 'botbuilder';
+import { ActivityTypes, StatusCodes, TurnContext, type InvokeResponse } from 'botbuilder';
 import type { TurnState } from '@microsoft/teams-ai';
 import type { UserTokenClient } from 'botframework-connector';
 import type { AdaptiveCardJson } from '../adaptive-cards/render';
@@ -13,6 +13,7 @@ import { RECOVERY_FLOWS, type RecoveryFlow } from '../store/recovery';
 import { startAccessRequest } from './access-requests';
 import { sendCard } from './reply';
 import { messageWith, type Deliver, type RecoveryService } from './signin/recovery-service';
+import { sendStepUpCard } from './signin/step-up-card';
 
 /**
  * Sign-in recovery in chat: typed phrases ("reset my password", "recover my MFA", "unlock my
@@ -38,6 +39,8 @@ const MAX_NAME = 80;
 export interface SigninRecoveryOptions {
   /** The bot's OAuth connection for step-up sign-in (production), or null. */
   stepUpConnection: string | null;
+  /** A step-up sign-in that no recovery waits for: offered to approvals waiting for the approver's fresh MFA. */
+  signInForApproval?: (context: TurnContext, user: DirectoryUser, token: string) => Promise<AdaptiveCardJson | null>;
 }
 
 /** Registers the routes, card verbs, menu items and intent handlers of sign-in recovery. */
@@ -307,13 +310,7 @@ class SigninChat {
   async stepUp(context: TurnContext, _session: unknown): Promise<AdaptiveCardJson> {
     const connection = this.options.stepUpConnection;
     if (!connection) return renderSigninNotice({ title: 'Not available', text: 'Signing in again is not set up here. Use another way to verify.', tone: 'warning' });
-    const client = context.turnState.get<UserTokenClient>((context.adapter as unknown as { UserTokenClientKey: symbol }).UserTokenClientKey);
-    // Signed out first: the token must come from a new sign-in, not the token store's cache.
-    await client.signOutUser(context.activity.from.id, connection, context.activity.channelId);
-    const resource = await client.getSignInResource(connection, context.activity as never, '');
-    // No token exchange resource: Teams would try single sign-on, which is not a new sign-in.
-    const card = CardFactory.oauthCard(connection, 'Sign in again', 'Sign in with your work account and MFA to prove it is you.', resource.signInLink);
-    await context.sendActivity(MessageFactory.attachment(card));
+    await sendStepUpCard(context, connection);
     return renderSigninNotice({ title: 'Sign in again', text: 'Use the sign-in card below. Your recovery goes on as soon as you are signed in.' });
   }
 
@@ -334,7 +331,7 @@ class SigninChat {
       await sendCard(context, renderSigninNotice({ title: 'The sign-in did not complete', text: 'I got no sign-in back, so nothing was verified. Click "Sign in again with MFA" on your request to try again.', tone: 'warning' }));
       return;
     }
-    const card = await this.service.submitSignIn(info.user, token.token, this.deliver(context));
+    const card = (await this.service.submitSignIn(info.user, token.token, this.deliver(context))) ?? (await this.options.signInForApproval?.(context, info.user, token.token)) ?? null;
     await sendCard(context, card ?? renderSigninNotice({ title: 'Nothing to verify', text: 'You have no recovery waiting for a sign-in.', tone: 'warning' }));
   }
 

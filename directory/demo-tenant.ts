@@ -39,6 +39,8 @@ export interface DemoUser {
   managerId: string | null;
   accountEnabled: boolean;
   onPremisesSyncEnabled: boolean;
+  /** Entra `userType`; absent: Member. */
+  userType?: 'Member' | 'Guest';
   /** Demo lockout flag (what `lockoutTime` is in on-premises AD). */
   locked: boolean;
   passwordChangeRequired: boolean;
@@ -147,6 +149,7 @@ const userSchema = z
     managerId: guid.nullable(),
     accountEnabled: z.boolean(),
     onPremisesSyncEnabled: z.boolean(),
+    userType: z.enum(['Member', 'Guest']).optional(),
     locked: z.boolean(),
     passwordChangeRequired: z.boolean(),
     lastPasswordChange: isoTimestamp.nullable(),

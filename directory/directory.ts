@@ -17,6 +17,16 @@ export interface DirectoryUser {
   accountEnabled: boolean;
   /** True when the account is mastered on-premises (Entra `onPremisesSyncEnabled`). */
   onPremisesSyncEnabled: boolean;
+  /**
+   * Entra `userType`: a `Guest` is an external account invited into the tenant, not an
+   * employee. Absent means `Member` (on-premises AD has no guests).
+   */
+  userType?: 'Member' | 'Guest';
+}
+
+/** Whether `user` is a guest of the tenant (Entra `userType` Guest), not one of its members. */
+export function isGuest(user: Pick<DirectoryUser, 'userType'>): boolean {
+  return user.userType === 'Guest';
 }
 
 export interface DirectoryGroup {

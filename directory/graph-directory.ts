@@ -42,7 +42,7 @@ import {
 } from './rules';
 
 /** The `$select` of every user read: exactly the fields of {@link DirectoryUser}. */
-const USER_SELECT = 'id,userPrincipalName,displayName,mail,givenName,surname,department,jobTitle,accountEnabled,onPremisesSyncEnabled';
+const USER_SELECT = 'id,userPrincipalName,displayName,mail,givenName,surname,department,jobTitle,accountEnabled,onPremisesSyncEnabled,userType';
 const GROUP_SELECT = 'id,displayName,description,mail';
 /** Graph's page size ceiling for directory collections. */
 const PAGE = 999;
@@ -81,6 +81,8 @@ interface GraphUser {
   jobTitle: string | null;
   accountEnabled: boolean | null;
   onPremisesSyncEnabled: boolean | null;
+  /** `Member` or `Guest`; older invited accounts may have null. */
+  userType?: string | null;
 }
 
 /** Graph's `signInActivity` of a user (null for someone who never signed in). */
@@ -858,6 +860,8 @@ function toUser(u: GraphUser): DirectoryUser {
     jobTitle: u.jobTitle ?? null,
     accountEnabled: u.accountEnabled === true,
     onPremisesSyncEnabled: u.onPremisesSyncEnabled === true,
+    // Only an explicit Guest is a guest: Graph reports Member for the tenant's own accounts.
+    userType: u.userType === 'Guest' ? 'Guest' : 'Member',
   };
 }
 

@@ -191,6 +191,15 @@ export class LocalDirectory implements Directory {
   private readonly stmt: ReturnType<typeof prepareStatements>;
   private readonly searchUserStmts = new Map<number, Database.Statement>();
   private readonly searchGroupStmts = new Map<number, Database.Statement>();
+  /**
+   * The demo tenant's guests. The seed file is the demo's only source of accounts of that
+   * kind (no flow creates a guest), so the type is read from it rather than stored.
+   */
+  private readonly guestIds: ReadonlySet<string>;
+  private readonly asUser = (r: UserRow): DirectoryUser => {
+    const u = toUser(r);
+    return { ...u, userType: this.guestIds.has(u.id) ? 'Guest' : 'Member' };
+  };
 
   private constructor(
     private readonly db: Db,
@@ -199,6 +208,7 @@ export class LocalDirectory implements Directory {
   ) {
     this.now = options.now ?? (() => new Date());
     this.stmt = prepareStatements(db);
+    this.guestIds = new Set(seed.users.filter((u) => u.userType === 'Guest').map((u) => u.id));
   }
 
   /**
@@ -296,17 +306,17 @@ export class LocalDirectory implements Directory {
 
   async getUser(id: string): Promise<DirectoryUser | null> {
     const row = this.stmt.getUser.get(guidArg(id, 'user id')) as UserRow | undefined;
-    return row ? toUser(row) : null;
+    return row ? this.asUser(row) : null;
   }
 
   async findUserByUpn(upn: string): Promise<DirectoryUser | null> {
     const row = this.stmt.findByUpn.get(lookupArg(upn, 'user principal name')) as UserRow | undefined;
-    return row ? toUser(row) : null;
+    return row ? this.asUser(row) : null;
   }
 
   async findUserByMail(mail: string): Promise<DirectoryUser | null> {
     const row = this.stmt.findByMail.get(lookupArg(mail, 'mail address')) as UserRow | undefined;
-    return row ? toUser(row) : null;
+    return row ? this.asUser(row) : null;
   }
 
   /**
@@ -326,18 +336,18 @@ export class LocalDirectory implements Directory {
       );
       this.searchUserStmts.set(words.length, st);
     }
-    return (st.all(...words.map(wordPattern), top) as UserRow[]).map(toUser);
+    return (st.all(...words.map(wordPattern), top) as UserRow[]).map(this.asUser);
   }
 
   async getManager(userId: string): Promise<DirectoryUser | null> {
     const id = this.requireUser(userId);
     const row = this.stmt.getManager.get(id) as UserRow | undefined;
-    return row ? toUser(row) : null;
+    return row ? this.asUser(row) : null;
   }
 
   async getDirectReports(userId: string): Promise<DirectoryUser[]> {
     const id = this.requireUser(userId);
-    return (this.stmt.getReports.all(id) as UserRow[]).map(toUser);
+    return (this.stmt.getReports.all(id) as UserRow[]).map(this.asUser);
   }
 
   // ---- groups ------------------------------------------------------------------------
@@ -381,12 +391,12 @@ export class LocalDirectory implements Directory {
 
   async listGroupMembers(groupId: string): Promise<DirectoryUser[]> {
     const id = this.requireGroup(groupId);
-    return (this.stmt.groupMembers.all(id) as UserRow[]).map(toUser);
+    return (this.stmt.groupMembers.all(id) as UserRow[]).map(this.asUser);
   }
 
   async listGroupOwners(groupId: string): Promise<DirectoryUser[]> {
     const id = this.requireGroup(groupId);
-    return (this.stmt.groupOwners.all(id) as UserRow[]).map(toUser);
+    return (this.stmt.groupOwners.all(id) as UserRow[]).map(this.asUser);
   }
 
   async addGroupMember(groupId: string, userId: string): Promise<'added' | 'already-member'> {

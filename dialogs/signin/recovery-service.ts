@@ -960,6 +960,17 @@ export class RecoveryService {
     return { locked: true, left: 0, count, until: until.toISOString() };
   }
 
+  /**
+   * A failed proof of fresh MFA outside a recovery (approving high-risk access): counted with
+   * the failed recovery checks, so guessing codes on approvals meets the same lockout.
+   */
+  async countFailedProof(user: DirectoryUser, method: 'code' | 'sign-in', reason: string): Promise<{ locked: boolean; left: number }> {
+    const failure = this.d.store.transaction(() => this.failureInTx(null, user.id, 'mfa', method, reason, actorOf(user)));
+    this.d.scheduler.kick();
+    await this.afterFailure(user, failure);
+    return { locked: failure.locked, left: failure.left };
+  }
+
   private recordFailure(session: RecoverySession, user: DirectoryUser, method: VerificationMethod, reason: string, actor: AuditActor): FailureResult {
     const result = this.d.store.transaction(() => this.failureInTx(session, user.id, session.flow, method, reason, actor));
     this.d.scheduler.kick();

@@ -169,6 +169,7 @@ export interface FakeUser {
   accountEnabled: boolean;
   /** null for cloud-only accounts, as Graph returns it. */
   onPremisesSyncEnabled: boolean | null;
+  userType: 'Member' | 'Guest';
   lastPasswordChangeDateTime: string | null;
   forceChangePasswordNextSignIn: boolean;
   managerId: string | null;
@@ -373,6 +374,7 @@ export class FakeGraph {
         jobTitle: u.jobTitle,
         accountEnabled: u.accountEnabled,
         onPremisesSyncEnabled: u.onPremisesSyncEnabled ? true : null,
+        userType: u.userType ?? 'Member',
         lastPasswordChangeDateTime: u.lastPasswordChange,
         forceChangePasswordNextSignIn: u.passwordChangeRequired,
         managerId: u.managerId,
@@ -1229,6 +1231,7 @@ export class FakeGraph {
       jobTitle: u.jobTitle,
       accountEnabled: u.accountEnabled,
       onPremisesSyncEnabled: u.onPremisesSyncEnabled,
+      userType: u.userType,
       onPremisesImmutableId: u.onPremisesImmutableId ?? null,
       onPremisesUserPrincipalName: u.onPremisesUserPrincipalName ?? null,
       lastPasswordChangeDateTime: u.lastPasswordChangeDateTime,
