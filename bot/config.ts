@@ -256,11 +256,11 @@ export const envSchema = z.object({
   ACCESS_ESCALATE_AFTER_HOURS: wholeNumber(72, 1, 24 * 60),
   ACCESS_REQUEST_EXPIRY_DAYS: wholeNumber(14, 1, 365),
   ACCESS_EXPIRY_NOTICE_HOURS: wholeNumber(24, 1, 24 * 30),
-  ACCESS_FRESH_MFA_RISK: z.preprocess(
+  APPROVAL_MFA_RISK: z.preprocess(
     emptyToUndefined,
     z.enum(['low', 'medium', 'high', 'none'], { message: 'must be low, medium, high or none' }).default('high'),
   ),
-  ACCESS_FRESH_MFA_MINUTES: wholeNumber(10, 1, 10),
+  APPROVAL_MFA_MINUTES: wholeNumber(10, 1, 10),
   ALLOW_GUESTS: bool(false),
   ALLOW_GUEST_APPROVERS: bool(false),
   JOB_MAX_ATTEMPTS: wholeNumber(5, 1, 50),
@@ -440,8 +440,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       escalateAfterHours: e.ACCESS_ESCALATE_AFTER_HOURS,
       requestExpiryDays: e.ACCESS_REQUEST_EXPIRY_DAYS,
       expiryNoticeHours: e.ACCESS_EXPIRY_NOTICE_HOURS,
-      freshMfaRisk: e.ACCESS_FRESH_MFA_RISK === 'none' ? null : e.ACCESS_FRESH_MFA_RISK,
-      freshMfaMinutes: e.ACCESS_FRESH_MFA_MINUTES,
+      freshMfaRisk: e.APPROVAL_MFA_RISK === 'none' ? null : e.APPROVAL_MFA_RISK,
+      freshMfaMinutes: e.APPROVAL_MFA_MINUTES,
     },
     guests: { allowed: e.ALLOW_GUESTS, mayApprove: e.ALLOW_GUEST_APPROVERS },
     jobs: {

@@ -8,7 +8,8 @@ const GUID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
 describe('access request and job configuration', () => {
   it('defaults: remind after 24 h, escalate after 72 h, expire after 14 days, notice a day before', () => {
     const c = loadConfig({});
-    expect(c.access).toEqual({ catalogPath: null, fallbackGroupId: null, remindAfterHours: 24, escalateAfterHours: 72, requestExpiryDays: 14, expiryNoticeHours: 24 });
+    expect(c.access).toEqual({ catalogPath: null, fallbackGroupId: null, remindAfterHours: 24, escalateAfterHours: 72, requestExpiryDays: 14, expiryNoticeHours: 24, freshMfaRisk: 'high', freshMfaMinutes: 10 });
+    expect(c.guests).toEqual({ allowed: false, mayApprove: false });
     expect(c.jobs).toEqual({ maxAttempts: 5, retryBaseSeconds: 30, retryMaxSeconds: 3600, pollSeconds: 30, concurrency: 4 });
     expect(c.proactive).toEqual({ serviceUrl: null, techniciansTeamId: null });
   });
@@ -29,9 +30,12 @@ describe('access request and job configuration', () => {
       BOT_SERVICE_URL: 'https://service.example/teams/',
       TECHNICIANS_TEAM_ID: '19:abc@thread.tacv2',
     });
-    expect(c.access).toEqual({ catalogPath: path.resolve('conf/catalog.json'), fallbackGroupId: GUID, remindAfterHours: 8, escalateAfterHours: 48, requestExpiryDays: 7, expiryNoticeHours: 48 });
+    expect(c.access).toEqual({ catalogPath: path.resolve('conf/catalog.json'), fallbackGroupId: GUID, remindAfterHours: 8, escalateAfterHours: 48, requestExpiryDays: 7, expiryNoticeHours: 48, freshMfaRisk: 'high', freshMfaMinutes: 10 });
     expect(c.jobs).toEqual({ maxAttempts: 3, retryBaseSeconds: 10, retryMaxSeconds: 600, pollSeconds: 5, concurrency: 8 });
     expect(c.proactive).toEqual({ serviceUrl: 'https://service.example/teams/', techniciansTeamId: '19:abc@thread.tacv2' });
+    const approvals = loadConfig({ APPROVAL_MFA_RISK: 'none', APPROVAL_MFA_MINUTES: '5', ALLOW_GUESTS: 'true', ALLOW_GUEST_APPROVERS: 'yes' });
+    expect([approvals.access.freshMfaRisk, approvals.access.freshMfaMinutes]).toEqual([null, 5]);
+    expect(approvals.guests).toEqual({ allowed: true, mayApprove: true });
   });
 
   it.each([
@@ -42,6 +46,9 @@ describe('access request and job configuration', () => {
     [{ JOB_MAX_ATTEMPTS: '100' }, /JOB_MAX_ATTEMPTS must be between 1 and 50/],
     [{ JOB_CONCURRENCY: '0' }, /JOB_CONCURRENCY must be between 1 and 32/],
     [{ BOT_SERVICE_URL: 'not a url' }, /BOT_SERVICE_URL must be a URL/],
+    [{ APPROVAL_MFA_MINUTES: '30' }, /APPROVAL_MFA_MINUTES must be between 1 and 10/],
+    [{ APPROVAL_MFA_RISK: 'extreme' }, /APPROVAL_MFA_RISK must be low, medium, high or none/],
+    [{ ALLOW_GUESTS: 'maybe' }, /ALLOW_GUESTS must be true or false/],
   ])('refuses %o naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { startHarness, TestClock, type Harness } from './harness';
 import { cardOf, findById, type TestUser } from './teams-client';
 import { cardProblems } from '../cards/validate';
+import { DemoAuthenticatorCodes } from '../../directory/demo-authenticator';
 
 /** Access-request helpers for wire tests: ask, submit, find the cards each person got. */
 
@@ -89,11 +90,26 @@ export async function requestAccess(
   return id;
 }
 
-/** Clicks a request card's button as `user` (Approve/Deny/...), with the stage the card was for. */
+/**
+ * Clicks a request card's button as `user` (Approve/Deny/...), with the stage the card was for.
+ * When approving asks for the approver's fresh MFA (a high-risk resource), they answer as a
+ * person would: with the code their demo phone shows, and Approve again. Give `mfaCode` in
+ * `extra` (even undefined) to answer it yourself.
+ */
 export async function click(h: Harness, user: TestUser, verb: string, requestId: string, stage: number, extra: Record<string, unknown> = {}): Promise<any> {
   const res = await h.client.invoke(user, verb, { requestId, stage, ...extra });
   expect(res.status).toBe(200);
+  if (verb === 'access.approve' && !('mfaCode' in extra) && findById(res.body.value, 'mfaCode')) {
+    return click(h, user, verb, requestId, stage, { ...extra, mfaCode: demoCode(h, user) });
+  }
   return res.body.value;
+}
+
+/** The code `user`'s demo authenticator shows now, by the bot's clock. */
+export function demoCode(h: Harness, user: { id: string }): string {
+  const code = new DemoAuthenticatorCodes(h.tenant).codeFor(user.id, h.clock());
+  if (!code) throw new Error(`${user.id} has no demo authenticator`);
+  return code;
 }
 
 export function isMember(h: Harness, userId: string, groupId: string): Promise<boolean> {

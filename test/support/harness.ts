@@ -15,6 +15,8 @@ export interface Harness {
   dir: string;
   /** Every log line the bot wrote, as parsed JSON. */
   logs: any[];
+  /** The bot's clock (the test's clock when one was given). */
+  clock: () => Date;
   /** A demo user by persona key or id. */
   user(keyOrId: 'employee' | 'manager' | 'technician' | string): TestUser & { userPrincipalName: string };
   /** Stops the bot (as SIGTERM would) and starts it again on the same files. */
@@ -75,6 +77,7 @@ export async function startHarness(extraEnv: Record<string, string> = {}, option
     tenant,
     dir,
     logs,
+    clock: options.clock ?? (() => new Date()),
     user(keyOrId) {
       const id = (tenant.personas as unknown as Record<string, string>)[keyOrId] ?? keyOrId;
       const u = tenant.users.find((x) => x.id === id);

@@ -41,7 +41,17 @@ describe('granting approved access checks again', () => {
 
     expect(h.bot.store.requests.get(id)!.state).toBe('failed');
     expect(await isMember(h, emily().id, group('payroll-reports'))).toBe(false);
-    expect(auditActions(h, id)).toEqual(['access.requested', 'access.approved', 'access.approved', 'access.grant-refused']);
+    // Payroll Reports is high risk: each approver proved a fresh MFA before approving.
+    expect(auditActions(h, id)).toEqual([
+      'access.requested',
+      'access.mfa-required',
+      'signin.mfa-proven',
+      'access.approved',
+      'access.mfa-required',
+      'signin.mfa-proven',
+      'access.approved',
+      'access.grant-refused',
+    ]);
     const event = h.bot.store.audit.query({ correlationId: id, action: 'access.grant-refused' })[0]!;
     expect(JSON.parse(event.details)).toMatchObject({ reason: 'conflict', userId: emily().id });
 

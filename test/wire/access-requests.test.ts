@@ -311,7 +311,8 @@ describe('one approval stage (the manager)', () => {
     await click(h, olivia, 'access.approve', id, 1);
     await settle(h);
     expect(h.bot.store.requests.get(id)).toMatchObject({ state: 'granted', closedByName: 'Olivia Hart' });
-    expect(auditActions(h, id)).toEqual(['access.requested', 'access.forwarded', 'access.approved', 'access.provisioned']);
+    // Naming the requester is refused and audited as such.
+    expect(auditActions(h, id)).toEqual(['access.requested', 'access.forward-refused', 'access.forwarded', 'access.approved', 'access.provisioned']);
   });
 
   it('forward also works as text', async () => {
@@ -355,7 +356,17 @@ describe('two approval stages', () => {
     await settle(h);
     expect(h.bot.store.requests.get(id)!.state).toBe('granted');
     expect(await isMember(h, emily().id, group('payroll-reports'))).toBe(true);
-    expect(auditActions(h, id)).toEqual(['access.requested', 'access.approved', 'access.approved', 'access.provisioned']);
+    // Payroll Reports is high risk: each approver proved a fresh MFA (their demo phone's code) first.
+    expect(auditActions(h, id)).toEqual([
+      'access.requested',
+      'access.mfa-required',
+      'signin.mfa-proven',
+      'access.approved',
+      'access.mfa-required',
+      'signin.mfa-proven',
+      'access.approved',
+      'access.provisioned',
+    ]);
     const copies = currentCopies(h, id);
     expect(copies.map((c) => c.userId).sort()).toEqual([emily().id, thomas().id, olivia.id, rebecca.id].sort());
     for (const c of copies) {
