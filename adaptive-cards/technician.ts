@@ -38,6 +38,8 @@ export interface TechCardData {
   sections?: TechSection[];
   footer?: string;
   actions?: TechAction[];
+  /** A box for the authenticator code: the action needs the clicker's fresh MFA (local mode). */
+  askMfaCode?: boolean;
 }
 
 /**
@@ -80,6 +82,7 @@ export function renderTechCard(d: TechCardData): AdaptiveCardJson {
     })),
     footer: shown(d.footer ?? ''),
     actions: (d.actions ?? []).slice(0, 6).map((a) => ({ ...a, style: a.style ?? 'default' })),
+    askMfaCode: d.askMfaCode === true,
   });
 }
 

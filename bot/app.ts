@@ -88,6 +88,7 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   });
   // Technicians' commands: after the exact phrases above ("unlock my account" stays self-service), before the recognizer.
   const technician = createTechnicianCapability(deps, access, signin.service.actions);
+  technician.useFreshMfa(signin.freshMfa);
   // Access reviews: the `review` command goes through the technicians' commands; the reviewers'
   // card buttons are routes of their own. Drift and the HR feed start reviews through the service.
   const reviews = createReviewCapability(deps, access, technician);

@@ -33,6 +33,8 @@ const REPORT_TEXT =
 /** "my colleague can't sign in", with no name: ask who. */
 const SOMEONE_TEXT =
   /^\s*(?:my|our|a)\s+(?:direct\s+report|report|colleague|co-?worker|team\s*mate|team\s+member|employee)\s+(?:can(?:'|’)?t|cannot|can\s+not|is\s+unable\s+to|is\s+not\s+able\s+to)\s+(?:sign|log)\s*(?:in|on)\b.*$/i;
+/** "verify my MFA": a step-up sign-in that proves a fresh MFA for approvals (a technician's four eyes). */
+const VERIFY_MFA_TEXT = /^\s*(?:verify|prove)\s+my\s+mfa\s*[.!]*\s*$/i;
 /** Names this long or longer are not names. */
 const MAX_NAME = 80;
 
@@ -128,6 +130,11 @@ export function registerSigninRecovery(app: HelpdeskApp, deps: BotDeps, menu: Me
 
   // Step-up sign-in: the token service hands the sign-in back with this invoke.
   if (options.stepUpConnection) {
+    const connection = options.stepUpConnection;
+    app.message(VERIFY_MFA_TEXT, async (context) => {
+      if (turnInfo(context).conversationKind !== 'personal') return void (await sendCard(context, personalOnly()));
+      await sendStepUpCard(context, connection, 'Sign in with your work account and MFA: it proves your MFA for approvals for the next few minutes.');
+    });
     app.addRoute(
       async (context) => context.activity.type === ActivityTypes.Invoke && context.activity.name === 'signin/verifyState',
       async (context) => flow.verifyState(context),

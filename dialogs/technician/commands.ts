@@ -26,6 +26,7 @@ import { RecoveryActions } from '../signin/recovery-actions';
 import { describePrivileged, recentlyEnabled, type PrivilegedResolver } from '../privileged';
 import { isDriftVerb, type DriftService } from '../drift/service';
 import type { ReviewCommands } from '../reviews/commands';
+import type { Assurance, FreshMfa } from '../signin/fresh-mfa';
 
 /**
  * The technicians' commands: who may run them (a member of the technicians group, now, in an
@@ -103,6 +104,7 @@ export class TechnicianCommands {
   readonly runner: PlanRunner;
   /** Drift detection: the `drift` command and the buttons of its tickets (attached by `bot/drift.ts`). */
   private drift: DriftService | null = null;
+  private freshMfa: FreshMfa | null = null;
 
   constructor(private readonly d: TechnicianDeps) {
     const recovery =
@@ -911,9 +913,9 @@ export class TechnicianCommands {
     return this.d.store.technician.plans.get<Step, PlanArgs>(plan.id)!;
   }
 
-  private refusePlan(plan: TechPlan, caller: Caller, reason: string, message: string): ClickResult {
+  private refusePlan(plan: TechPlan, caller: Caller, reason: string, message: string, options: { askMfaCode?: boolean } = {}): ClickResult {
     this.auditPlan(plan, 'technician.plan-refused', caller, { reason }, 'refused');
-    return { card: planCard(plan, this.now(), { text: message, tone: 'attention' }) };
+    return { card: planCard(plan, this.now(), { text: message, tone: 'attention' }, options) };
   }
 
   private async clickConfirm(data: Record<string, unknown>, caller: Caller): Promise<ClickResult> {
@@ -951,10 +953,13 @@ export class TechnicianCommands {
       return this.refusePlan(plan, caller, 'own-account', 'This plan is about your own account: another identity technician must approve it. Nothing was changed.');
     }
     if (plan.approvedBy.id) return { card: planCard(plan, this.now()) };
+    // The second pair of eyes on a privileged account proves a fresh MFA, as approving high-risk access does.
+    const proof = await this.proveFreshMfa(plan, caller, data.mfaCode);
+    if ('card' in proof) return proof;
     const by = { id: caller.user.id, name: caller.user.displayName };
     const ok = this.d.store.transaction(() => {
       if (!this.d.store.technician.plans.approve(plan.id, by)) return false;
-      this.auditPlan(plan, 'technician.plan-approved', caller, { proposer: plan.actor });
+      this.auditPlan(plan, 'technician.plan-approved', caller, { proposer: plan.actor, ...(proof.assurance ? { assurance: proof.assurance } : {}) });
       return true;
     });
     const after = this.d.store.technician.plans.get<Step, PlanArgs>(plan.id)!;
@@ -966,6 +971,37 @@ export class TechnicianCommands {
     const changed = await this.recheck(after, caller);
     if (changed) return changed;
     return this.startIfReady(after, caller);
+  }
+
+  /** Proofs of fresh MFA (built with sign-in recovery's verifier, after this service). */
+  useFreshMfa(freshMfa: FreshMfa): void {
+    this.freshMfa = freshMfa;
+  }
+
+  /**
+   * The approving technician's fresh MFA: a proof still fresh, or the code typed on the card
+   * checked now; else the plan card asking for it (nothing changes). Without a way to prove
+   * it, the approval is refused: fail closed.
+   */
+  private async proveFreshMfa(plan: TechPlan, caller: Caller, mfaCode: unknown): Promise<{ assurance: Assurance | null } | ClickResult> {
+    if (!this.freshMfa) return { assurance: null };
+    const fresh = this.freshMfa.current(caller.user.id);
+    if (fresh) return { assurance: fresh };
+    const way = await this.freshMfa.way(caller.user);
+    if (way === 'code' && typeof mfaCode === 'string' && mfaCode.trim()) {
+      const proof = await this.freshMfa.proveByCode(caller.user, mfaCode, plan.id);
+      if (proof.ok) return { assurance: proof.assurance };
+      return this.refusePlan(plan, caller, 'mfa-not-proven', `${proof.message} Nothing was changed.`, { askMfaCode: true });
+    }
+    const how =
+      way === 'code'
+        ? 'type the 6-digit code your authenticator app shows and click Approve again'
+        : way === 'sign-in'
+          ? 'sign in again with MFA in your 1:1 chat with me (type **verify my MFA** there), then click Approve again'
+          : 'but there is no way to prove it here; another identity technician must approve';
+    this.auditPlan(plan, 'technician.mfa-required', caller, { way });
+    const card = planCard(plan, this.now(), { text: `Approving a plan for a privileged account needs proof of your MFA (valid ${this.freshMfa.maxAgeMinutes} minutes): ${how}. Nothing was changed yet.`, tone: 'warning' }, { askMfaCode: way === 'code' });
+    return { card };
   }
 
   /**

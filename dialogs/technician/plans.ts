@@ -217,7 +217,7 @@ const STATUS_MARK: Record<StepResult['status'], string> = {
 };
 
 /** The plan card: what will happen (proposed), how far it got (running), what happened (finished). */
-export function planCard(plan: TechPlan, now: Date, note?: { text: string; tone?: Tone } | null): AdaptiveCardJson {
+export function planCard(plan: TechPlan, now: Date, note?: { text: string; tone?: Tone } | null, options: { askMfaCode?: boolean } = {}): AdaptiveCardJson {
   const verb = COMMAND_TITLES[plan.command] ?? plan.command;
   const proposed = plan.state === 'proposed';
   const stepsFacts: Fact[] = plan.steps.map((step, i) => {
@@ -288,6 +288,7 @@ export function planCard(plan: TechPlan, now: Date, note?: { text: string; tone?
     ],
     footer: `Audit: audit ${plan.id}${now.getTime() > Date.parse(plan.expiresAt) && proposed ? ' · this plan has expired' : ''}`,
     actions,
+    askMfaCode: proposed && options.askMfaCode === true && actions.some((a) => a.id === 'tech-approve'),
   });
 }
 

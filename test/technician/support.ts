@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { DemoAuthenticatorCodes } from '../../directory/demo-authenticator';
 import { cardProblems } from '../cards/validate';
 import type { Harness } from '../support/harness';
 import { cardOf, cardText, findById, TEST_CHANNEL_ID, type TestUser } from '../support/teams-client';
@@ -65,11 +66,20 @@ export async function say(h: Harness, user: TestUser, text: string, where: 'chan
 }
 
 /** Clicks a card button as `user` and returns the replacement card (validated). */
+/**
+ * Presses a card button as `user`. When a second technician's approval asks for their fresh
+ * MFA (a privileged account), they answer as a person would: the code their demo phone shows,
+ * and Approve again. Give `mfaCode` in `data` (even undefined) to answer it yourself.
+ */
 export async function press(h: Harness, user: TestUser, verb: string, data: Record<string, unknown>, where: 'channel' | 'personal' = 'channel'): Promise<any> {
   const res = await h.client.invoke(user, verb, data, { where });
   expect(res.status).toBe(200);
   const card = res.body?.value;
   expect(problems(card)).toEqual([]);
+  if (verb === 'tech.approve' && !('mfaCode' in data) && findById(card, 'mfaCode')) {
+    const code = new DemoAuthenticatorCodes(h.tenant).codeFor(user.id, h.clock());
+    if (code) return press(h, user, verb, { ...data, mfaCode: code }, where);
+  }
   return card;
 }
 

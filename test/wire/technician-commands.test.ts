@@ -1,3 +1,4 @@
+import { DemoAuthenticatorCodes } from '../../directory/demo-authenticator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, TestClock, type Harness } from '../support/harness';
 import { secretLeaks } from '../support/signin';
@@ -383,6 +384,9 @@ describe('confirmation and four eyes', () => {
       'technician.plan-proposed',
       'technician.plan-refused',
       'technician.plan-confirmed',
+      // The second pair of eyes proved a fresh MFA (Ahmed's demo phone code) before approving.
+      'technician.mfa-required',
+      'signin.mfa-proven',
       'technician.plan-approved',
       'technician.plan-started',
       'technician.account-disabled',
@@ -391,6 +395,30 @@ describe('confirmation and four eyes', () => {
     ]);
     const [started] = h.bot.store.audit.query({ action: 'technician.plan-started', correlationId: plan });
     expect(JSON.parse(started!.details).approvedBy).toEqual({ id: ahmed(h).id, name: 'Ahmed Farouk' });
+  });
+
+  it("the second technician's approval of a privileged plan needs their fresh MFA: asked, a wrong code refused, the right code approves with its assurance", async () => {
+    const grace = person(h, 'Grace Mwangi');
+    const { cards } = await say(h, ahmed(h), 'disable Grace Mwangi --reason leaves today');
+    const plan = planOf(cards[0]);
+    await press(h, ahmed(h), 'tech.confirm', { plan });
+    const asked = await press(h, sarah(h), 'tech.approve', { plan, mfaCode: undefined });
+    expect(findById(asked, 'tech-text').text).toMatch(/Approving a plan for a privileged account needs proof of your MFA/);
+    expect(findById(asked, 'mfaCode')).toMatchObject({ type: 'Input.Text' });
+    const codes = new DemoAuthenticatorCodes(h.tenant);
+    const right = codes.codeFor(sarah(h).id, h.clock())!;
+    const wrong = right === '000000' ? '000001' : '000000';
+    const refused = await press(h, sarah(h), 'tech.approve', { plan, mfaCode: wrong });
+    expect(findById(refused, 'tech-text').text).toMatch(/That code is not right.*Nothing was changed/);
+    await settle();
+    expect(h.bot.store.technician.plans.get(plan)).toMatchObject({ state: 'proposed', approvedBy: { id: null } });
+    expect((await h.bot.directory.getUser(grace.id))!.accountEnabled).toBe(true);
+    const approved = await press(h, sarah(h), 'tech.approve', { plan, mfaCode: right });
+    expect(status(approved)).toMatch(/^Running/);
+    await settle();
+    expect((await h.bot.directory.getUser(grace.id))!.accountEnabled).toBe(false);
+    const [approval] = h.bot.store.audit.query({ action: 'technician.plan-approved', correlationId: plan });
+    expect(JSON.parse(approval!.details).assurance).toEqual({ method: 'demo-totp', at: expect.any(String) });
   });
 
   it('approval first, then the proposer’s confirmation; from a 1:1 chat the plan is also posted in the channel', async () => {
