@@ -9,7 +9,7 @@ import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
 import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../../bot/scheduler';
 import { findResourceById, type Catalog, type CatalogResource } from '../../directory/catalog';
-import { BASELINE_CAPABILITIES, isGuid, NotFoundError, type Directory, type DirectoryUser } from '../../directory/directory';
+import { BASELINE_CAPABILITIES, isGuest, isGuid, NotFoundError, type Directory, type DirectoryUser } from '../../directory/directory';
 import { isOccurrence, nextOccurrence, previousOccurrence, type ReviewSchedule, type ReviewSchedules } from '../../directory/review-schedules';
 import type { AuditActor } from '../../store/audit-trail';
 import type { Job } from '../../store/jobs';
@@ -30,7 +30,7 @@ import type { Store } from '../../store/store';
 import type { AccessService } from '../access-service';
 import { messageWith } from '../access-service';
 import { formatTime } from '../access-duration';
-import { nextEnabledManager } from '../access-policy';
+import { canApprove, nextEnabledManager } from '../access-policy';
 import { describePrivileged, type PrivilegedResolver } from '../privileged';
 
 /**
@@ -149,6 +149,11 @@ type LastSignIns = Map<string, Date | null>;
 
 export class ReviewService {
   constructor(private readonly d: ReviewDeps) {}
+
+  /** Guests of the tenant review only when guests may approve (`ALLOW_GUEST_APPROVERS`). */
+  private get guestsMayReview(): boolean {
+    return this.d.config.guests.mayApprove;
+  }
 
   private now(): Date {
     return this.d.clock();
@@ -436,7 +441,7 @@ export class ReviewService {
     let source: ReviewerSource = 'manager';
     if (choice.kind === 'manager') {
       // The first manager up who can sign in; never the member (a loop in the data).
-      const m = await nextEnabledManager(dir, t.member, t.member.id);
+      const m = await nextEnabledManager(dir, t.member, t.member.id, undefined, this.guestsMayReview);
       named = m ? [m] : [];
     } else if (choice.kind === 'owner') {
       source = 'owner';
@@ -450,17 +455,18 @@ export class ReviewService {
       named = u ? [u] : [];
     }
     const selfRouted = named.some((u) => u.id.toLowerCase() === memberId);
-    const eligible = named.filter((u) => u.accountEnabled && u.id.toLowerCase() !== memberId);
+    // A guest of the tenant is no reviewer unless guests may approve (ALLOW_GUEST_APPROVERS).
+    const eligible = named.filter((u) => canApprove(u, this.guestsMayReview) && u.id.toLowerCase() !== memberId);
     if (eligible.length) return { reviewers: byName(eligible).slice(0, MAX_ITEM_REVIEWERS).map((user) => ({ user, source })), selfRouted };
 
     const fallback = this.d.technicianGroupId
-      ? (await cached(`members:${this.d.technicianGroupId}`, () => dir.listGroupMembers(this.d.technicianGroupId!))).filter((u) => u.accountEnabled && u.id.toLowerCase() !== memberId)
+      ? (await cached(`members:${this.d.technicianGroupId}`, () => dir.listGroupMembers(this.d.technicianGroupId!))).filter((u) => canApprove(u, this.guestsMayReview) && u.id.toLowerCase() !== memberId)
       : [];
     if (fallback.length) return { reviewers: byName(fallback).slice(0, MAX_ITEM_REVIEWERS).map((user) => ({ user, source: 'fallback' })), selfRouted };
     // The starter, when a person (a capability starting a review names itself, not a directory id).
     if (isGuid(starter.id) && starter.id.toLowerCase() !== memberId) {
       const u = await dir.getUser(starter.id);
-      if (u?.accountEnabled) return { reviewers: [{ user: u, source: 'fallback' }], selfRouted };
+      if (u && canApprove(u, this.guestsMayReview)) return { reviewers: [{ user: u, source: 'fallback' }], selfRouted };
     }
     return { reviewers: [], selfRouted };
   }
@@ -543,6 +549,8 @@ export class ReviewService {
     const row = this.d.reviews.reviewer(item.id, userId);
     if (!row) return 'not-a-reviewer';
     const dir = this.d.directory;
+    const reviewer = await dir.getUser(userId);
+    if (reviewer && isGuest(reviewer) && !this.guestsMayReview) return 'guest';
     switch (row.source) {
       case 'manager': {
         const member = await dir.getUser(item.memberId);

@@ -120,6 +120,8 @@ export function toUser(entry: Entry): DirectoryUser {
     jobTitle: text(entry, 'title'),
     accountEnabled: (int(entry, 'userAccountControl') & UF_ACCOUNTDISABLE) === 0,
     onPremisesSyncEnabled: bytes(entry, 'mS-DS-ConsistencyGuid') !== null,
+    // Active Directory has no guests: its accounts are the organisation's own.
+    userType: 'Member',
   };
 }
 

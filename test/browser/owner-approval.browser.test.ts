@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findResourceById, loadCatalog } from '../../directory/catalog';
+import { DemoAuthenticatorCodes } from '../../directory/demo-authenticator';
 import { cardsWith, openPlayground, sendChatMessage, settledCount, shootPage as shoot, startBrowserRig, waitForCount, waitUntil, type BrowserRig } from './chromium';
 
 /**
@@ -19,6 +20,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await rig?.close();
 }, LONG);
+
+/**
+ * Payroll Reports is high risk: Approve asks the approver for their fresh MFA on the card, and
+ * they type what their demo phone shows (`npm run demo:otp -- <upn>`), then Approve again.
+ */
+async function approveWithCode(card: import('playwright-core').Locator, codes: DemoAuthenticatorCodes, approverId: string): Promise<void> {
+  await card.getByRole('button', { name: 'Approve' }).click();
+  const box = card.getByRole('textbox', { name: /Code from your authenticator app/ });
+  await box.waitFor({ timeout: 30_000 });
+  await box.fill(codes.codeFor(approverId, new Date())!);
+  await card.getByRole('button', { name: 'Approve' }).click();
+}
 
 describe('the resource owner decides the last stage in her own chat', () => {
   it(
@@ -49,7 +62,8 @@ describe('the resource owner decides the last stage in her own chat', () => {
       // Stage 1: the manager.
       const first = cardsWith(pages.manager, 'access-title', `${id} · Payroll Reports for ${employee.displayName}`);
       await first.first().waitFor({ timeout: 30_000 });
-      await first.first().getByRole('button', { name: 'Approve' }).click();
+      const codes = new DemoAuthenticatorCodes(tenant);
+      await approveWithCode(first.first(), codes, tenant.personas.manager);
       await waitUntil(() => bot.store.requests.get(id)?.stage === 2, 60_000);
 
       // Stage 2: the owner, in her own window.
@@ -59,7 +73,7 @@ describe('the resource owner decides the last stage in her own chat', () => {
       expect(text).toContain('stage 2 of 2');
       expect(text).toMatch(/Stage 1 approved[\s\S]*Thomas Berg/);
       await shoot(pages.owner, second.first(), 'owner-1-stage-2-card.png');
-      await second.first().getByRole('button', { name: 'Approve' }).click();
+      await approveWithCode(second.first(), codes, owner.id);
       await waitUntil(() => bot.store.requests.get(id)?.state === 'granted', 60_000);
       await waitForCount(cardsWith(pages.owner, 'access-banner', /You approved/), (n) => n > 0, 60_000);
       await shoot(pages.owner, second.first(), 'owner-2-approved.png');
@@ -72,6 +86,9 @@ describe('the resource owner decides the last stage in her own chat', () => {
         [1, 'approved', tenant.personas.manager],
         [2, 'approved', owner.id],
       ]);
+      // Each approval records how the approver's MFA was proven.
+      const assurances = bot.store.audit.query({ correlationId: id, action: 'access.approved' }).map((e) => JSON.parse(e.details).assurance?.method);
+      expect(assurances).toEqual(['demo-totp', 'demo-totp']);
       for (const page of Object.values(pages)) await page.close();
     },
     LONG,

@@ -74,6 +74,7 @@ const USER_KEYS = [
   'onPremisesSyncEnabled',
   'surname',
   'userPrincipalName',
+  'userType',
 ];
 const GROUP_KEYS = ['description', 'displayName', 'id', 'mail'];
 const METHOD_KEYS = ['hint', 'id', 'isDefault', 'kind'];
@@ -171,6 +172,7 @@ export function directoryContract(
         expect(u.id).toBe(f.userId);
         expect(u.accountEnabled).toBe(true);
         expect(u.onPremisesSyncEnabled).toBe(false);
+        expect(u.userType).toBe('Member');
       });
 
       it('getUser accepts an upper-case GUID and returns the canonical id', async () => {

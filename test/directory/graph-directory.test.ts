@@ -13,7 +13,7 @@ import { demoTenant as tenant, graphDirectoryFor, startFakeGraph } from '../supp
 import { directoryContract } from './contract';
 import { fixturesFrom } from './fixtures';
 
-const USER_SELECT = 'id,userPrincipalName,displayName,mail,givenName,surname,department,jobTitle,accountEnabled,onPremisesSyncEnabled';
+const USER_SELECT = 'id,userPrincipalName,displayName,mail,givenName,surname,department,jobTitle,accountEnabled,onPremisesSyncEnabled,userType';
 const GROUP_SELECT = 'id,displayName,description,mail';
 const f = fixturesFrom(tenant, { lockout: false });
 const kevin = tenant.users.find((u) => u.surname === "O'Brien")!;

@@ -100,6 +100,7 @@ describe('LocalDirectory (local only)', () => {
         jobTitle: u.jobTitle,
         accountEnabled: u.accountEnabled,
         onPremisesSyncEnabled: u.onPremisesSyncEnabled,
+        userType: u.userType ?? 'Member',
       });
       expect((await d.getManager(u.id))?.id ?? null).toBe(u.managerId);
       expect(await d.getSignInState(u.id)).toEqual({
