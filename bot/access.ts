@@ -49,6 +49,7 @@ export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): Ac
     scheduler,
     technicians,
     fallbackGroupId: deps.config.access.fallbackGroupId ?? deps.technicianGroupId,
+    technicianGroupId: deps.technicianGroupId,
   });
   service.registerJobs(scheduler);
   technicians.attach(scheduler);

@@ -26,6 +26,8 @@ export interface ApproverRules {
   /** Approvers of last resort, as configured now. */
   fallbackGroupId: string | null;
   guestsMayApprove: boolean;
+  /** The identity technicians: they hand a leaver's pending approvals to the leaver's manager (offboarding). */
+  technicianGroupId: string | null;
 }
 
 export interface ResolvedApprover {
@@ -140,7 +142,8 @@ const MAX_FORWARD_CHAIN = 5;
  * - `fallback`: still a manager above the requester, or in the fallback group as configured now;
  * - `escalation`: recorded as an escalation target of this stage in the audit trail, and still
  *   a manager above another approver of the stage or in the fallback group;
- * - `delegate`: whoever forwarded the stage to them may still decide it themself.
+ * - `delegate`: whoever forwarded the stage to them may still decide it themself, or is
+ *   still an identity technician (offboarding hands a leaver's approvals to their manager).
  */
 export async function mayDecide(directory: Directory, store: Store, request: AccessRequest, userId: string, rules: ApproverRules, depth = 0): Promise<boolean> {
   if (userId === request.requesterId) return false;
@@ -161,8 +164,10 @@ export async function mayDecide(directory: Directory, store: Store, request: Acc
       }
       return false;
     }
-    case 'delegate':
-      return row.addedById !== null && row.addedById !== userId && depth < MAX_FORWARD_CHAIN && mayDecide(directory, store, request, row.addedById, rules, depth + 1);
+    case 'delegate': {
+      if (row.addedById === null || row.addedById === userId || depth >= MAX_FORWARD_CHAIN) return false;
+      return (await mayDecide(directory, store, request, row.addedById, rules, depth + 1)) || (await inGroup(directory, row.addedById, rules.technicianGroupId));
+    }
     default:
       return false;
   }

@@ -44,6 +44,8 @@ export interface AccessDeps {
   technicians: TechnicianNotices;
   /** Approvers of last resort. */
   fallbackGroupId: string | null;
+  /** The identity technicians group (their handovers of a leaver's approvals count); none when absent. */
+  technicianGroupId?: string | null;
 }
 
 /** Durable job kinds of access requests. */
@@ -173,7 +175,7 @@ export class AccessService {
   }
 
   private get approverRules(): ApproverRules {
-    return { fallbackGroupId: this.d.fallbackGroupId, guestsMayApprove: this.guestsMayApprove };
+    return { fallbackGroupId: this.d.fallbackGroupId, guestsMayApprove: this.guestsMayApprove, technicianGroupId: this.d.technicianGroupId ?? null };
   }
 
   // ---- creating a request --------------------------------------------------------------

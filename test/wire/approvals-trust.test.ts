@@ -196,6 +196,14 @@ describe('delegate, fallback and escalation approvers are checked again at click
     expect(h.bot.store.requests.get(id)!.state).toBe('pending');
   });
 
+  it("a delegate a technician's offboarding plan named (a leaver's approvals handed to their manager) can decide", async () => {
+    const id = await requestAccess(h, emily(), 'I need VPN for a week');
+    const rajesh = demoUser(h, 'Rajesh Iyer');
+    forgeApprover(id, 1, rajesh, 'delegate', h.user('technician').id);
+    const ok = await click(h, rajesh, 'access.approve', id, 1);
+    expect(cardText(ok)).toContain(`You approved ${id}`);
+  });
+
   it('a fallback approver who is neither above the requester nor in the fallback group cannot decide; one who is, can', async () => {
     const id = await requestAccess(h, emily(), 'I need VPN for a week');
     const mei = demoUser(h, 'Mei Tanaka');
