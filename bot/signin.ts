@@ -63,6 +63,13 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
   service.registerJobs(access.scheduler);
   // Before the first turn (the database is this process's alone): recoveries a stop cut short.
   service.recoverInterrupted();
+  if (config.access.freshMfaRisk !== null && !stepUp && !demo) {
+    // Fail closed: nothing can prove an approver's MFA, so those approvals are refused until step-up sign-in is configured.
+    deps.logger.warn(
+      { action: 'access.config' },
+      `no step-up sign-in is configured (STEP_UP_CONNECTION_NAME): approvals of ${config.access.freshMfaRisk}-risk access and above, and second approvals of privileged plans, cannot prove the approver's MFA and are refused`,
+    );
+  }
   const freshMfa = new FreshMfa({
     store: deps.store,
     verifier,
