@@ -149,3 +149,39 @@ describe('guests in production mode (Graph userType)', () => {
     expect(cardText(cardOf(connector.sentTo(client.personalConversationId({ id: guest.id, displayName: guest.displayName })).at(-1)))).toMatch(/guest account/);
   });
 });
+
+describe("a second technician's approval of a privileged plan (production)", () => {
+  it("asks for a fresh MFA; 'verify my MFA' in the 1:1 chat gives the step-up sign-in; then the approval goes through, recorded with its assurance", async () => {
+    const sarah = demoPersona('technician');
+    const ahmedUser = demoTenant.users.find((u) => u.displayName === 'Ahmed Farouk')!;
+    const ahmed: TestUser = { id: ahmedUser.id, displayName: ahmedUser.displayName };
+    const channel = client.channelConversationId();
+    expect((await client.message(sarah, 'disable Jonas Weber --reason leaves today', { where: 'channel' })).status).toBe(200);
+    const proposed = connector.sentTo(channel).map(cardOf).filter(Boolean).at(-1);
+    const plan = findById(proposed, 'tech-confirm').data.plan as string;
+    await client.invoke(sarah, 'tech.confirm', { plan }, { where: 'channel' });
+
+    const asked = (await client.invoke(ahmed, 'tech.approve', { plan }, { where: 'channel' })).body.value;
+    expect(cardText(asked)).toMatch(/needs proof of your MFA .*verify my MFA/);
+    // Production: no code box in a channel card, a sign-in in the 1:1 chat.
+    expect(findById(asked, 'mfaCode')).toBeUndefined();
+    expect(bot.store.technician.plans.get(plan)).toMatchObject({ state: 'proposed', approvedBy: { id: null } });
+
+    const before = connector.sentTo(client.personalConversationId(ahmed)).length;
+    await client.message(ahmed, 'verify my MFA');
+    const oauth = connector
+      .sentTo(client.personalConversationId(ahmed))
+      .slice(before)
+      .flatMap((a) => a.attachments ?? [])
+      .find((a: any) => a.contentType === 'application/vnd.microsoft.card.oauth');
+    expect(oauth?.content).toMatchObject({ connectionName: CONNECTION });
+    const authTime = now() - MINUTE_S;
+    const cards = await signInWith(ahmed, tokens.sign({ oid: ahmed.id, aud: APP_ID, amr: ['pwd', 'mfa'], auth_time: authTime }), '510009');
+    expect(cards.map(cardText).join(' ')).toMatch(/MFA proven/);
+
+    const approved = (await client.invoke(ahmed, 'tech.approve', { plan }, { where: 'channel' })).body.value;
+    expect(cardText(approved)).toMatch(/Running/);
+    const [approval] = bot.store.audit.query({ action: 'technician.plan-approved', correlationId: plan });
+    expect(JSON.parse(approval!.details).assurance).toEqual({ method: 'step-up-oidc', at: new Date(authTime * 1000).toISOString(), via: 'amr' });
+  });
+});
