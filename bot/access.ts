@@ -37,6 +37,8 @@ export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): Ac
     retryMaxMs: deps.config.jobs.retryMaxSeconds * 1000,
     pollMs: deps.config.jobs.pollSeconds * 1000,
     concurrency: deps.config.jobs.concurrency,
+    audit: deps.store.audit,
+    noticeAttempts: deps.config.jobs.maxAttempts,
   });
   const service = new AccessService({
     config: deps.config,

@@ -1,5 +1,9 @@
+import type { AuditTrail } from '../store/audit-trail';
+import { APP_NAME } from './deps';
 import { jobKey, type Job, type JobStore } from '../store/jobs';
 import type { Logger } from './logger';
+
+const SCHEDULER_ACTOR = { id: 'system', name: APP_NAME };
 
 /** A job failure that retrying cannot fix (the group was deleted, the request is gone). */
 export class PermanentJobError extends Error {
@@ -15,6 +19,9 @@ export class PermanentJobError extends Error {
  * time, whatever their request, as two of them on one membership must not interleave.
  */
 export const DIRECTORY_LANE = 'lane:directory';
+
+/** The scheduler's own job: tells the technicians about a job quarantined at start (durable, so a stop loses no ticket). */
+export const QUARANTINE_NOTICE_JOB = 'job.quarantine-notice';
 
 /** What runs one kind of job. */
 export interface JobHandler {
@@ -62,6 +69,10 @@ export interface SchedulerOptions {
   pollMs: number;
   /** How many jobs run at once (of different requests). Default 1. */
   concurrency?: number;
+  /** Where a job quarantined at start is recorded (`job.quarantined`), in the transaction that quarantines it. */
+  audit?: AuditTrail;
+  /** Attempts of the quarantine notice job. Default 5. */
+  noticeAttempts?: number;
 }
 
 /**
@@ -89,7 +100,9 @@ export class Scheduler {
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: SchedulerOptions) {}
+  constructor(private readonly o: SchedulerOptions) {
+    this.register(QUARANTINE_NOTICE_JOB, { run: (job) => this.runQuarantineNotice(job) });
+  }
 
   register(kind: string, handler: JobHandler): void {
     if (this.handlers.has(kind)) throw new Error(`job kind ${kind} registered twice`);
@@ -97,14 +110,66 @@ export class Scheduler {
     if (handler.lane) this.lanes[kind] = handler.lane;
   }
 
-  /** Recovers interrupted jobs, runs the due ones (in the background) and starts polling. */
+  /**
+   * Recovers interrupted jobs, runs the due ones (in the background) and starts polling. A job
+   * a stopped process left running has used an attempt; one out of attempts is quarantined
+   * instead of run again (a job that kills the process would otherwise kill every start),
+   * audited, with one ticket for the technicians through the failed-job path.
+   */
   start(): void {
-    const recovered = this.o.jobs.recoverInterrupted();
+    const { recovered, quarantined } = this.o.jobs.recoverInterrupted((job) => {
+      this.o.audit?.append({
+        actor: SCHEDULER_ACTOR,
+        action: 'job.quarantined',
+        target: `job:${job.id}`,
+        outcome: 'failure',
+        correlationId: job.requestId,
+        details: { jobId: job.id, kind: job.kind, attempts: job.attempts, maxAttempts: job.maxAttempts },
+      });
+      // A notice job that itself took the process down is not noticed again (no chain of them): the log and the trail say it.
+      if (job.kind === QUARANTINE_NOTICE_JOB) return;
+      this.o.jobs.schedule({
+        kind: QUARANTINE_NOTICE_JOB,
+        requestId: null,
+        dedupeKey: `job.quarantined:${job.id}`,
+        payload: { jobId: job.id },
+        runAt: this.o.clock(),
+        maxAttempts: this.o.noticeAttempts ?? 5,
+      });
+    });
     if (recovered) this.o.logger.warn({ recovered }, 'jobs interrupted by a stop run again');
+    for (const job of quarantined) this.o.logger.error({ jobId: job.id, kind: job.kind, attempts: job.attempts, correlationId: job.requestId ?? undefined }, 'a job was running each time the process stopped: quarantined, not run again');
     this.stopped = false;
     this.timer = setInterval(() => this.kick(), this.o.pollMs);
     this.timer.unref();
     this.kick();
+  }
+
+  /** The failed-job path for a quarantined job: its handler's `onGiveUp`, then the notice; a notice that fails is retried. */
+  private async runQuarantineNotice(notice: Job): Promise<void> {
+    const job = this.o.jobs.get(Number(notice.payload.jobId));
+    if (!job) throw new PermanentJobError(`job ${String(notice.payload.jobId)} not found`);
+    const handler = this.handlers.get(job.kind);
+    const error = new Error(`the process stopped while it ran, ${job.attempts} time(s); quarantined`);
+    const log = this.o.logger.child({ jobId: job.id, kind: job.kind, correlationId: job.requestId ?? undefined });
+    let custom: TechnicianNotice | void = undefined;
+    // onGiveUp records the outcome once: a retry of this notice does not run it again.
+    if (notice.attempts === 1 && handler?.onGiveUp) {
+      try {
+        custom = await handler.onGiveUp(job, error);
+      } catch (err) {
+        log.error({ err: { message: (err as Error).message } }, 'handling a quarantined job failed');
+      }
+    }
+    await this.o.technicians.raise(
+      custom ?? {
+        title: `A helpdesk job was quarantined: ${job.kind}`,
+        text: `The helpdesk stopped while this job ran, ${job.attempts} time(s), so it may be what stops it. It will not run again until someone looks at it; the bot runs on without it.`,
+        facts: [...(job.requestId ? [{ title: 'Request', value: job.requestId }] : []), { title: 'Job', value: `#${job.id} ${job.kind}` }],
+        requestId: job.requestId,
+        type: 'job',
+      },
+    );
   }
 
   /** Runs due jobs soon, without waiting (call after scheduling one that is due now). */

@@ -52,7 +52,9 @@ export function openDatabase(file: string, options: OpenOptions): Db {
     db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
+      // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on a power loss, and an
+      // intent event (`...-attempted`) must be on disk before the directory is called.
+      db.pragma('synchronous = FULL');
     }
     db.pragma('foreign_keys = ON');
     // The delete a REPLACE (or INSERT OR REPLACE) makes of a row in the way fires DELETE

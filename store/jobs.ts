@@ -30,6 +30,9 @@ export interface NewJob {
   maxAttempts: number;
 }
 
+/** How the `last_error` of a job quarantined at start begins (see {@link JobStore.recoverInterrupted}). */
+export const QUARANTINE_PREFIX = 'quarantined:';
+
 const COLUMNS = 'id, kind, request_id, dedupe_key, payload, state, attempts, max_attempts, next_run_at, last_error, created_at, updated_at';
 
 /**
@@ -65,6 +68,10 @@ export class JobStore {
         `UPDATE jobs SET state = 'cancelled', updated_at = @now WHERE request_id = @requestId AND state = 'pending' AND (@kind IS NULL OR kind = @kind)`,
       ),
       recover: db.prepare(`UPDATE jobs SET state = 'pending', next_run_at = @now, updated_at = @now WHERE state = 'running'`),
+      leftRunning: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE state = 'running' ORDER BY id`),
+      quarantine: db.prepare(
+        `UPDATE jobs SET state = 'failed', attempts = attempts + 1, last_error = @error, updated_at = @now WHERE id = @id AND state = 'running'`,
+      ),
       forRequest: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE request_id = ? ORDER BY id`),
       byState: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE state = ? ORDER BY id`),
       nextRunAt: db.prepare(`SELECT min(next_run_at) AS at FROM jobs WHERE state = 'pending'`),
@@ -129,11 +136,29 @@ export class JobStore {
   }
 
   /**
-   * Jobs left `running` by a process that stopped mid-job go back to pending, due now.
-   * One bot process owns the database, so at start nothing else can be running them.
+   * Jobs left `running` by a process that stopped mid-job. The cut-short run was counted when
+   * it was claimed, and counts once more as a failure (it may be what takes the process down,
+   * and an unsupervised last attempt could take it down again): a job whose count then reaches
+   * its `maxAttempts` is quarantined - `failed` with {@link QUARANTINE_PREFIX}, never
+   * run again - and `onQuarantine` runs for it inside the same transaction (its audit event,
+   * its notice job). The others go back to pending, due now. One bot process owns the
+   * database, so at start nothing else can be running them.
    */
-  recoverInterrupted(): number {
-    return this.s.recover.run({ now: this.now() }).changes;
+  recoverInterrupted(onQuarantine: (job: Job) => void = () => {}): { recovered: number; quarantined: Job[] } {
+    const run = () => {
+      const quarantined: Job[] = [];
+      const now = this.now();
+      for (const job of this.s.leftRunning.all().map((r) => toJob(r)!)) {
+        if (job.attempts + 1 < job.maxAttempts) continue;
+        const error = `${QUARANTINE_PREFIX} the process stopped while it ran, ${job.attempts + 1} of ${job.maxAttempts} attempt(s) used`;
+        if (this.s.quarantine.run({ id: job.id, error, now }).changes !== 1) continue;
+        const q = this.get(job.id)!;
+        onQuarantine(q);
+        quarantined.push(q);
+      }
+      return { recovered: this.s.recover.run({ now }).changes, quarantined };
+    };
+    return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
   }
 
   forRequest(requestId: string): Job[] {
