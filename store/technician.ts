@@ -286,6 +286,7 @@ export class Plans {
            @progress, @correlationId, @now, @now, @expiresAt)`,
       ),
       get: db.prepare(`SELECT ${PLAN_COLUMNS} FROM technician_plans WHERE id = ?`),
+      running: db.prepare(`SELECT id FROM technician_plans WHERE state = 'running' ORDER BY id`),
       replan: db.prepare(
         `UPDATE technician_plans SET steps = @steps, signature = @signature, privileged = @privileged, progress = @progress, confirmed_at = NULL,
            approved_by_id = NULL, approved_by_name = NULL, approved_at = NULL, expires_at = @expiresAt, updated_at = @now
@@ -370,6 +371,11 @@ export class Plans {
   /** Proposed -> cancelled or expired. */
   end(id: string, to: 'cancelled' | 'expired'): boolean {
     return this.s.end.run({ id, to, now: this.now() }).changes === 1;
+  }
+
+  /** Ids of the plans left running (at start: cut short by a stop). */
+  runningIds(): string[] {
+    return (this.s.running.all() as Array<{ id: string }>).map((r) => r.id);
   }
 
   saveProgress(id: string, progress: StepResult[]): boolean {

@@ -210,8 +210,34 @@ const ENDED_TEXT: Record<string, string> = {
   interrupted: 'The helpdesk stopped while making the change, so it may not have been made and nothing secret was shown. Start again; the identity technicians were told.',
 };
 
+/** How a recovery cut short by a stop ended, once the directory was re-read (outcome codes of `signin.recovery-reconciled`). */
+const RECONCILED_TEXT: Record<string, { title: string; text: string }> = {
+  'interrupted-not-done': {
+    title: 'not done',
+    text: 'The helpdesk stopped while making the change. The directory shows it was not made, and nothing secret was shown. Start again; the identity technicians were told.',
+  },
+  'secret-not-shown': {
+    title: 'start again',
+    text: 'The helpdesk stopped while making the change: the directory shows it was made, but what you needed to see was never shown and cannot be shown again. Start again to get a new one; the identity technicians were told.',
+  },
+  'outcome-unknown': {
+    title: 'check needed',
+    text: 'The helpdesk stopped while making the change, and the directory does not show whether it was made. Nothing secret was shown. The identity technicians were told and will check; you can also start again.',
+  },
+};
+
 /** The user's card once the recovery is over: done, or why it ended. */
 export function endedCard(s: RecoverySession): AdaptiveCardJson {
+  const reconciled = s.outcome ? RECONCILED_TEXT[s.outcome] : undefined;
+  if (reconciled) {
+    return renderSigninNotice({
+      title: `${FLOW_TITLES[s.flow]}: ${reconciled.title}`,
+      text: reconciled.text,
+      tone: 'warning',
+      facts: [{ title: 'Reference', value: s.id }],
+      actions: [{ id: 'signin-again', title: 'Start again', verb: 'signin.start', data: { flow: s.flow } }],
+    });
+  }
   if (s.state === 'completed') {
     const done =
       s.flow === 'password'

@@ -9,6 +9,8 @@ import type { AuditActor } from '../../store/audit-trail';
 import type { LostMethod, RecoverySession, VerificationMethod } from '../../store/recovery';
 import type { Store } from '../../store/store';
 import { recentlyEnabled, type PrivilegedResolver } from '../privileged';
+import { INTENT_ACTIONS, intentDetails, OUTCOME_ACTIONS, recordIntent, type IntentAction, type ReconciledOutcome } from '../effect-intents';
+import type { AuditEvent } from '../../store/audit-trail';
 import { describeMethod } from './cards';
 import { generateTemporaryPassword } from './password';
 
@@ -20,6 +22,7 @@ export const SIGNIN_JOBS = {
   hideSecret: 'signin.hide-secret',
   expire: 'signin.expire',
   noticeInterrupted: 'signin.notice-interrupted',
+  reconcile: 'signin.reconcile',
 } as const;
 
 export const SIGNIN_SYSTEM: AuditActor = { id: 'system', name: APP_NAME };
@@ -167,8 +170,9 @@ export class RecoveryActions {
   async resetPassword(subject: DirectoryUser, v: RecoveryVerification, outlet: SecretOutlet): Promise<SecretShown> {
     await this.check(subject, v);
     const password = generateTemporaryPassword(this.cfg.passwordLength);
-    await this.d.directory.resetPassword(subject.id, password, true);
-    this.record(subject, v, [{ action: 'signin.password-reset', details: { forceChangeAtNextSignIn: true, verifiedBy: this.verifiedBy(v) } }]);
+    const attempt = this.intend(subject, v, INTENT_ACTIONS.passwordReset);
+    await this.effect(subject, v, attempt, () => this.d.directory.resetPassword(subject.id, password, true));
+    this.record(subject, v, [{ action: 'signin.password-reset', details: { forceChangeAtNextSignIn: true, verifiedBy: this.verifiedBy(v), attempt } }]);
     return this.showSecret(v, outlet, { kind: 'password', password }, null);
   }
 
@@ -185,11 +189,15 @@ export class RecoveryActions {
     outlet: SecretOutlet,
   ): Promise<PassIssued> {
     await this.check(subject, v);
+    const removalAttempt = options.lost?.length ? this.intend(subject, v, INTENT_ACTIONS.methodsRemoval, { methods: options.lost.map((m) => ({ id: m.id, kind: m.kind })) }) : null;
     const removal = options.lost?.length ? await this.removeListed(subject.id, options.lost) : { removed: [], kept: [], failures: [] };
     if (removal.failures.length) {
-      this.auditPartialRemoval(subject, v, removal.removed);
+      this.auditPartialRemoval(subject, v, removal.removed, removalAttempt);
       throw removal.failures[0]!.error;
     }
+    // The passes there before: one that is new after a stop was created by this attempt.
+    const existing = (await this.d.directory.listAuthMethods(subject.id)).filter((m) => m.kind === 'temporaryAccessPass').map((m) => m.id);
+    const tapAttempt = this.intend(subject, v, INTENT_ACTIONS.tap, { existing });
     let tap: Awaited<ReturnType<Directory['createTemporaryAccessPass']>>;
     try {
       tap = await this.d.directory.createTemporaryAccessPass(subject.id, {
@@ -198,16 +206,20 @@ export class RecoveryActions {
       });
     } catch (err) {
       // What was removed stays removed: it is on record before the failure is.
-      this.auditPartialRemoval(subject, v, removal.removed);
+      this.auditPartialRemoval(subject, v, removal.removed, removalAttempt);
+      this.effectError(subject, v, tapAttempt, err);
       throw err;
     }
     const validUntil = new Date(new Date(tap.startDateTime).getTime() + tap.lifetimeInMinutes * 60_000);
-    const sessionsRevoked = removal.removed.length ? await this.revokeAfterRemoval(subject, v) : false;
+    const revoked = removal.removed.length ? await this.revokeAfterRemoval(subject, v) : { revoked: false, attempt: null };
+    const attempts = [removalAttempt, revoked.attempt].filter((a): a is number => a !== null);
     this.record(subject, v, [
-      ...(removal.removed.length || removal.kept.length ? [{ action: 'signin.methods-removed', details: this.removalDetails(removal, sessionsRevoked) }] : []),
+      ...(removal.removed.length || removal.kept.length || attempts.length
+        ? [{ action: 'signin.methods-removed', details: { ...this.removalDetails(removal, revoked.revoked), attempts } }]
+        : []),
       {
         action: 'signin.tap-issued',
-        details: { lifetimeMinutes: tap.lifetimeInMinutes, oneTime: tap.isUsableOnce, validUntil: validUntil.toISOString(), verifiedBy: this.verifiedBy(v) },
+        details: { lifetimeMinutes: tap.lifetimeInMinutes, oneTime: tap.isUsableOnce, validUntil: validUntil.toISOString(), verifiedBy: this.verifiedBy(v), attempt: tapAttempt },
       },
     ]);
     const shown = await this.showSecret(
@@ -232,19 +244,28 @@ export class RecoveryActions {
    */
   async removeMethods(subject: DirectoryUser, v: RecoveryVerification, methods: readonly LostMethod[]): Promise<MethodRemoval & { sessionsRevoked: boolean }> {
     await this.check(subject, v);
+    const removalAttempt = methods.length ? this.intend(subject, v, INTENT_ACTIONS.methodsRemoval, { methods: methods.map((m) => ({ id: m.id, kind: m.kind })) }) : null;
     const removal = await this.removeListed(subject.id, methods);
-    const sessionsRevoked = removal.removed.length ? await this.revokeAfterRemoval(subject, v) : false;
-    if (removal.removed.length || removal.kept.length || removal.failures.length) {
-      this.record(subject, v, [{ action: 'signin.methods-removed', details: this.removalDetails(removal, sessionsRevoked), outcome: removal.removed.length || !removal.failures.length ? 'success' : 'failure' }]);
+    const revoked = removal.removed.length ? await this.revokeAfterRemoval(subject, v) : { revoked: false, attempt: null };
+    const attempts = [removalAttempt, revoked.attempt].filter((a): a is number => a !== null);
+    if (removal.removed.length || removal.kept.length || removal.failures.length || attempts.length) {
+      this.record(subject, v, [
+        {
+          action: 'signin.methods-removed',
+          details: { ...this.removalDetails(removal, revoked.revoked), attempts },
+          outcome: removal.removed.length || !removal.failures.length ? 'success' : 'failure',
+        },
+      ]);
     }
-    return { ...removal, sessionsRevoked };
+    return { ...removal, sessionsRevoked: revoked.revoked };
   }
 
   /** Clears the lockout. */
   async unlock(subject: DirectoryUser, v: RecoveryVerification): Promise<void> {
     await this.check(subject, v);
-    await this.d.directory.unlockAccount(subject.id);
-    this.record(subject, v, [{ action: 'signin.unlocked', details: { verifiedBy: this.verifiedBy(v) } }]);
+    const attempt = this.intend(subject, v, INTENT_ACTIONS.unlock);
+    await this.effect(subject, v, attempt, () => this.d.directory.unlockAccount(subject.id));
+    this.record(subject, v, [{ action: 'signin.unlocked', details: { verifiedBy: this.verifiedBy(v), attempt } }]);
   }
 
   // ---- the secret's message ------------------------------------------------------------------
@@ -322,9 +343,84 @@ export class RecoveryActions {
     });
   }
 
-  private auditPartialRemoval(subject: DirectoryUser, v: RecoveryVerification, removed: LostMethod[]): void {
-    if (!removed.length) return;
-    this.audit(this.actorOf(subject, v), 'signin.methods-removed', subject.id, 'success', this.correlationOf(v), { removed: removed.map((r) => describeMethod(r)), incomplete: true });
+  private auditPartialRemoval(subject: DirectoryUser, v: RecoveryVerification, removed: LostMethod[], attempt: number | null): void {
+    if (!removed.length && attempt === null) return;
+    this.audit(this.actorOf(subject, v), 'signin.methods-removed', subject.id, removed.length ? 'success' : 'failure', this.correlationOf(v), {
+      removed: removed.map((r) => describeMethod(r)),
+      incomplete: true,
+      ...(attempt !== null ? { attempt } : {}),
+    });
+  }
+
+  /**
+   * The intent of a directory change, before it is made: in self-service in a transaction
+   * that re-checks the recovery's claim (`completing`), so no change is on its way without a
+   * claim and its intent on record (synchronous=FULL: on disk before the directory is called).
+   */
+  private intend(subject: DirectoryUser, v: RecoveryVerification, action: IntentAction, details: Record<string, unknown> = {}): number {
+    return this.d.store.transaction(() => {
+      if (v.kind === 'self-service' && this.d.store.recovery.get(v.session.id)?.state !== 'completing') {
+        throw new VerificationRequiredError(`Recovery ${v.session.id} is no longer being completed.`);
+      }
+      return recordIntent(this.d.store.audit, this.actorOf(subject, v), action, subject.id, this.correlationOf(v), this.now(), details);
+    });
+  }
+
+  /** Makes a change; an error from the directory is its attempt's outcome on record (then thrown on). */
+  private async effect<T>(subject: DirectoryUser, v: RecoveryVerification, attempt: number, change: () => Promise<T>): Promise<T> {
+    try {
+      return await change();
+    } catch (err) {
+      this.effectError(subject, v, attempt, err);
+      throw err;
+    }
+  }
+
+  private effectError(subject: DirectoryUser, v: RecoveryVerification, attempt: number, err: unknown): void {
+    try {
+      this.audit(this.actorOf(subject, v), OUTCOME_ACTIONS.effectError, subject.id, 'failure', this.correlationOf(v), { attempt, error: (err as Error)?.name ?? 'Error' });
+    } catch (e) {
+      this.d.logger.error({ correlationId: this.correlationOf(v), err: { message: (e as Error).message } }, 'the outcome of a directory change could not be recorded');
+    }
+  }
+
+  // ---- after a stop --------------------------------------------------------------------------
+
+  /**
+   * What the directory shows of an intent whose outcome was never recorded (the process
+   * stopped in between): a password changed after it, a pass that was not there before, the
+   * methods gone, the lockout cleared. Sessions leave no trace: unknown. Throws when the
+   * directory does not answer (try again later).
+   */
+  async reconcile(intent: AuditEvent, subjectId: string): Promise<{ outcome: ReconciledOutcome; details: Record<string, unknown> }> {
+    const d = intentDetails(intent);
+    // The directory keeps whole seconds.
+    const at = Math.floor(new Date(d.at).getTime() / 1000) * 1000;
+    switch (intent.action) {
+      case INTENT_ACTIONS.passwordReset: {
+        const state = await this.d.directory.getSignInState(subjectId);
+        if (!state.lastPasswordChange) return { outcome: 'unknown', details: { reason: 'no last password change in the directory' } };
+        const changed = new Date(state.lastPasswordChange).getTime() >= at;
+        return { outcome: changed ? 'done' : 'not-done', details: { directoryChangedAt: state.lastPasswordChange, changeRequired: state.passwordChangeRequired } };
+      }
+      case INTENT_ACTIONS.tap: {
+        const before = new Set(Array.isArray(d.existing) ? (d.existing as string[]) : []);
+        const passes = (await this.d.directory.listAuthMethods(subjectId)).filter((m) => m.kind === 'temporaryAccessPass');
+        return { outcome: passes.some((p) => !before.has(p.id)) ? 'done' : 'not-done', details: {} };
+      }
+      case INTENT_ACTIONS.methodsRemoval: {
+        const wanted = Array.isArray(d.methods) ? (d.methods as Array<{ id: string }>) : [];
+        const current = new Set((await this.d.directory.listAuthMethods(subjectId)).map((m) => m.id));
+        const gone = wanted.filter((m) => !current.has(m.id)).length;
+        return { outcome: gone === 0 ? 'not-done' : 'done', details: { removed: gone, of: wanted.length } };
+      }
+      case INTENT_ACTIONS.unlock: {
+        const state = await this.d.directory.getSignInState(subjectId);
+        return { outcome: state.lockSupported && state.locked ? 'not-done' : 'done', details: {} };
+      }
+      default:
+        return { outcome: 'unknown', details: { reason: 'the directory does not show whether it was done' } };
+    }
   }
 
   private removalDetails(removal: MethodRemoval, sessionsRevoked: boolean): Record<string, unknown> {
@@ -365,13 +461,14 @@ export class RecoveryActions {
   }
 
   /** Sessions revoked after a removal; a failure is logged (the removal stands) and reported as not revoked. */
-  private async revokeAfterRemoval(subject: DirectoryUser, v: RecoveryVerification): Promise<boolean> {
+  private async revokeAfterRemoval(subject: DirectoryUser, v: RecoveryVerification): Promise<{ revoked: boolean; attempt: number }> {
+    const attempt = this.intend(subject, v, INTENT_ACTIONS.sessionsRevoke);
     try {
       await this.d.directory.revokeSessions(subject.id);
-      return true;
+      return { revoked: true, attempt };
     } catch (err) {
       this.d.logger.warn({ correlationId: this.correlationOf(v), err: { name: (err as Error).name, message: (err as Error).message } }, 'revoking sign-in sessions after removing methods failed');
-      return false;
+      return { revoked: false, attempt };
     }
   }
 

@@ -4,7 +4,8 @@ import { renderSigninNotice, type CardAction, type Fact, type Tone } from '../..
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
 import type { RecoveryConfig } from '../../bot/recovery-config';
-import { PermanentJobError, type Scheduler, type TechnicianNotices } from '../../bot/scheduler';
+import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotices } from '../../bot/scheduler';
+import { openIntents, OUTCOME_ACTIONS, type ReconciledOutcome } from '../effect-intents';
 import { resolveResource, type Catalog, type CatalogResource } from '../../directory/catalog';
 import { DirectoryError, isDirectoryUnavailable, UnsupportedError, type AuthMethod, type Directory, type DirectoryUser } from '../../directory/directory';
 import type { AuditActor } from '../../store/audit-trail';
@@ -648,29 +649,89 @@ export class RecoveryService {
     scheduler.register(SIGNIN_JOBS.hideSecret, { run: (job) => this.runHideSecret(job) });
     scheduler.register(SIGNIN_JOBS.expire, { run: (job) => this.runExpire(job) });
     scheduler.register(SIGNIN_JOBS.noticeInterrupted, { run: (job) => this.runNoticeInterrupted(job) });
+    // In the directory's lane: what it reads must not interleave with another change of the account.
+    scheduler.register(SIGNIN_JOBS.reconcile, {
+      lane: DIRECTORY_LANE,
+      run: (job) => this.runReconcile(job),
+      onGiveUp: async (job) => this.endInterrupted(this.sessionOf(job), null),
+    });
   }
 
   /**
    * At start, before any turn: a recovery left `completing` was cut short by a stop between
    * its claim and its outcome, and no turn will finish it (its secret could only be shown in
-   * that turn). It ends as failed (`interrupted`), audited, with its cards updated; the
-   * technicians are told, since the directory may or may not have made the change. The
-   * user can start again. Returns how many.
+   * that turn). A durable job re-reads the directory for each of its changes on record as
+   * attempted without an outcome and ends it with what actually happened
+   * ({@link runReconcile}): never "failed" for a change that may have been made. Returns how many.
    */
   recoverInterrupted(): number {
-    const ended = this.d.store.transaction(() =>
-      this.d.store.recovery.completing().filter((s) => {
-        if (!this.d.store.recovery.transition(s.id, 'completing', 'failed', { outcome: 'interrupted' })) return false;
-        this.audit(SIGNIN_SYSTEM, 'signin.recovery-failed', s.userId, 'failure', s.id, { flow: s.flow, reason: 'interrupted' });
-        this.schedule(SIGNIN_JOBS.updateCards, s.id, this.now());
-        // A job, not a call: the notice survives a channel that cannot be reached now, or another stop.
-        this.schedule(SIGNIN_JOBS.noticeInterrupted, s.id, this.now(), {}, `signin.interrupted:${s.id}`);
-        return true;
-      }),
+    const found = this.d.store.transaction(() =>
+      this.d.store.recovery.completing().filter((s) => this.d.store.jobs.schedule({
+        kind: SIGNIN_JOBS.reconcile,
+        requestId: s.id,
+        runAt: this.now(),
+        payload: {},
+        dedupeKey: `signin.reconcile:${s.id}`,
+        maxAttempts: this.d.maxJobAttempts,
+      }) !== null),
     );
-    for (const s of ended) this.d.logger.warn({ correlationId: s.id, flow: s.flow }, 'sign-in recovery interrupted by a stop; ended as failed');
-    if (ended.length) this.d.scheduler.kick();
-    return ended.length;
+    for (const s of found) this.d.logger.warn({ correlationId: s.id, flow: s.flow }, 'sign-in recovery interrupted by a stop; the directory is read again to record what happened');
+    if (found.length) this.d.scheduler.kick();
+    return found.length;
+  }
+
+  /** Re-reads the directory for the interrupted recovery's open intents, then ends it. */
+  private async runReconcile(job: Job): Promise<void> {
+    const s = this.sessionOf(job);
+    if (s.state !== 'completing') return;
+    const results: Array<{ attempt: number; effect: string; outcome: ReconciledOutcome; details: Record<string, unknown> }> = [];
+    for (const intent of openIntents(this.d.store.audit, s.id)) {
+      const r = await this.actions.reconcile(intent, s.userId);
+      results.push({ attempt: intent.seq, effect: intent.action.replace(/-attempted$/, ''), ...r });
+    }
+    this.endInterrupted(s, results);
+  }
+
+  /**
+   * Ends an interrupted recovery with what the directory showed (`results`; null when it
+   * never answered: every open intent is unknown). Each intent gets its `signin.effect-reconciled`;
+   * the recovery: `signin.recovery-failed` (`interrupted`) only when nothing was made, else
+   * `signin.recovery-reconciled` - done (a secret made but never shown is not shown again:
+   * the user starts again) or unknown.
+   */
+  private endInterrupted(s: RecoverySession, results: Array<{ attempt: number; effect: string; outcome: ReconciledOutcome; details: Record<string, unknown> }> | null): void {
+    const ended = this.d.store.transaction(() => {
+      const r =
+        results ?? openIntents(this.d.store.audit, s.id).map((i) => ({ attempt: i.seq, effect: i.action.replace(/-attempted$/, ''), outcome: 'unknown' as const, details: { reason: 'the directory did not answer' } }));
+      const result: ReconciledOutcome = r.some((x) => x.outcome === 'unknown') ? 'unknown' : r.some((x) => x.outcome === 'done') ? 'done' : 'not-done';
+      const secretFlow = s.flow !== 'unlock';
+      const [to, outcome] =
+        result === 'not-done'
+          ? (['failed', r.length ? 'interrupted-not-done' : 'interrupted'] as const)
+          : result === 'done'
+            ? (['completed', secretFlow ? 'secret-not-shown' : 'done'] as const)
+            : (['cancelled', 'outcome-unknown'] as const);
+      if (!this.d.store.recovery.transition(s.id, 'completing', to, { outcome })) return false;
+      for (const x of r) {
+        this.audit(SIGNIN_SYSTEM, OUTCOME_ACTIONS.effectReconciled, s.userId, x.outcome === 'unknown' ? 'failure' : 'success', s.id, { attempt: x.attempt, effect: x.effect, outcome: x.outcome, ...x.details });
+      }
+      if (result === 'not-done') {
+        // Nothing attempted, or the directory shows nothing was made: "failed" is then the truth.
+        this.audit(SIGNIN_SYSTEM, 'signin.recovery-failed', s.userId, 'failure', s.id, { flow: s.flow, reason: 'interrupted', ...(r.length ? { reconciled: r.length } : {}) });
+      } else {
+        this.audit(SIGNIN_SYSTEM, OUTCOME_ACTIONS.recoveryReconciled, s.userId, result === 'done' ? 'success' : 'failure', s.id, {
+          flow: s.flow,
+          outcome: result,
+          shownToUser: false,
+          attempts: r.map((x) => x.attempt),
+        });
+      }
+      this.schedule(SIGNIN_JOBS.updateCards, s.id, this.now());
+      // A job, not a call: the notice survives a channel that cannot be reached now, or another stop.
+      this.schedule(SIGNIN_JOBS.noticeInterrupted, s.id, this.now(), { result }, `signin.interrupted:${s.id}`);
+      return true;
+    });
+    if (ended) this.d.scheduler.kick();
   }
 
   /** Tells the technicians about a recovery a stop cut short; retried until the ticket exists. */
@@ -679,9 +740,16 @@ export class RecoveryService {
     const title = `Sign-in recovery interrupted: ${s.userName}`;
     // A retry after the ticket was opened (its card is posted by its own job) opens no second one.
     if (this.d.store.technician.tickets.openFromSource(s.id, title)) return;
+    const result = (job.payload as { result?: ReconciledOutcome }).result ?? 'unknown';
+    const what =
+      result === 'done'
+        ? `The directory shows the change was made${s.flow === 'unlock' ? '' : ', but the secret was never shown (it is not shown again; starting again issues a new one)'}.`
+        : result === 'not-done'
+          ? 'The directory shows the change was not made, and no secret was shown.'
+          : 'The directory does not show whether the change was made (or did not answer), and no secret was shown.';
     await this.d.technicians.raise({
       title,
-      text: `The helpdesk stopped while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. The directory may or may not have made the change, and no secret was shown. Please check the account and help them; they can also start again.`,
+      text: `The helpdesk stopped while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. ${what} Please check the account and help them; they can also start again.`,
       facts: [{ title: 'Reference', value: s.id }],
       requestId: s.id,
     });

@@ -24,6 +24,7 @@ import { ACCESS_JOBS } from '../access-service';
 import { formatDuration, formatTime } from '../access-duration';
 import { checkRequest, heldResources, nextEnabledManager, snapshotPolicy, type Refusal } from '../access-policy';
 import type { RecoveryActions, RecoveryVerification, SecretOutlet } from '../signin/recovery-actions';
+import { INTENT_ACTIONS, openIntents, OUTCOME_ACTIONS, recordIntent, type ReconciledOutcome } from '../effect-intents';
 import { messageWith, type TicketService } from './tickets';
 
 /**
@@ -300,6 +301,41 @@ export function profileChangeText(step: Extract<Step, { kind: 'update-profile' }
   return parts.join(', ');
 }
 
+/** Steps that change the directory: each is on record as attempted before it runs. */
+const DIRECTORY_STEPS: ReadonlySet<Step['kind']> = new Set<Step['kind']>([
+  'disable',
+  'enable',
+  'revoke-sessions',
+  'unlock',
+  'reset-password',
+  'tap',
+  'remove-mfa',
+  'mfa-reset',
+  'update-profile',
+  'add-groups',
+  'remove-groups',
+]);
+
+/** Steps whose whole effect the directory shows afterwards: once it shows them done, they are not made again. */
+const READ_BACK_STEPS: ReadonlySet<Step['kind']> = new Set<Step['kind']>(['disable', 'enable', 'add-groups', 'remove-groups', 'update-profile', 'revoke-sessions']);
+
+const SYSTEM_ACTOR: AuditActor = { id: 'system', name: APP_NAME };
+
+/**
+ * A secret step cut short is not made again by itself (a new secret nobody is waiting for):
+ * the technician runs the command again, knowing what the directory shows.
+ */
+function secretStepAfterStop(kind: 'reset-password' | 'tap', outcome: ReconciledOutcome): StepResult {
+  const what = kind === 'tap' ? 'the Temporary Access Pass' : 'the temporary password';
+  const detail =
+    outcome === 'done'
+      ? `the bot stopped after ${what} was set, before it was shown; it is not shown again: run the command again for a new one`
+      : outcome === 'not-done'
+        ? `the bot stopped before ${what} was set: run the command again`
+        : `the bot stopped; the directory does not show whether ${what} was set: check, then run the command again`;
+  return { status: 'partial', detail, failures: ['interrupted by a stop'] };
+}
+
 /** Runs plans' steps; registered as the `technician.run-plan` job and used inline for immediate commands. */
 export class PlanRunner {
   constructor(private readonly d: PlanDeps) {}
@@ -307,6 +343,21 @@ export class PlanRunner {
   registerJobs(scheduler: Scheduler): void {
     scheduler.register(TECH_JOBS.runPlan, { lane: DIRECTORY_LANE, run: (job) => this.runJob(job) });
     scheduler.register(TECH_JOBS.hideSecret, { run: (job) => this.runHideSecret(job) });
+    this.resumeInterrupted();
+  }
+
+  /**
+   * Before the scheduler starts: a plan left running with no job to run it (an immediate
+   * command run inline, cut short by a stop) gets one, so its cut-short step is reconciled
+   * with the directory and the plan finished. A plan whose job was cut short is run by that job.
+   */
+  private resumeInterrupted(): void {
+    this.d.store.transaction(() => {
+      for (const id of this.d.store.technician.plans.runningIds()) {
+        if (this.d.store.jobs.forRequest(id).some((j) => j.kind === TECH_JOBS.runPlan && (j.state === 'pending' || j.state === 'running'))) continue;
+        this.d.store.jobs.schedule({ kind: TECH_JOBS.runPlan, requestId: id, runAt: this.now(), dedupeKey: `tech.resume:${id}`, maxAttempts: this.d.config.jobs.maxAttempts });
+      }
+    });
   }
 
   private now(): Date {
@@ -340,14 +391,27 @@ export class PlanRunner {
       if (current.status !== 'pending' && current.status !== 'running') continue;
       // Saved as running: a stop cut this step short, perhaps after its change and event.
       const interrupted = current.status === 'running';
+      const step = plan.steps[i]!;
+      const previous = interrupted ? this.stepIntent(plan, i) : null;
       progress[i] = { status: 'running', detail: '' };
-      await save();
+      // The claim of the step and its intent commit together, before the directory is called.
+      this.d.store.transaction(() => {
+        this.d.store.technician.plans.saveProgress(planId, progress);
+        if (DIRECTORY_STEPS.has(step.kind)) recordIntent(this.d.store.audit, plan.actor, INTENT_ACTIONS.technicianStep, plan.subject.id, plan.id, this.now(), { step: step.kind, index: i });
+      });
+      if (updateCards) await this.updateCards(this.plan(planId)!);
       let result: StepResult;
       try {
-        result = await this.runStep(plan, plan.steps[i]!, interrupted, async (partial) => {
-          progress[i] = partial;
-          await save();
-        });
+        const reconciled = previous ? await this.reconcileStep(plan, step, i, previous) : null;
+        result =
+          reconciled && (step.kind === 'reset-password' || step.kind === 'tap')
+            ? secretStepAfterStop(step.kind, reconciled)
+            : reconciled === 'done' && READ_BACK_STEPS.has(step.kind)
+              ? { status: 'done', detail: 'done before the bot stopped (the directory shows it)' }
+              : await this.runStep(plan, step, interrupted, async (partial) => {
+                progress[i] = partial;
+                await save();
+              });
       } catch (err) {
         result = { status: 'failed', detail: errorText(err) };
         this.audit(plan, `technician.step-failed`, 'failure', { step: plan.steps[i]!.kind, error: errorText(err) });
@@ -363,11 +427,79 @@ export class PlanRunner {
         command: plan.command,
         outcome,
         steps: plan.steps.map((s, i) => ({ step: s.kind, status: progress[i]!.status })),
+        // Every step intent has its outcome here (a stop before this line leaves them open).
+        attempts: this.d.store.audit.query({ correlationId: plan.id, action: INTENT_ACTIONS.technicianStep }, { limit: 10_000 }).map((e) => e.seq),
       });
     });
     const finished = this.plan(planId)!;
     if (updateCards) await this.updateCards(finished);
     return finished;
+  }
+
+  /** The last intent of step `index` on record, or null (a plan from before intents, or a step that changes no directory). */
+  private stepIntent(plan: TechPlan, index: number): number | null {
+    const intents = this.d.store.audit.query({ correlationId: plan.id, action: INTENT_ACTIONS.technicianStep }, { limit: 10_000 });
+    const mine = intents.filter((e) => (JSON.parse(e.details) as { index?: number }).index === index);
+    return mine.at(-1)?.seq ?? null;
+  }
+
+  /**
+   * A step a stop cut short: what the directory shows of it now, on record as
+   * `technician.step-reconciled` (done, not-done, or unknown when it cannot tell; never
+   * "failed" for a change that may have been made). The recovery actions' own intents inside
+   * the step are reconciled with it and named by it.
+   */
+  private async reconcileStep(plan: TechPlan, step: Step, index: number, attempt: number): Promise<ReconciledOutcome> {
+    const userId = plan.subject.id;
+    const dir = this.d.directory;
+    const after = (e: { seq: number }) => e.seq > attempt;
+    const inner = openIntents(this.d.store.audit, plan.id).filter((e) => after(e) && e.action !== INTENT_ACTIONS.technicianStep);
+    let outcome: ReconciledOutcome = 'unknown';
+    const details: Record<string, unknown> = {};
+    switch (step.kind) {
+      case 'disable':
+      case 'enable': {
+        const user = await dir.getUser(userId);
+        outcome = user ? (user.accountEnabled === (step.kind === 'enable') ? 'done' : 'not-done') : 'unknown';
+        break;
+      }
+      case 'add-groups':
+      case 'remove-groups': {
+        const ids = step.groups.map((g) => g.id);
+        const member = new Set<string>();
+        for (let k = 0; k < ids.length; k += 20) for (const g of await dir.checkMemberGroups(userId, ids.slice(k, k + 20))) member.add(g);
+        const changed = ids.filter((g) => member.has(g) === (step.kind === 'add-groups')).length;
+        outcome = changed === ids.length ? 'done' : 'not-done';
+        Object.assign(details, { changed, of: ids.length });
+        break;
+      }
+      case 'update-profile': {
+        const user = await dir.getUser(userId);
+        outcome = user ? ((user as { department?: string | null }).department === step.department ? 'done' : 'not-done') : 'unknown';
+        break;
+      }
+      case 'revoke-sessions':
+        // Signing out leaves nothing to read back: only the trail can say it was done.
+        outcome = this.d.store.audit.query({ correlationId: plan.id, action: 'technician.sessions-revoked' }, { limit: 10_000 }).some(after) ? 'done' : 'unknown';
+        break;
+      default: {
+        // The sign-in recovery's actions: their own intents say what was on its way.
+        const results: ReconciledOutcome[] = [];
+        for (const intent of inner) results.push((await this.d.recovery.reconcile(intent, userId)).outcome);
+        const resolved = this.d.store.audit.query({ correlationId: plan.id, action: 'signin.*' }, { limit: 10_000 }).some((e) => after(e) && e.action.endsWith('-attempted'));
+        outcome = results.includes('unknown') ? 'unknown' : results.includes('done') ? 'done' : inner.length ? 'not-done' : resolved ? 'done' : 'not-done';
+        Object.assign(details, { effects: inner.map((e) => e.action.replace(/-attempted$/, '')) });
+      }
+    }
+    this.d.store.audit.append({
+      actor: SYSTEM_ACTOR,
+      action: OUTCOME_ACTIONS.stepReconciled,
+      target: userId,
+      outcome: outcome === 'unknown' ? 'failure' : 'success',
+      correlationId: plan.id,
+      details: { attempt, attempts: inner.map((e) => e.seq), step: step.kind, index, outcome, ...details },
+    });
+    return outcome;
   }
 
   /** Replaces every posted copy of the plan's card with its current state. */

@@ -115,7 +115,7 @@ async function resetInChatAndBind(user: ReturnType<Harness['user']>, manager: Re
   expect(findById(ready, 'signin-complete').title).toBe('Show my temporary password');
   const done = await click(h, user, 'signin.complete', { session });
   expect(findById(done, 'signin-title').text).toBe('Done: password reset');
-  expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verification-requested', 'signin.verified', 'signin.password-reset']);
+  expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verification-requested', 'signin.verified', 'signin.password-reset-attempted', 'signin.password-reset']);
   // No ticket: the bot did it in AD.
   expect(channelCards(h).some((c) => /Ticket: password reset/.test(String(findById(c, 'notice-title')?.text)))).toBe(false);
 
@@ -176,7 +176,7 @@ describe('DIRECTORY=ad: the local demo against Samba', () => {
     expect(findById(done, 'signin-title').text).toBe('Your account is unlocked');
     expect(await tryBind(dc, emily.userPrincipalName, DEMO_PASSWORD)).toBeNull();
     expect((await h.bot.directory.getSignInState(emily.id)).locked).toBe(false);
-    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verification-requested', 'signin.verified', 'signin.unlocked']);
+    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verification-requested', 'signin.verified', 'signin.unlock-attempted', 'signin.unlocked']);
 
     const again = await say(h, emily, 'unlock my account');
     expect(findById(again, 'signin-title').text).toBe('Your account is not locked');

@@ -103,13 +103,21 @@ describe('MFA recovery with the manager', () => {
       'signin.recovery-started',
       'signin.verification-requested',
       'signin.verified',
+      // Each change on record before it is made, its outcome naming it.
+      'signin.methods-removal-attempted',
+      'signin.tap-attempted',
+      'signin.sessions-revoke-attempted',
       'signin.methods-removed',
       'signin.tap-issued',
     ]);
     const events = h.bot.store.audit.query({ correlationId: session });
     expect(events[2]).toMatchObject({ actorName: 'Thomas Berg', outcome: 'success' });
-    expect(JSON.parse(events[3]!.details)).toMatchObject({ removed: ['Phone (+44 **** ****49)', 'Microsoft Authenticator (iPhone 16), default'], sessionsRevoked: true });
-    expect(JSON.parse(events[4]!.details)).toMatchObject({ lifetimeMinutes: 60, oneTime: true, verifiedBy: [{ method: 'manager', by: 'Thomas Berg' }] });
+    expect(JSON.parse(events[6]!.details)).toMatchObject({
+      removed: ['Phone (+44 **** ****49)', 'Microsoft Authenticator (iPhone 16), default'],
+      sessionsRevoked: true,
+      attempts: [events[3]!.seq, events[5]!.seq],
+    });
+    expect(JSON.parse(events[7]!.details)).toMatchObject({ lifetimeMinutes: 60, oneTime: true, verifiedBy: [{ method: 'manager', by: 'Thomas Berg' }], attempt: events[4]!.seq });
 
     // The old phone's codes stop working with the method gone.
     const pw = await say(h, emily(), 'reset my password');
@@ -237,7 +245,7 @@ describe('MFA recovery with the manager', () => {
     expect(findById(res, 'signin-title').text).toBe('Recover your sign-in methods (MFA): not done');
     expect(cardsFor(h, emily().id).filter((c) => findById(c, 'secret-value'))).toHaveLength(0);
     expect(h.bot.store.recovery.get(session)).toMatchObject({ state: 'failed' });
-    expect(recoveryAudit(h, session).slice(-2)).toEqual(['signin.methods-removed', 'signin.recovery-failed']);
+    expect(recoveryAudit(h, session).slice(-3)).toEqual(['signin.methods-removed', 'signin.effect-error', 'signin.recovery-failed']);
     expect(channelCards(h).some((c) => findById(c, 'notice-title')?.text === 'Sign-in recovery failed: Emily Chen')).toBe(true);
   });
 

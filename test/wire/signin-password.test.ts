@@ -67,7 +67,7 @@ describe('password reset with the authenticator code', () => {
     const after = await h.bot.directory.getSignInState(emily().id);
     expect(after.passwordChangeRequired).toBe(true);
     expect(after.lastPasswordChange).not.toBe(before.lastPasswordChange);
-    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verified', 'signin.password-reset']);
+    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verified', 'signin.password-reset-attempted', 'signin.password-reset']);
     const [verified] = h.bot.store.audit.query({ correlationId: session, action: 'signin.verified' });
     expect(JSON.parse(verified!.details)).toMatchObject({ method: 'code', authenticator: 'iPhone 16', complete: true });
     expect(verified!.actorId).toBe(emily().id);
@@ -79,7 +79,7 @@ describe('password reset with the authenticator code', () => {
     // A second click on the same card: still hidden, nothing more recorded.
     const again = await click(h, emily(), 'signin.hide', { session });
     expect(findById(again, 'secret-title').text).toBe('Temporary password: shown and hidden');
-    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verified', 'signin.password-reset', 'signin.secret-hidden']);
+    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verified', 'signin.password-reset-attempted', 'signin.password-reset', 'signin.secret-hidden']);
 
     // The timer finds it hidden already and does nothing.
     clock.advance(11 * MINUTE);
@@ -265,6 +265,7 @@ describe('refusals with the next step', () => {
       'signin.verified',
       'signin.verification-requested',
       'signin.verified',
+      'signin.password-reset-attempted',
       'signin.password-reset',
     ]);
     expect(secretLeaks(h, shown.secret, shown.conversationId)).toEqual([]);
@@ -309,7 +310,7 @@ describe('unlock', () => {
     const done = await click(h, oliver, 'signin.complete', { session });
     expect(findById(done, 'signin-title').text).toBe('Your account is unlocked');
     expect((await h.bot.directory.getSignInState(oliver.id)).locked).toBe(false);
-    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verification-requested', 'signin.verification-refused', 'signin.verified', 'signin.unlocked']);
+    expect(recoveryAudit(h, session)).toEqual(['signin.recovery-started', 'signin.verification-requested', 'signin.verification-refused', 'signin.verified', 'signin.unlock-attempted', 'signin.unlocked']);
   });
 
   it('says so when nothing is locked, and explains smart lockout for cloud accounts', async () => {

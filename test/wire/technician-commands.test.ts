@@ -236,7 +236,13 @@ describe('immediate actions and secrets', () => {
     expect((await h.bot.directory.getSignInState(oliver.id)).locked).toBe(false);
     const plan = planOf(cards[0]);
     // The unlock is the sign-in recovery's own action and event, with the technician as the verifier.
-    expect(h.bot.store.audit.query({ correlationId: plan }).map((e) => e.action)).toEqual(['technician.plan-started', 'signin.unlocked', 'technician.plan-finished']);
+    expect(h.bot.store.audit.query({ correlationId: plan }).map((e) => e.action)).toEqual([
+      'technician.plan-started',
+      'technician.step-attempted',
+      'signin.unlock-attempted',
+      'signin.unlocked',
+      'technician.plan-finished',
+    ]);
     const [unlocked] = h.bot.store.audit.query({ correlationId: plan, action: 'signin.unlocked' });
     expect(unlocked).toMatchObject({ actorId: sarah(h).id, target: oliver.id, outcome: 'success' });
     expect(JSON.parse(unlocked!.details)).toEqual({ verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }] });
@@ -505,7 +511,12 @@ describe('lifecycle and access', () => {
     expect((await h.bot.directory.listAuthMethods(fatima.id)).map((m) => m.kind)).toEqual(['password']);
     expect(steps(planCopies(h, plan)[0])).toEqual(['Step 1: Remove MFA methods (2) and sign out everywhere = done: removed Phone, Microsoft Authenticator; every session revoked']);
     const [removed] = h.bot.store.audit.query({ action: 'signin.methods-removed', correlationId: plan });
-    expect(JSON.parse(removed!.details)).toEqual({ removed: [expect.stringMatching(/^Phone/), expect.stringMatching(/^Microsoft Authenticator/)], kept: [], sessionsRevoked: true });
+    expect(JSON.parse(removed!.details)).toEqual({
+      removed: [expect.stringMatching(/^Phone/), expect.stringMatching(/^Microsoft Authenticator/)],
+      kept: [],
+      sessionsRevoked: true,
+      attempts: [expect.any(Number), expect.any(Number)],
+    });
     expect((await say(h, sarah(h), 'mfa-reset fatima.haddad@northwind.example')).texts[0]).toMatch(/has no MFA methods to remove/);
   });
 

@@ -86,8 +86,11 @@ describe('the same recovery action for the employee and the technician', () => {
     const [tech] = h.bot.store.audit.query({ action: 'signin.password-reset', correlationId: plan });
     expect(self).toMatchObject({ actorId: emily.id, target: emily.id, outcome: 'success' });
     expect(tech).toMatchObject({ actorId: sarah(h).id, target: priya.id, outcome: 'success' });
-    expect(JSON.parse(self!.details)).toEqual({ forceChangeAtNextSignIn: true, verifiedBy: [{ method: 'code', by: null }] });
-    expect(JSON.parse(tech!.details)).toEqual({ forceChangeAtNextSignIn: true, verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }] });
+    // The same details whoever acted, naming the intent written before the directory call.
+    const [selfIntent] = h.bot.store.audit.query({ action: 'signin.password-reset-attempted', correlationId: session });
+    const [techIntent] = h.bot.store.audit.query({ action: 'signin.password-reset-attempted', correlationId: plan });
+    expect(JSON.parse(self!.details)).toEqual({ forceChangeAtNextSignIn: true, verifiedBy: [{ method: 'code', by: null }], attempt: selfIntent!.seq });
+    expect(JSON.parse(tech!.details)).toEqual({ forceChangeAtNextSignIn: true, verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }], attempt: techIntent!.seq });
     expect(h.bot.store.audit.query({ action: 'technician.password-reset' })).toEqual([]);
 
     // Both messages are replaced after RECOVERY_SECRET_VISIBLE_MINUTES (3), not before.
@@ -113,7 +116,7 @@ describe('the same recovery action for the employee and the technician', () => {
     const plan = planOf(said.cards[0]);
     const [issued] = h.bot.store.audit.query({ action: 'signin.tap-issued', correlationId: plan });
     const details = JSON.parse(issued!.details);
-    expect(details).toEqual({ lifetimeMinutes: 45, oneTime: false, validUntil: expect.any(String), verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }] });
+    expect(details).toEqual({ lifetimeMinutes: 45, oneTime: false, validUntil: expect.any(String), verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }], attempt: expect.any(Number) });
     // The demo directory starts passes on the real clock.
     expect(Math.abs(Date.parse(details.validUntil) - (Date.now() + 45 * MINUTE))).toBeLessThan(MINUTE);
     const pass = (await h.bot.directory.listAuthMethods(ravi.id)).find((m) => m.kind === 'temporaryAccessPass')!;
