@@ -170,7 +170,9 @@ export class RecoveryActions {
   async resetPassword(subject: DirectoryUser, v: RecoveryVerification, outlet: SecretOutlet): Promise<SecretShown> {
     await this.check(subject, v);
     const password = generateTemporaryPassword(this.cfg.passwordLength);
-    const attempt = this.intend(subject, v, INTENT_ACTIONS.passwordReset);
+    // What the directory says before: after a stop, a different last change is this reset.
+    const before = (await this.d.directory.getSignInState(subject.id)).lastPasswordChange;
+    const attempt = this.intend(subject, v, INTENT_ACTIONS.passwordReset, { changedBefore: before });
     await this.effect(subject, v, attempt, () => this.d.directory.resetPassword(subject.id, password, true));
     this.record(subject, v, [{ action: 'signin.password-reset', details: { forceChangeAtNextSignIn: true, verifiedBy: this.verifiedBy(v), attempt } }]);
     return this.showSecret(v, outlet, { kind: 'password', password }, null);
@@ -400,7 +402,11 @@ export class RecoveryActions {
       case INTENT_ACTIONS.passwordReset: {
         const state = await this.d.directory.getSignInState(subjectId);
         if (!state.lastPasswordChange) return { outcome: 'unknown', details: { reason: 'no last password change in the directory' } };
-        const changed = new Date(state.lastPasswordChange).getTime() >= at;
+        // Against what the directory said just before the call when on record (no clock to trust), else the intent's time.
+        const changed =
+          typeof d.changedBefore === 'string' || d.changedBefore === null
+            ? state.lastPasswordChange !== d.changedBefore && (d.changedBefore === null || new Date(state.lastPasswordChange).getTime() > new Date(d.changedBefore).getTime())
+            : new Date(state.lastPasswordChange).getTime() >= at;
         return { outcome: changed ? 'done' : 'not-done', details: { directoryChangedAt: state.lastPasswordChange, changeRequired: state.passwordChangeRequired } };
       }
       case INTENT_ACTIONS.tap: {

@@ -317,7 +317,7 @@ const DIRECTORY_STEPS: ReadonlySet<Step['kind']> = new Set<Step['kind']>([
 ]);
 
 /** Steps whose whole effect the directory shows afterwards: once it shows them done, they are not made again. */
-const READ_BACK_STEPS: ReadonlySet<Step['kind']> = new Set<Step['kind']>(['disable', 'enable', 'add-groups', 'remove-groups', 'update-profile', 'revoke-sessions']);
+const READ_BACK_STEPS: ReadonlySet<Step['kind']> = new Set<Step['kind']>(['disable', 'enable', 'add-groups', 'remove-groups', 'update-profile']);
 
 const SYSTEM_ACTOR: AuditActor = { id: 'system', name: APP_NAME };
 

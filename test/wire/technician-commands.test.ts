@@ -245,7 +245,7 @@ describe('immediate actions and secrets', () => {
     ]);
     const [unlocked] = h.bot.store.audit.query({ correlationId: plan, action: 'signin.unlocked' });
     expect(unlocked).toMatchObject({ actorId: sarah(h).id, target: oliver.id, outcome: 'success' });
-    expect(JSON.parse(unlocked!.details)).toEqual({ verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }] });
+    expect(JSON.parse(unlocked!.details)).toEqual({ verifiedBy: [{ method: 'technician', by: 'Sarah Mitchell' }], attempt: expect.any(Number) });
     expect((await say(h, sarah(h), 'unlock oliver.bennett@northwind.example')).texts[0]).toBe('Oliver Bennett is not locked. Nothing was changed.');
   });
 
@@ -395,7 +395,9 @@ describe('confirmation and four eyes', () => {
       'signin.mfa-proven',
       'technician.plan-approved',
       'technician.plan-started',
+      'technician.step-attempted',
       'technician.account-disabled',
+      'technician.step-attempted',
       'technician.sessions-revoked',
       'technician.plan-finished',
     ]);
@@ -540,7 +542,14 @@ describe('lifecycle and access', () => {
     );
     expect(await h.bot.directory.getUser(mei.id)).toMatchObject({ department: 'Finance', jobTitle: 'Financial Analyst' });
     const related = /^Done now \((PLN-\d+)\)/.exec(findById(cards[0], 'tech-text').text)![1]!;
-    expect(h.bot.store.audit.query({ correlationId: related }).map((e) => e.action)).toEqual(['technician.plan-started', 'technician.profile-updated', 'technician.memberships-added', 'technician.plan-finished']);
+    expect(h.bot.store.audit.query({ correlationId: related }).map((e) => e.action)).toEqual([
+      'technician.plan-started',
+      'technician.step-attempted',
+      'technician.profile-updated',
+      'technician.step-attempted',
+      'technician.memberships-added',
+      'technician.plan-finished',
+    ]);
     const [updated] = h.bot.store.audit.query({ correlationId: related, action: 'technician.profile-updated' });
     expect(JSON.parse(updated!.details)).toEqual({
       department: 'Finance',
