@@ -16,7 +16,7 @@ freshHarnessPerTest((bot, c) => ((h = bot), (clock = c)));
 const emily = () => h.user('employee');
 
 /** The directory call runs `first` (or not), then never returns: the process stops in between. */
-function stopDuring(method: 'resetPassword' | 'unlockAccount', makeIt: boolean): { reached: Promise<void> } {
+function stopDuring(method: 'resetPassword' | 'createTemporaryAccessPass', makeIt: boolean): { reached: Promise<void> } {
   const dir = h.bot.directory as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
   const original = dir[method]!.bind(h.bot.directory);
   let reached!: () => void;
@@ -72,5 +72,38 @@ describe('a stop between the directory change and its outcome (local mode)', () 
     expect(JSON.parse(r!.details)).toMatchObject({ outcome: 'not-done' });
     expect(h.bot.store.recovery.get(session)).toMatchObject({ state: 'failed', outcome: 'interrupted-not-done' });
     expect(recoveryAudit(h, session)).not.toContain('signin.recovery-reconciled');
+  });
+
+  it('a pass created but never shown after the lost phone was removed: both done on record, no pass shown, never failed', async () => {
+    await openTechniciansChannel(h);
+    const thomas = h.user('manager');
+    const card = await say(h, emily(), 'recover my MFA');
+    const session = sessionOf(card);
+    const lost = h.tenant.users.find((u) => u.id === emily().id)!.authMethods.find((m) => m.kind === 'phone')!;
+    await click(h, emily(), 'signin.ask', { session, method: 'manager', lost: lost.id });
+    await h.bot.scheduler.idle();
+    await click(h, thomas, 'signin.confirm', { session, method: 'manager' });
+    await h.bot.scheduler.idle();
+    const stop = stopDuring('createTemporaryAccessPass', true);
+    void click(h, emily(), 'signin.complete', { session }).catch(() => undefined);
+    await stop.reached;
+
+    await h.restart();
+    await h.bot.scheduler.idle();
+    const methods = await h.bot.directory.listAuthMethods(emily().id);
+    expect(methods.some((m) => m.id === lost.id)).toBe(false);
+    expect(methods.filter((m) => m.kind === 'temporaryAccessPass')).toHaveLength(1);
+    const reconciled = h.bot.store.audit.query({ correlationId: session, action: 'signin.effect-reconciled' }).map((e) => JSON.parse(e.details));
+    expect(reconciled).toEqual([
+      expect.objectContaining({ effect: 'signin.methods-removal', outcome: 'done' }),
+      expect.objectContaining({ effect: 'signin.tap', outcome: 'done' }),
+    ]);
+    expect(recoveryAudit(h, session)).not.toContain('signin.recovery-failed');
+    expect(h.bot.store.recovery.get(session)).toMatchObject({ state: 'completed', outcome: 'secret-not-shown' });
+    expect(cardsFor(h, emily().id).filter((c) => findById(c, 'secret-value'))).toEqual([]);
+    // Another start changes nothing more.
+    await h.restart();
+    await h.bot.scheduler.idle();
+    expect(h.bot.store.audit.query({ correlationId: session, action: 'signin.effect-reconciled' })).toHaveLength(2);
   });
 });
