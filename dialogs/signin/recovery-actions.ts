@@ -143,6 +143,11 @@ export interface PassIssued extends SecretShown {
  * - Each action is one audit event (`signin.password-reset`, `signin.tap-issued`,
  *   `signin.methods-removed`, `signin.unlocked`) with the same details whoever acted, `verifiedBy`
  *   saying by whom; the actor is the user in self-service, the technician otherwise.
+ * - Before each directory change its intent is on record (`signin.password-reset-attempted`,
+ *   `signin.tap-attempted`, `signin.methods-removal-attempted`, `signin.sessions-revoke-attempted`,
+ *   `signin.unlock-attempted`; in self-service in a transaction that re-checks the claim), and
+ *   the outcome names it (`attempt`/`attempts`; `signin.effect-error` when the directory
+ *   refused). What a stop leaves open is reconciled at the next start ({@link reconcile}).
  * - The secret exists only between the directory call and the card sent to the 1:1 chat of
  *   the person acting: never logged, audited, stored or put in a job. Of the message only its
  *   id is kept, and it is replaced after `RECOVERY_SECRET_VISIBLE_MINUTES`

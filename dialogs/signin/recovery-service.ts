@@ -666,14 +666,19 @@ export class RecoveryService {
    */
   recoverInterrupted(): number {
     const found = this.d.store.transaction(() =>
-      this.d.store.recovery.completing().filter((s) => this.d.store.jobs.schedule({
-        kind: SIGNIN_JOBS.reconcile,
-        requestId: s.id,
-        runAt: this.now(),
-        payload: {},
-        dedupeKey: `signin.reconcile:${s.id}`,
-        maxAttempts: this.d.maxJobAttempts,
-      }) !== null),
+      this.d.store.recovery
+        .completing()
+        .filter(
+          (s) =>
+            this.d.store.jobs.schedule({
+              kind: SIGNIN_JOBS.reconcile,
+              requestId: s.id,
+              runAt: this.now(),
+              payload: {},
+              dedupeKey: `signin.reconcile:${s.id}`,
+              maxAttempts: this.d.maxJobAttempts,
+            }) !== null,
+        ),
     );
     for (const s of found) this.d.logger.warn({ correlationId: s.id, flow: s.flow }, 'sign-in recovery interrupted by a stop; the directory is read again to record what happened');
     if (found.length) this.d.scheduler.kick();
