@@ -133,6 +133,7 @@ describe('HR feed: drop folder', () => {
     expect(byBatch.every((e) => e.actorId === 'hr-feed' && e.actorName === 'HR feed')).toBe(true);
     expect(h.bot.store.audit.query({ correlationId: plan }).map((e) => [e.action, e.actorName])).toEqual([
       ['technician.plan-started', 'HR feed'],
+      ['technician.step-attempted', 'HR feed'],
       ['technician.memberships-added', 'HR feed'],
       ['technician.plan-finished', 'HR feed'],
     ]);
