@@ -32,6 +32,7 @@ import { HelpdeskTurnState } from './turn-state';
 import { createActivityPin, type PinRefusal } from './activity-pin';
 import { CHANNEL_TOKEN_ISSUERS, OncePerMinute, requestSource } from './edge';
 import type { Logger } from './logger';
+import { admitMessageLength } from './message-length';
 
 /** Activity types the bot acts on; everything else (typing, reactions, events) is ignored. */
 const HANDLED = new Set<string>([ActivityTypes.Message, ActivityTypes.Invoke, ActivityTypes.ConversationUpdate, ActivityTypes.InstallationUpdate]);
@@ -57,6 +58,8 @@ export function createBotApp(deps: BotDeps): { app: HelpdeskApp; adapter: TeamsA
   const access = createAccessCapability(deps, adapter);
   const disabledNotices = new DisabledAccountNotices({ store: deps.store, technicians: access.tickets, clock: deps.clock, logger: deps.logger.child({ component: 'door' }) });
   app.turn('beforeTurn', (context) => admitTurn(context, deps, disabledNotices));
+  // Before any route or recognizer reads the text: an over-long message is answered, not read.
+  app.turn('beforeTurn', (context) => admitMessageLength(context, deps.config.maxMessageChars, deps.logger));
 
   app.error(async (context, error) => {
     const correlationId = (context.turnState.get(CORRELATION) as string | undefined) ?? randomUUID();

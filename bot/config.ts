@@ -46,6 +46,8 @@ export interface AppConfig {
   playground: { enabled: boolean; basePort: number };
   /** Seconds to wait for in-flight turns on shutdown. */
   shutdownGraceSeconds: number;
+  /** Longest message text a turn reads; a longer message is answered "too long" and never routed or recognised. */
+  maxMessageChars: number;
   /** Access requests: catalog and approval timing. */
   access: {
     /** The catalog file; the bundled `directory/catalog.json` by default. */
@@ -250,6 +252,7 @@ export const envSchema = z.object({
   PLAYGROUND: bool(true),
   PLAYGROUND_BASE_PORT: port(56150),
   SHUTDOWN_GRACE_SECONDS: wholeNumber(10, 0, 600),
+  MAX_MESSAGE_CHARS: wholeNumber(4000, 100, 28000),
   ACCESS_CATALOG_PATH: optionalString,
   ACCESS_FALLBACK_GROUP_ID: optionalGuid,
   ACCESS_REMIND_AFTER_HOURS: wholeNumber(24, 1, 24 * 30),
@@ -433,6 +436,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     playground: { enabled: e.PLAYGROUND, basePort: e.PLAYGROUND_BASE_PORT },
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+    maxMessageChars: e.MAX_MESSAGE_CHARS,
     access: {
       catalogPath: e.ACCESS_CATALOG_PATH ? path.resolve(e.ACCESS_CATALOG_PATH) : null,
       fallbackGroupId: e.ACCESS_FALLBACK_GROUP_ID ?? null,

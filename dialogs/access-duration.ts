@@ -16,6 +16,18 @@ const UNIT_HOURS: Record<string, number> = { minute: 1 / 60, hour: 1, day: 24, w
  */
 export const LONGEST_HOURS = 24 * 365 * 1_000_000;
 
+// Linear over any text (a card field or a whole message): each run of marks, spaces or digits
+// is tried from its start or as a whole only (the lookarounds), never from every position in
+// it, and a number word is at most 12 letters.
+const END_MARKS = /(?<![.!?])[.!?]+$/;
+const JOIN = /(?<!\s)\s*,\s*(?:and\s+)?|(?<!\s)\s+and\s+/;
+const SINGLE = /^([-\u2212\u2013]\s*|minus\s+|negative\s+)?(\d+(?!\d)|[a-z]{1,12})(?:\s+of)?\s*(?:-\s*)?(minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/;
+const REASON_CUE = /\b(because|cause|coz|cos|as\s+(?=i\b|we\b|my\b|our\b)|since\s+(?=i\b|we\b|my\b|our\b))/gi;
+/** A line break: the reason is read from one line, as it always was. */
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+/** The patterns this file reads user text with, for the test that runs them over adversarial text. */
+export const DURATION_TEXT_PATTERNS: readonly RegExp[] = [END_MARKS, JOIN, SINGLE, REASON_CUE, LINE_BREAK];
+
 /**
  * Parsed: hours as said, `'permanent'`, or `null` when the text is not a duration. Parts joined
  * by "and" or commas add up ("two weeks and a day"); minutes are fractions of an hour (the flow
@@ -27,13 +39,13 @@ export function parseDuration(text: string): number | 'permanent' | null {
   const t = text
     .toLowerCase()
     .trim()
-    .replace(/[.!?]+$/, '')
+    .replace(END_MARKS, '')
     .replace(/^(?:for\s+)?(?:the\s+next\s+|the\s+)?/, '')
     .trim();
   if (/^(?:permanent|permanently|forever|ever|good|always|indefinitely|no end( date)?)$/.test(t)) return 'permanent';
   if (t === 'today' || t === 'the day') return 24;
   // "two weeks and a day", "1 week, 2 days": the sum, never the first part alone or the default.
-  const parts = t.split(/\s*,\s*(?:and\s+)?|\s+and\s+/);
+  const parts = t.split(JOIN);
   if (parts.length > 1 && parts.length <= 4) {
     const each = parts.map(singleDuration);
     if (each.every((x): x is number => typeof x === 'number')) return clampHours(each.reduce((a, b) => a + b, 0));
@@ -48,7 +60,7 @@ function clampHours(hours: number): number {
 
 /** One amount and unit ("3 days", "a week", "20 minutes"), already lower-cased and trimmed. */
 function singleDuration(t: string): number | null {
-  const m = /^([-\u2212\u2013]\s*|minus\s+|negative\s+)?(\d+|[a-z]+)(?:\s+of)?\s*(?:-\s*)?(minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|years?)$/.exec(t);
+  const m = SINGLE.exec(t);
   const bare = /^(hours?|days?|weeks?|fortnight|months?|years?)$/.exec(t);
   let n: number | undefined;
   let unit: string | undefined;
@@ -121,9 +133,22 @@ export function formatEndOfDay(date: string, timeZone?: string): string {
  * counts; anything else is left for the requester to type on the card.
  */
 export function justificationIn(text: string): string | null {
-  const m = /\b(because|cause|coz|cos|as\s+(?=i\b|we\b|my\b|our\b)|since\s+(?=i\b|we\b|my\b|our\b))\s*(.+?)\s*[.!?]*\s*$/i.exec(text.slice(0, 1000));
-  const reason = m?.[2]?.trim();
-  if (!reason || reason.length < 3) return null;
-  const word = m![1]!.trim().toLowerCase();
-  return `${word === 'cause' || word === 'coz' || word === 'cos' ? 'because' : word} ${reason}`.slice(0, 500);
+  const s = text.slice(0, 1000);
+  // The first cue whose rest of the message is one line: found by hand, since one pattern for
+  // "cue, words, end marks" backtracked cubically over a long run of spaces (a minute for 1,000).
+  for (const m of s.matchAll(REASON_CUE)) {
+    const reason = withoutEndMarks(s.slice(m.index! + m[0].length)).trimStart();
+    if (!reason || LINE_BREAK.test(reason)) continue;
+    if (reason.length < 3) return null;
+    const word = m[1]!.trim().toLowerCase();
+    return `${word === 'cause' || word === 'coz' || word === 'cos' ? 'because' : word} ${reason}`.slice(0, 500);
+  }
+  return null;
+}
+
+/** `text` without the spaces, marks and spaces it ends with ("the audit. !  " -> "the audit"). */
+function withoutEndMarks(text: string): string {
+  let end = text.trimEnd().length;
+  while (end > 0 && '.!?'.includes(text[end - 1]!)) end--;
+  return text.slice(0, end).trimEnd();
 }

@@ -70,15 +70,19 @@ interface FixedEnd {
 // "can I get into X until friday?") are the recognizer's: see ACCESS_INTENTS.
 // Commands are short: the lookahead keeps the lazy groups from backtracking over a long message
 // (thousands of spaces took seconds per message); longer text is the recognizer's.
-const REQUEST_TEXT = /^(?=[\s\S]{0,300}$)\s*(?:request|ask\s+for|get)\s+access(?:\s+to\s+(.+?))?(?:\s+for\s+(.+?))?\s*[.!?]*\s*$/i;
-const MY_REQUESTS_TEXT = /^\s*(?:my\s+(?:access\s+)?requests|show\s+my\s+(?:access\s+)?requests|request\s+status)\s*[?.!]*\s*$/i;
+// The end of each command is one run of spaces and marks (`[\s.!?]*$`): `\s*[.!?]*\s*$` splits a
+// long run of spaces in every way (quadratic).
+const REQUEST_TEXT = /^(?=[\s\S]{0,300}$)\s*(?:request|ask\s+for|get)\s+access(?:\s+to\s+(.+?))?(?:\s+for\s+(.+?))?[\s.!?]*$/i;
+const MY_REQUESTS_TEXT = /^\s*(?:my\s+(?:access\s+)?requests|show\s+my\s+(?:access\s+)?requests|request\s+status)[\s?.!]*$/i;
 // "cancel REQ-1042" or "cancel request <anything>"; a bare "cancel ..." belongs to other flows.
-const CANCEL_TEXT = /^\s*cancel\s+(?:(?:access\s+)?request\s+(\S+)|(REQ-?\d+))\s*[.!]*\s*$/i;
+const CANCEL_TEXT = /^\s*cancel\s+(?:(?:access\s+)?request\s+(\S+)|(REQ-?\d+))[\s.!]*$/i;
 // Access reviews wait for decisions too: "my reviews", "my access reviews", "reviews waiting for me".
 const WAITING_TEXT =
-  /^\s*(?:what(?:'s|\s+is)\s+waiting\s+for\s+me|waiting\s+for\s+me|my\s+approvals|pending\s+approvals|approvals|my\s+(?:access\s+)?reviews?|(?:access\s+)?reviews\s+waiting\s+for\s+me)\s*[?.!]*\s*$/i;
-const FORWARD_TEXT = /^(?=[\s\S]{0,300}$)\s*forward\s+(\S+)\s+to\s+(.+?)\s*[.!]*\s*$/i;
-const STATUS_TEXT = /^\s*(?:status\s+(?:of\s+)?)?(REQ-?\d{1,9})\s*[?.!]*\s*$/i;
+  /^\s*(?:what(?:'s|\s+is)\s+waiting\s+for\s+me|waiting\s+for\s+me|my\s+approvals|pending\s+approvals|approvals|my\s+(?:access\s+)?reviews?|(?:access\s+)?reviews\s+waiting\s+for\s+me)[\s?.!]*$/i;
+const FORWARD_TEXT = /^(?=[\s\S]{0,300}$)\s*forward\s+(\S+)\s+to\s+(.+?)[\s.!]*$/i;
+const STATUS_TEXT = /^\s*(?:status\s+(?:of\s+)?)?(REQ-?\d{1,9})[\s?.!]*$/i;
+/** The patterns of this capability's message routes, for the test that runs them over adversarial text. */
+export const ACCESS_ROUTE_PATTERNS: readonly RegExp[] = [REQUEST_TEXT, MY_REQUESTS_TEXT, CANCEL_TEXT, WAITING_TEXT, FORWARD_TEXT, STATUS_TEXT];
 
 const DURATION_CHOICES: Array<{ title: string; value: string }> = [
   { title: 'Default for the access you pick', value: 'default' },

@@ -5,7 +5,8 @@ import type { MenuRegistry } from '../bot/menu';
 import { turnInfo } from '../bot/turn-info';
 import { sendCard } from './reply';
 
-const MY_TEAM_TEXT = /^\s*(my\s+team|my\s+(direct\s+)?reports|team)\s*[?.!]*\s*$/i;
+// One run of spaces and marks at the end: `\s*[?.!]*\s*$` was quadratic over a long run of spaces.
+export const MY_TEAM_TEXT = /^\s*(my\s+team|my\s+(direct\s+)?reports|team)[\s?.!]*$/i;
 
 /** Managers: their direct reports and the state of each account. */
 export function registerMyTeam(app: HelpdeskApp, deps: BotDeps, menu: MenuRegistry): void {

@@ -23,18 +23,24 @@ import { sendStepUpCard } from './signin/step-up-card';
  * technician may confirm someone's identity from their chat or the technicians' channel.
  */
 
-const PASSWORD_TEXT = /^\s*(?:please\s+)?(?:(?:reset|recover)\s+my\s+(?:password|pw|pwd)|password\s+reset|reset\s+password|(?:i\s+)?forgot\s+my\s+password)(?:\s+please)?\s*[.!?]*\s*$/i;
-const MFA_TEXT = /^\s*(?:please\s+)?(?:recover|reset)\s+my\s+(?:mfa|2fa|authenticator|multi-?factor(?:\s+authentication)?|sign-?in\s+methods?)(?:\s+please)?\s*[.!?]*\s*$/i;
-const UNLOCK_TEXT = /^\s*(?:please\s+)?unlock\s+my\s+account(?:\s+please)?\s*[.!?]*\s*$/i;
+// Every pattern here is linear in the message: one run of spaces and end marks (`[\s.!?]*$`)
+// instead of `\s*[.!?]*\s*$`, whose two `\s*` split a long run of spaces in every way, and
+// a name that starts and ends on a letter of at most 200 characters instead of a lazy `.+?`
+// followed by `\s+`, which tried every end of "my report x" plus 27,000 spaces (seconds).
+const PASSWORD_TEXT = /^\s*(?:please\s+)?(?:(?:reset|recover)\s+my\s+(?:password|pw|pwd)|password\s+reset|reset\s+password|(?:i\s+)?forgot\s+my\s+password)(?:\s+please)?[\s.!?]*$/i;
+const MFA_TEXT = /^\s*(?:please\s+)?(?:recover|reset)\s+my\s+(?:mfa|2fa|authenticator|multi-?factor(?:\s+authentication)?|sign-?in\s+methods?)(?:\s+please)?[\s.!?]*$/i;
+const UNLOCK_TEXT = /^\s*(?:please\s+)?unlock\s+my\s+account(?:\s+please)?[\s.!?]*$/i;
 // The lookahead keeps the lazy group from backtracking over a long message (seconds per message).
-const WHY_TEXT = /^(?=[\s\S]{0,300}$)\s*why\s+(?:can(?:'|’)?t|cannot|can\s+not)\s+i\s+(?:sign|log)\s*(?:in|on)(?:\s+(?:to|into)\s+(?:the\s+)?(.+?))?\s*[?.!]*\s*$/i;
+const WHY_TEXT = /^(?=[\s\S]{0,300}$)\s*why\s+(?:can(?:'|’)?t|cannot|can\s+not)\s+i\s+(?:sign|log)\s*(?:in|on)(?:\s+(?:to|into)\s+(?:the\s+)?(.+?))?[\s?.!]*$/i;
 const REPORT_TEXT =
-  /^\s*(?:(?:my|our)\s+)?(?:direct\s+report|report|colleague|co-?worker|team\s*mate|team\s+member|employee)\s+(.+?)\s+(?:can(?:'|’)?t|cannot|can\s+not|is\s+unable\s+to|is\s+not\s+able\s+to)\s+(?:sign|log)\s*(?:in|on)\b.*$/i;
+  /^\s*(?:(?:my|our)\s+)?(?:direct\s+report|report|colleague|co-?worker|team\s*mate|team\s+member|employee)\s+(\S(?:.{0,198}?\S)?)\s+(?:can(?:'|’)?t|cannot|can\s+not|is\s+unable\s+to|is\s+not\s+able\s+to)\s+(?:sign|log)\s*(?:in|on)\b.*$/i;
 /** "my colleague can't sign in", with no name: ask who. */
 const SOMEONE_TEXT =
   /^\s*(?:my|our|a)\s+(?:direct\s+report|report|colleague|co-?worker|team\s*mate|team\s+member|employee)\s+(?:can(?:'|’)?t|cannot|can\s+not|is\s+unable\s+to|is\s+not\s+able\s+to)\s+(?:sign|log)\s*(?:in|on)\b.*$/i;
 /** "verify my MFA": a step-up sign-in that proves a fresh MFA for approvals (a technician's four eyes). */
-const VERIFY_MFA_TEXT = /^\s*(?:verify|prove)\s+my\s+mfa\s*[.!]*\s*$/i;
+const VERIFY_MFA_TEXT = /^\s*(?:verify|prove)\s+my\s+mfa[\s.!]*$/i;
+/** The patterns of this capability's message routes, for the test that runs them over adversarial text. */
+export const SIGNIN_ROUTE_PATTERNS: readonly RegExp[] = [PASSWORD_TEXT, MFA_TEXT, UNLOCK_TEXT, WHY_TEXT, REPORT_TEXT, SOMEONE_TEXT, VERIFY_MFA_TEXT];
 /** Names this long or longer are not names. */
 const MAX_NAME = 80;
 

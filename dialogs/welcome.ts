@@ -10,8 +10,9 @@ import { auditActor, turnInfo } from '../bot/turn-info';
 import { sendCard } from './reply';
 
 /** Typed text that asks for the menu. */
-export const HELP_TEXT = /^\s*(help|\?|menu|commands|what can you do\??|start|hi|hello|hey)\s*[.!]*\s*$/i;
-const WHOAMI_TEXT = /^\s*(who\s*am\s*i|whoami|my profile)\s*[?.!]*\s*$/i;
+// One run of spaces and marks at the end: `\s*[.!]*\s*$` was quadratic over a long run of spaces.
+export const HELP_TEXT = /^\s*(help|\?|menu|commands|what can you do\??|start|hi|hello|hey)[\s.!]*$/i;
+export const WHOAMI_TEXT = /^\s*(who\s*am\s*i|whoami|my profile)[\s?.!]*$/i;
 
 /** Install events arrive in pairs (installationUpdate and conversationUpdate): welcome once. */
 const WELCOME_REPEAT_MS = 60_000;

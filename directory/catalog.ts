@@ -164,8 +164,24 @@ export function normalizeName(value: string): string {
     .replace(/\s+/g, ' ');
 }
 
-/** Words people put around a resource's name that are not part of it. */
-const NOISE = /^(?:(?:the|access to|access|to|an?|app|application)\s+)+|(?:\s+(?:access|group|app|application|role|rights?|permissions?))+$/g;
+/** Words people put before a resource's name ("the", "access to") that are not part of it. */
+const LEADING_NOISE = new Set(['the', 'access', 'to', 'a', 'an', 'app', 'application']);
+/** Words people put after a resource's name ("group", "rights") that are not part of it. */
+const TRAILING_NOISE = new Set(['access', 'group', 'app', 'application', 'role', 'right', 'rights', 'permission', 'permissions']);
+
+/**
+ * A normalized phrase without the noise words around the name, word by word (a pattern of
+ * repeated noise words anchored at the end backtracked quadratically over a long phrase).
+ * A lone word is kept, and a word is noise at the end only after a kept word.
+ */
+function withoutNoise(normalized: string): string {
+  const words = normalized.split(' ');
+  let start = 0;
+  while (start < words.length - 1 && LEADING_NOISE.has(words[start]!)) start++;
+  let end = words.length;
+  while (end - 1 > start && TRAILING_NOISE.has(words[end - 1]!)) end--;
+  return words.slice(start, end).join(' ');
+}
 
 export function findResourceById(catalog: Catalog, id: string): CatalogResource | undefined {
   return catalog.resources.find((r) => r.id === id);
@@ -177,7 +193,7 @@ export function findResourceById(catalog: Catalog, id: string): CatalogResource 
  */
 export function resolveResource(catalog: Catalog, phrase: string): CatalogResource | undefined {
   const n = normalizeName(phrase);
-  const stripped = n.replace(NOISE, '').trim();
+  const stripped = withoutNoise(n);
   for (const candidate of [n, stripped]) {
     if (!candidate) continue;
     const hit = catalog.resources.find((r) => [r.id, r.name, ...r.aliases].some((k) => normalizeName(k) === candidate));

@@ -31,9 +31,13 @@ export interface CompoundMessage {
   others: Wish[];
 }
 
-/** Words and marks that join two requests. The spans between them are the candidate parts. */
-const JOINERS =
-  /(?:[;+&\n]|[.!?]+(?=\s+\S)|\b(?:and\s+then|and\s+also|and|also|then|plus|as\s+well\s+as|additionally|after\s+that|besides\s+that)\b)/giu;
+/**
+ * Words and marks that join two requests. The spans between them are the candidate parts.
+ * A run of end marks is tried from its first mark only (the lookbehind): tried from each mark
+ * of a long run of full stops it was quadratic.
+ */
+export const JOINERS =
+  /(?:[;+&\n]|(?<![.!?])[.!?]+(?=\s+\S)|\b(?:and\s+then|and\s+also|and|also|then|plus|as\s+well\s+as|additionally|after\s+that|besides\s+that)\b)/giu;
 
 /** A part that says not to do something, or that something is not wanted. */
 const NEGATIVE =

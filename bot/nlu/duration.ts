@@ -30,10 +30,12 @@ const UNIT_HOURS: Array<[RegExp, number]> = [
 
 const NUM = `\\d+(?:\\.\\d+)?|a couple of|couple of|a couple|a few|few|several|${Object.keys(NUMBER_WORDS).filter((w) => !w.includes(' ') && !['few', 'several'].includes(w)).join('|')}`;
 const UNIT = 'hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|mths?|years?|yrs?|y';
+// Between the number and its unit one run of spaces, then maybe a hyphen and another run:
+// `\s*-?\s*` split a long run of spaces in every way (quadratic).
 // A minus sign ("for -3 days", "minus 2 weeks") is kept, so the flow can refuse what cannot be
 // granted instead of reading it as its opposite; "covid-19 days" has no sign.
 const RELATIVE = new RegExp(
-  `(?:\\b(?:for|during|over|within)\\s+)?(?:\\bthe\\s+)?(?:\\b(?:next|coming|following)\\s+)?(?:(?<![\\w-])(?<sign>[-\\u2212\\u2013]\\s?|(?:minus|negative)\\s+)|\\b)(?<n>${NUM})\\s*-?\\s*(?<unit>${UNIT})\\b(?!\\s+ago)`,
+  `(?:\\b(?:for|during|over|within)\\s+)?(?:\\bthe\\s+)?(?:\\b(?:next|coming|following)\\s+)?(?:(?<![\\w-])(?<sign>[-\\u2212\\u2013]\\s?|(?:minus|negative)\\s+)|\\b)(?<n>${NUM})\\s*(?:-\\s*)?(?<unit>${UNIT})\\b(?!\\s+ago)`,
   'g',
 );
 /** The longest span read as said (a million years): longer is read as this, and refused as too long by the flow. */
