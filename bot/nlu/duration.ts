@@ -70,6 +70,9 @@ const DATE_EXPR = [
 ].join('|');
 const CALENDAR = new RegExp(`\\b${UNTIL}\\s+(?:the\\s+)?(?:${DATE_EXPR})\\b`, 'g');
 
+/** The patterns durations are found with, for the test that runs them over adversarial text. */
+export const DURATION_PATTERNS: readonly RegExp[] = [RELATIVE, FORTNIGHT, PERMANENT, CALENDAR, ...UNIT_HOURS.map(([re]) => re)];
+
 /** The first duration in `folded` text, or undefined. */
 export function findDuration(folded: string, ctx: RecognizeContext = {}): DurationMatch | undefined {
   const found: DurationMatch[] = [];

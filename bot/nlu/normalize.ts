@@ -200,7 +200,7 @@ export function fold(text: string): string {
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
-    .replace(SCRIPT_WORD, (word) => (/[a-z]/.test(word) && HAS_LOOKALIKE.test(word) ? word.replace(LOOKALIKE, (c) => LOOKALIKES[c]!) : word));
+    .replace(MIXED_SCRIPT_WORD, (word) => (/[a-z]/.test(word) ? word.replace(LOOKALIKE, (c) => LOOKALIKES[c]!) : word));
 }
 
 /**
@@ -213,12 +213,12 @@ const LOOKALIKES: Record<string, string> = {
   α: 'a', β: 'b', ε: 'e', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', γ: 'y',
 };
 const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('')}]`, 'g');
-const HAS_LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('')}]`);
-// A whole word of Latin and look-alike letters, judged in code: `[..]*[look-alike][..]*` backtracked
-// from every letter of a long Latin word (quadratic).
-const SCRIPT_WORD = new RegExp(`[a-z${Object.keys(LOOKALIKES).join('')}]+`, 'g');
+const LATIN_OR_LOOKALIKE = `a-z${Object.keys(LOOKALIKES).join('')}`;
+// Tried from the first letter of a word only (the lookbehind): from every letter of a long
+// Latin word, `[..]*[look-alike][..]*` backtracked quadratically.
+const MIXED_SCRIPT_WORD = new RegExp(`(?<![${LATIN_OR_LOOKALIKE}])[a-z]*[${Object.keys(LOOKALIKES).join('')}][${LATIN_OR_LOOKALIKE}]*`, 'g');
 /** The patterns of text preparation, for the test that runs them over adversarial text. */
-export const NORMALIZE_PATTERNS: readonly RegExp[] = [...PHRASES.map(([re]) => re), LOOKALIKE, HAS_LOOKALIKE, SCRIPT_WORD];
+export const NORMALIZE_PATTERNS: readonly RegExp[] = [...PHRASES.map(([re]) => re), LOOKALIKE, MIXED_SCRIPT_WORD];
 
 /** "hellooo" -> "hello", "thanksss" -> "thanks": three or more of a letter become one. */
 export function collapseRepeats(word: string): string {

@@ -53,6 +53,9 @@ const RECOVERY_OF = new RegExp(
   'gi',
 );
 
+/** The patterns people are found with, for the test that runs them over adversarial text. */
+export const PEOPLE_PATTERNS: readonly RegExp[] = [UPN, MANAGER, AFTER_CUE, BEFORE_PROBLEM, BEFORE_DECISION, RECOVERY_FOR, RECOVERY_OF];
+
 /** People named in `text` (as written, with its capitals), in order, each once. */
 export function findPeople(text: string): PersonEntity[] {
   const out: PersonEntity[] = [];

@@ -372,6 +372,9 @@ const NEGATED_WISH =
 // Each run of spaces has one way to be read (no two `\s*` side by side): a long run of them is not slow.
 const REQUEST_ID = /\b(?:req|request)\s*(?:(?:[-#_:]|no\.?|number|nr\.?|id)\s*)?(?:#\s*)?0*(\d{1,9})\b/g;
 
+/** The recognizer's own patterns over message text, for the test that runs them over adversarial text. */
+export const RECOGNIZER_PATTERNS: readonly RegExp[] = [NEGATED_WISH, REQUEST_ID];
+
 function withMasks(text: string): string {
   return text.replace(/@(resource|duration|requestid|person)\b/g, (_, k: keyof typeof MASKS) => ` ${MASKS[k]} `);
 }
