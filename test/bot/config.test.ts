@@ -194,6 +194,13 @@ describe('loadConfig: values that look right but are not', () => {
     expect(() => loadConfig({ SHUTDOWN_GRACE_SECONDS: '601' })).toThrow(/SHUTDOWN_GRACE_SECONDS must be between 0 and 600/);
   });
 
+  it('bounds the message text a turn reads: 4,000 characters by default, 100 to 28,000 when set', () => {
+    expect(loadConfig({}).maxMessageChars).toBe(4000);
+    expect(loadConfig({ MAX_MESSAGE_CHARS: '28000' }).maxMessageChars).toBe(28000);
+    expect(() => loadConfig({ MAX_MESSAGE_CHARS: '28001' })).toThrow(/MAX_MESSAGE_CHARS must be between 100 and 28000/);
+    expect(() => loadConfig({ MAX_MESSAGE_CHARS: '0' })).toThrow(/MAX_MESSAGE_CHARS must be between 100 and 28000/);
+  });
+
   it('keeps the persona chats off the bot port and inside the port range', () => {
     expect(() => loadConfig({ PORT: '56151' })).toThrow(/PLAYGROUND_BASE_PORT=56150 collides with PORT=56151/);
     expect(() => loadConfig({ PLAYGROUND_BASE_PORT: '65533' })).toThrow(/PLAYGROUND_BASE_PORT must be between 1 and 65532/);
