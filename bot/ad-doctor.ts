@@ -23,7 +23,7 @@ interface AdFeature {
   unreadable?: string;
 }
 
-/** The features, in the order of the README's delegation list. */
+/** The features, in the order of the delegation list in docs/deploy.md. */
 export const AD_FEATURES: AdFeature[] = [
   { name: 'Know who is asking (users, managers)', on: null, writes: [], delegate: 'read access to the OU (Authenticated Users have it by default)' },
   { name: 'Group membership, nested groups included', on: null, writes: [], delegate: 'read access to the groups' },
@@ -139,7 +139,7 @@ async function diagnose(ad: AdDirectory, account: string, say: (line?: string) =
   say(`${working} of ${AD_FEATURES.length} Active Directory features will work.`);
   if (working < AD_FEATURES.length) {
     say('Delegate the missing rights on the OU to the service account (Active Directory Users and Computers >');
-    say('the OU > Delegate Control, or dsacls); the README lists them.');
+    say('the OU > Delegate Control, or dsacls); docs/deploy.md lists them.');
     return 1;
   }
   return 0;

@@ -35,7 +35,7 @@ interface ProbeContext {
 const READ_USERS = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 const USER_ADMIN = ['User Administrator', 'Privileged Authentication Administrator', 'Global Administrator'];
 
-/** The features, in the order of the README's permission table. */
+/** The features, in the order of the permission table in docs/deploy.md. */
 export const FEATURES: Feature[] = [
   {
     name: 'Know who is asking (users, managers, teams)',

@@ -29,7 +29,7 @@ async function run(): Promise<void> {
     const cloud = dir.kind === 'hybrid' ? (dir.cloud.kind === 'local' ? `demo directory ${dir.cloud.path} with ` : `Microsoft Entra ID through ${dir.cloud.baseUrl} with `) : '';
     out(`Directory: ${cloud}Active Directory at ${ad.urls.join(', ')} (npm run doctor checks the service account)`);
   }
-  if (config.hrFeed.dir) out(`HR drop folder: ${config.hrFeed.dir} (CSV files from HR; see the README's HR feed)`);
+  if (config.hrFeed.dir) out(`HR drop folder: ${config.hrFeed.dir} (CSV files from HR; see docs/hr-feed.md)`);
   if (config.hrFeed.webhookSecret) out(`HR webhook: ${bot.url}/api/hr-feed`);
   if (config.auditAnchors.file) {
     const m = config.auditAnchors.mirror;
@@ -54,7 +54,7 @@ async function run(): Promise<void> {
       out('Open a persona URL in a browser and type "help". Ctrl-C stops everything.');
     } catch (err) {
       out(`The local chat did not start: ${(err as Error).message}`);
-      out('The bot keeps running; see the README for connecting another client.');
+      out('The bot keeps running; see docs/demo-tenant.md for the local chats.');
     }
   }
 

@@ -67,7 +67,7 @@ import {
   userIdsArg,
 } from './rules';
 
-/** What each operation needs from the service account (the README has the same list). */
+/** What each operation needs from the service account (docs/deploy.md has the same list). */
 export const AD_OPERATIONS = {
   readUser: { what: 'read users', right: 'read access (Authenticated Users have it by default)' },
   readGroup: { what: 'read groups', right: 'read access (Authenticated Users have it by default)' },

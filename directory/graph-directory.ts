@@ -53,7 +53,7 @@ const EVENTUAL = { ConsistencyLevel: 'eventual' };
 /** Sign-in activity requests in flight at once (each asks for up to 15 users). */
 const SIGN_IN_CONCURRENCY = 4;
 
-/** What each operation needs, least privilege first (the README has the same table). */
+/** What each operation needs, least privilege first (docs/deploy.md has the same table). */
 export const GRAPH_OPERATIONS = {
   readUser: { what: 'read users', permission: 'User.Read.All' },
   readGroup: { what: 'read groups', permission: 'GroupMember.Read.All' },

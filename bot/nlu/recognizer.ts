@@ -39,7 +39,7 @@ const TRAINING_ITERATIONS = 60;
 /** Words that say nothing about what is wanted (NLP.js's English stopwords, and a few more). */
 const FUNCTION_WORDS = new Set([...Object.keys(new StopwordsEn().dictionary), 'not', 'no', 'please', 'just', 'really', 'again', 'ok']);
 
-/** Decision thresholds. See the README's "Understanding" section for how they were chosen. */
+/** Decision thresholds. See docs/understanding.md for how they were chosen. */
 export interface Thresholds {
   /** An action intent is started only at or above this confidence... */
   act: number;

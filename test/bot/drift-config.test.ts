@@ -20,11 +20,12 @@ describe('DRIFT_CHECK_INTERVAL_HOURS', () => {
 });
 
 describe('its documentation', () => {
-  it('is in .env.example and the README', () => {
+  it('is in .env.example, docs/configuration.md and its own docs page', () => {
     const envExample = fs.readFileSync(path.resolve(__dirname, '../../.env.example'), 'utf8');
-    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const configuration = fs.readFileSync(path.resolve(__dirname, '../../docs/configuration.md'), 'utf8');
+    const page = fs.readFileSync(path.resolve(__dirname, '../../docs/drift-detection.md'), 'utf8');
     expect(envExample).toMatch(/^DRIFT_CHECK_INTERVAL_HOURS=24$/m);
-    expect(readme).toContain('| `DRIFT_CHECK_INTERVAL_HOURS` | `24` |');
-    expect(readme).toMatch(/^## Drift detection$/m);
+    expect(configuration).toContain('| `DRIFT_CHECK_INTERVAL_HOURS` | `24` |');
+    expect(page).toMatch(/^# Drift detection$/m);
   });
 });

@@ -7,7 +7,7 @@ import { startSamba, type SambaDc, type SambaSeed, type SambaSeedGroup, type Sam
 /**
  * The demo tenant on Samba AD: the same people, groups, managers and ids (the seed gives each
  * object the demo id as its objectGUID), under OU=Northwind, managed by a service account
- * with only the rights the README lists.
+ * with only the rights docs/deploy.md lists.
  */
 
 export const ORG_DN = 'OU=Northwind,DC=northwind,DC=example';

@@ -212,7 +212,7 @@ def right_guid(db, cn):
 
 
 def delegate(db, base, ou, sid):
-    """The README's least-privilege delegation, inherited by the users and groups under `ou`."""
+    """The least-privilege delegation of docs/deploy.md, inherited by the users and groups under `ou`."""
     user = schema_guid(db, "user")
     group = schema_guid(db, "group")
     aces = [

@@ -28,7 +28,7 @@ import {
 } from '../support/signin';
 
 /**
- * Sign-in recovery in chat with the bot configured for Active Directory as the README's local
+ * Sign-in recovery in chat with the bot configured for Active Directory as docs/deploy.md's local
  * demo is (`DIRECTORY=ad` or `hybrid`, `AD_*` pointing at a Samba DC seeded with the demo
  * tenant), each change proved by a bind against Samba as the user.
  */
@@ -69,7 +69,7 @@ afterEach(async () => {
   await h?.stop();
 });
 
-/** The bot configured as the README's "local demo against a Samba DC" says. */
+/** The bot configured as "The local demo against a Samba DC" in docs/deploy.md says. */
 function start(directory: 'ad' | 'hybrid'): Promise<Harness> {
   return startHarness(
     {
