@@ -1,46 +1,7 @@
 import { stdSerializers } from 'pino';
+import { isSecretKey, REDACTED } from '../store/secret-keys';
 
-/** What a redacted value is replaced with. */
-export const REDACTED = '[redacted]';
-
-/** Words that mark a key as holding a secret (`newPassword`, `tap_code`, `x-api-key`, `Authorization`). */
-const SECRET_WORDS = new Set([
-  'authorization',
-  'password',
-  'passwd',
-  'pass',
-  'passcode',
-  'passphrase',
-  'pwd',
-  'secret',
-  'secrets',
-  'token',
-  'tokens',
-  'credential',
-  'credentials',
-  'cookie',
-  'cookies',
-  'otp',
-  'totp',
-  'tap',
-  'pin',
-  'assertion',
-  'signature',
-]);
-/** Secrets whose name is written as one word, or several run together. */
-const SECRET_JOINED = ['temporaryaccesspass', 'privatekey', 'clientsecret', 'apikey', 'accesstoken', 'refreshtoken', 'idtoken', 'setcookie', 'proxyauthorization', 'sessionkey'];
-
-/** Whether a key names a secret, whatever its casing or separators (`client_secret`, `apiKey`, `Set-Cookie`). */
-export function isSecretKey(key: string): boolean {
-  const words = key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
-  if (words.some((w) => SECRET_WORDS.has(w))) return true;
-  const joined = words.join('');
-  return SECRET_JOINED.some((s) => joined.includes(s));
-}
+export { REDACTED };
 
 /**
  * Bearer credentials and JWTs inside free text (an error message quoting a header, a URL

@@ -1,5 +1,6 @@
 import { createHash, hash as cryptoHash } from 'node:crypto';
 import type { Db } from './db';
+import { isSecretKey, REDACTED } from './secret-keys';
 
 /** How an audited step ended. */
 export type AuditOutcome = 'success' | 'failure' | 'refused';
@@ -63,20 +64,6 @@ export type VerifyResult =
 /** The `prev_hash` of the first event. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Words that mark a details key as holding a secret (`newPassword`, `tap_code`, `accessToken`). */
-const SECRET_WORDS = new Set(['password', 'passwd', 'pass', 'passcode', 'passphrase', 'pwd', 'secret', 'secrets', 'token', 'tokens', 'credential', 'credentials', 'otp', 'totp', 'pin', 'tap', 'privatekey', 'cookie', 'authorization']);
-
-function isSecretKey(key: string): boolean {
-  const words = key
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
-  if (words.some((w) => SECRET_WORDS.has(w))) return true;
-  const joined = words.join('');
-  return joined.includes('temporaryaccesspass') || joined.includes('privatekey') || joined.includes('clientsecret');
-}
-const REDACTED = '[redacted]';
 
 /**
  * The tamper-evident audit trail: an append-only SQLite table (triggers refuse UPDATE and
