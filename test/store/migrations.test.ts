@@ -24,6 +24,16 @@ function tables(db: Database.Database): string[] {
   return (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','trigger') ORDER BY name").all() as { name: string }[]).map((r) => r.name);
 }
 
+/** Tables, triggers and named indexes (not the ones SQLite makes for a key). */
+function objects(db: Database.Database): string[] {
+  return (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','trigger','index') AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+}
+
+function sequenceNames(db: Database.Database): string[] {
+  if (!tables(db).includes('sequences')) return [];
+  return (db.prepare('SELECT name FROM sequences ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+}
+
 describe('store migrations', () => {
   it('creates the folder, applies every step and records user_version', () => {
     const file = tempFile();
@@ -44,23 +54,41 @@ describe('store migrations', () => {
     db.close();
   });
 
-  /** Tables and triggers each step adds, and columns (`table.column`) it adds to existing tables. */
-  const expectations: Record<number, { adds: string[]; columns?: string[] }> = {
-    1: { adds: ['audit_events', 'audit_events_no_delete', 'audit_events_no_update'] },
+  /**
+   * What each step adds: tables, triggers and indexes (`adds`, exactly these), the ones it drops,
+   * columns (`table.column`) it adds to existing tables, and the id sequences it starts.
+   */
+  const expectations: Record<number, { adds: string[]; drops?: string[]; columns?: string[]; sequences?: string[] }> = {
+    1: { adds: ['audit_events', 'audit_events_no_delete', 'audit_events_no_update', 'audit_events_actor', 'audit_events_correlation', 'audit_events_action', 'audit_events_ts'] },
     2: { adds: ['bot_state'] },
-    3: { adds: ['conversation_refs'] },
-    4: { adds: ['sequences', 'access_requests', 'access_request_approvers', 'access_decisions'] },
-    5: { adds: ['jobs'] },
-    6: { adds: ['card_refs'] },
-    7: { adds: ['recovery_sessions', 'recovery_verifications', 'recovery_events', 'recovery_lockouts', 'totp_steps'] },
+    3: { adds: ['conversation_refs', 'conversation_refs_user', 'conversation_refs_team'] },
+    4: {
+      adds: ['sequences', 'access_requests', 'access_request_approvers', 'access_decisions', 'access_requests_requester', 'access_requests_state', 'access_request_approvers_user'],
+      sequences: ['access_request'],
+    },
+    5: { adds: ['jobs', 'jobs_due', 'jobs_request'] },
+    6: { adds: ['card_refs', 'card_refs_request'] },
+    7: { adds: ['recovery_sessions', 'recovery_verifications', 'recovery_events', 'recovery_lockouts', 'totp_steps', 'recovery_sessions_user', 'recovery_events_user'] },
     8: { adds: [], columns: ['access_requests.ends_at'] },
-    9: { adds: ['tickets', 'ticket_history', 'technician_plans', 'technician_prompts', 'technician_cards'] },
-    10: { adds: ['review_campaigns', 'review_items', 'review_item_reviewers', 'review_cards', 'review_schedule_state', 'review_schedule_runs'] },
-    11: { adds: ['drift_findings', 'drift_runs'] },
-    12: { adds: ['hr_batches', 'hr_batch_lines', 'hr_employees', 'hr_actions'] },
+    9: {
+      adds: [
+        'tickets', 'ticket_history', 'technician_plans', 'technician_prompts', 'technician_cards',
+        'tickets_state', 'tickets_source', 'tickets_created', 'tickets_closed', 'ticket_history_ticket', 'technician_plans_subject', 'technician_cards_owner', 'audit_events_target',
+      ],
+      sequences: ['ticket', 'technician_plan'],
+    },
+    10: {
+      adds: [
+        'review_campaigns', 'review_items', 'review_item_reviewers', 'review_cards', 'review_schedule_state', 'review_schedule_runs',
+        'review_campaigns_state', 'review_items_campaign', 'review_item_reviewers_user', 'review_cards_campaign',
+      ],
+      sequences: ['access_review'],
+    },
+    11: { adds: ['drift_findings', 'drift_runs', 'drift_findings_state', 'drift_findings_ticket', 'drift_findings_user'], sequences: ['drift_finding'] },
+    12: { adds: ['hr_batches', 'hr_batch_lines', 'hr_employees', 'hr_actions', 'hr_batches_sha256', 'hr_actions_employee', 'hr_actions_batch'], sequences: ['hr_batch', 'hr_action'] },
     13: { adds: [], columns: ['drift_findings.exception_by_id', 'drift_findings.exception_reason', 'drift_findings.exception_expires_at', 'drift_findings.exception_approved_by_id'] },
-    14: { adds: ['hr_webhook_signatures'] },
-    15: { adds: [], columns: ['hr_employees.employee_key'] },
+    14: { adds: ['hr_webhook_signatures', 'hr_webhook_signatures_expiry'] },
+    15: { adds: ['hr_employees_key', 'hr_actions_employee_key'], drops: ['hr_actions_employee'], columns: ['hr_employees.employee_key'] },
     16: { adds: ['audit_events_append_only'] },
   };
 
@@ -69,9 +97,13 @@ describe('store migrations', () => {
       const file = tempFile();
       const before = openDatabase(file, { migrations, targetVersion: m.version - 1 });
       expect(schemaVersion(before)).toBe(m.version - 1);
-      const had = tables(before);
-      for (const name of expectations[m.version]!.adds) expect(had).not.toContain(name);
-      for (const c of expectations[m.version]!.columns ?? []) expect(columns(before)).not.toContain(c);
+      const expected = expectations[m.version]!;
+      const had = objects(before);
+      for (const name of expected.adds) expect(had).not.toContain(name);
+      for (const name of expected.drops ?? []) expect(had).toContain(name);
+      for (const c of expected.columns ?? []) expect(columns(before)).not.toContain(c);
+      const hadSequences = sequenceNames(before);
+      for (const name of expected.sequences ?? []) expect(hadSequences).not.toContain(name);
       if (m.version > 1) {
         before
           .prepare("INSERT INTO audit_events VALUES (1, '2026-01-01T00:00:00.000Z', NULL, NULL, 'x', NULL, 'success', '{}', NULL, ?, 'h')")
@@ -81,13 +113,41 @@ describe('store migrations', () => {
 
       const after = openDatabase(file, { migrations, targetVersion: m.version });
       expect(schemaVersion(after)).toBe(m.version);
-      const has = tables(after);
-      for (const name of expectations[m.version]!.adds) expect(has).toContain(name);
-      for (const c of expectations[m.version]!.columns ?? []) expect(columns(after)).toContain(c);
+      const has = objects(after);
+      expect(has.filter((n) => !had.includes(n)).sort()).toEqual([...expected.adds].sort());
+      expect(had.filter((n) => !has.includes(n)).sort()).toEqual([...(expected.drops ?? [])].sort());
+      for (const c of expected.columns ?? []) expect(columns(after)).toContain(c);
+      expect(sequenceNames(after).filter((n) => !hadSequences.includes(n)).sort()).toEqual([...(expected.sequences ?? [])].sort());
       if (m.version > 1) expect((after.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n).toBe(1);
       after.close();
     });
   }
+
+  it('keeps the access requests made before an end date could be asked for, with no end date (7 to 8)', () => {
+    const file = tempFile();
+    const before = openDatabase(file, { migrations, targetVersion: 7 });
+    before.exec(`INSERT INTO access_requests (id, requester_id, requester_name, resource_id, group_id, duration_hours, policy, context, state, stage, stage_count, stage_started_at, created_at, updated_at)
+      VALUES ('REQ-1001', 'u1', 'Ann', 'finance', 'g1', 8, '{}', '{}', 'pending', 1, 1, 't', 't', 't')`);
+    before.close();
+
+    const after = openDatabase(file, { migrations, targetVersion: 8 });
+    expect(after.prepare('SELECT id, duration_hours, ends_at FROM access_requests').all()).toEqual([{ id: 'REQ-1001', duration_hours: 8, ends_at: null }]);
+    after.close();
+  });
+
+  it('keeps the drift findings found before exceptions took four eyes, with no exception proposal (12 to 13)', () => {
+    const file = tempFile();
+    const before = openDatabase(file, { migrations, targetVersion: 12 });
+    before.exec(`INSERT INTO drift_findings (id, fingerprint, kind, group_id, group_name, user_id, user_name, details, state, occurrence, first_seen_at, last_seen_at, opened_at, accepted_reason, updated_at)
+      VALUES ('DRF-1001', 'f1', 'unapproved', 'g1', 'Admins', 'u1', 'Ann', '{}', 'accepted', 1, 't', 't', 't', 'break-glass', 't')`);
+    before.close();
+
+    const after = openDatabase(file, { migrations, targetVersion: 13 });
+    expect(after.prepare('SELECT id, state, accepted_reason, exception_by_id, exception_approved_at FROM drift_findings').all()).toEqual([
+      { id: 'DRF-1001', state: 'accepted', accepted_reason: 'break-glass', exception_by_id: null, exception_approved_at: null },
+    ]);
+    after.close();
+  });
 
   it('keys the HR employees by their id in lower case; ids that differed only by case stay bound to their accounts (14 to 15)', () => {
     const file = tempFile();
