@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envSchema, loadConfig } from '../../bot/config';
+import { startBot } from '../../bot/main';
 
 const GUID = '6f1e3c52-8a0b-4c1d-9e2f-3a4b5c6d7e8f';
 
@@ -71,8 +73,6 @@ describe('documentation of these variables', () => {
 
 describe('a bad catalog file', () => {
   it('stops the start with the problems listed, and leaves nothing open', async () => {
-    const { startBot } = await import('../../bot/main');
-    const os = await import('node:os');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'helpdesk-catalog-'));
     const file = path.join(dir, 'catalog.json');
     fs.writeFileSync(file, JSON.stringify({ resources: [{ id: 'x', name: 'X', aliases: [], description: 'd', groupId: 'nope', risk: 'low', stages: [], justificationRequired: false, defaultDuration: '1d', maxDuration: '1d', permanentAllowed: false, incompatibleWith: [] }] }));
