@@ -169,6 +169,12 @@ describe('store migrations', () => {
     after.close();
   });
 
+  it('lists every step file of store/migrations in order, each named NNN-name after its version and name', () => {
+    const dir = path.join(__dirname, '..', '..', 'store', 'migrations');
+    const files = fs.readdirSync(dir).filter((f) => f !== 'index.ts').sort();
+    expect(files).toEqual(migrations.map((m) => `${String(m.version).padStart(3, '0')}-${m.name}.ts`));
+  });
+
   it('every migration has an expectation here (add one with each new step)', () => {
     expect(Object.keys(expectations).map(Number)).toEqual(migrations.map((m) => m.version));
   });
