@@ -1,5 +1,6 @@
 import restify from 'restify';
 import type { TeamsAdapter } from '@microsoft/teams-ai';
+import { AuthenticationConstants, GovernmentConstants } from 'botframework-connector';
 import type { BotDeps, HelpdeskApp } from './deps';
 import { acceptJsonOnly, capAuthorization, channelTokenGate, CHANNEL_TOKEN_ISSUERS, loopbackCallersOnly, MAX_HEADER_BYTES, requestSource } from './edge';
 
@@ -31,7 +32,13 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
   const edge: restify.RequestHandler[] = [acceptJsonOnly, refuseEncodedBody, capAuthorization];
   if (deps.config.mode === 'local') edge.unshift(loopbackCallersOnly);
   if (deps.config.mode === 'production') {
-    edge.push(channelTokenGate(CHANNEL_TOKEN_ISSUERS[deps.config.bot.cloud ?? 'public'], deps.logger.child({ component: 'edge' }), deps.clock));
+    const government = deps.config.bot.cloud === 'government';
+    const check = {
+      issuer: CHANNEL_TOKEN_ISSUERS[government ? 'government' : 'public'],
+      appId: deps.config.bot.appId,
+      metadataUrl: deps.config.bot.openIdMetadataUrl ?? (government ? GovernmentConstants.ToBotFromChannelOpenIdMetadataUrl : AuthenticationConstants.ToBotFromChannelOpenIdMetadataUrl),
+    };
+    edge.push(channelTokenGate(check, deps.logger.child({ component: 'edge' }), deps.clock));
   }
 
   let inFlight = 0;
