@@ -20,6 +20,12 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
   const server = restify.createServer({ name: 'iam-helpdesk', handleUncaughtExceptions: false });
   // restify builds its http.Server without options; Node reads the limit per connection (431 above it).
   (server.server as unknown as { maxHeaderSize: number }).maxHeaderSize = MAX_HEADER_BYTES;
+  // Node waits 60 s for headers and 5 minutes for a body, checked every 30 s: a caller sending
+  // a byte now and then would hold a connection (and its socket) that long. Teams sends at once.
+  server.server.requestTimeout = deps.config.requestTimeoutMs;
+  server.server.headersTimeout = Math.min(deps.config.requestTimeoutMs, MAX_HEADERS_WAIT_MS);
+  // Read when the server starts listening (so before listen); how late a timeout may be noticed.
+  (server.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(1_000, server.server.headersTimeout);
   // Each route reads its own body: the activities' JSON here, the HR webhook its raw bytes
   // (its signature covers them). No body is read for a path that has no route.
   for (const mount of mounts) mount(server);
@@ -159,6 +165,9 @@ function isHttpUrl(v: string): boolean {
   const protocol = new URL(v).protocol;
   return protocol === 'https:' || protocol === 'http:';
 }
+
+/** The longest the server waits for a request's headers. */
+const MAX_HEADERS_WAIT_MS = 10_000;
 
 /** The largest activity taken on `/api/messages`. */
 const MAX_ACTIVITY_BYTES = 1024 * 1024;
