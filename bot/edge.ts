@@ -125,7 +125,7 @@ const SIGNATURE_ALGORITHMS: Record<string, string> = { RS256: 'RSA-SHA256', RS38
  * the body of such a request would be read first. The keys come from the SDK's own cache
  * (fetched at most once an hour for an unknown key id), so no caller can make the bot fetch more.
  */
-export async function channelSignatureProblem(authorization: string, check: ChannelTokenCheck, metadata: Pick<OpenIdMetadata, 'getKey'>, nowSeconds: number): Promise<string | null> {
+export async function channelSignatureProblem(authorization: string, check: ChannelTokenCheck, metadata: Pick<ChannelSigningKeys, 'getKey'>, nowSeconds: number): Promise<string | null> {
   const [header, payload, signature] = authorization.trim().slice('Bearer '.length).split('.') as [string, string, string];
   let head: Record<string, unknown>;
   let claims: Record<string, unknown>;
@@ -148,6 +148,55 @@ export async function channelSignatureProblem(authorization: string, check: Chan
   return null;
 }
 
+/** How often at most the signing keys are read again, whatever key ids callers send. */
+const KEY_REFRESH_FLOOR_MS = 60_000;
+
+/** The SDK's cached OpenID metadata, as far as it is used here (its fields are not typed as public). */
+interface CachedMetadata {
+  lastUpdated: number;
+  tokenRefreshInterval: number;
+  findKey(kid: string): { key: string; endorsements?: string[] } | null;
+  refreshCache(): Promise<void>;
+}
+
+/**
+ * The channel service's signing keys, from the SDK's own cache of them. The SDK reads them
+ * again for every request whose key id it does not know (at most once an hour per success,
+ * but on every such request while a read fails, and concurrently): a flood of made-up key ids
+ * would make the bot a client flooding the channel service. Here one read serves every caller
+ * waiting, and a new one starts at most once a minute.
+ */
+export class ChannelSigningKeys {
+  private reading: Promise<void> | null = null;
+  private lastRead = 0;
+  private failure: unknown = null;
+  private readonly m: CachedMetadata;
+
+  constructor(metadata: OpenIdMetadata) {
+    this.m = metadata as unknown as CachedMetadata;
+  }
+
+  /** The key `kid` names; null when the service publishes none such; throws when no key can be had at all. */
+  async getKey(kid: string): Promise<{ key: string; endorsements?: string[] } | null> {
+    const now = Date.now();
+    const stale = this.m.lastUpdated < now - this.m.tokenRefreshInterval * 3600_000;
+    const known = this.m.findKey(kid);
+    if (known && !stale) return known;
+    if (!this.reading && now - this.lastRead >= KEY_REFRESH_FLOOR_MS) {
+      this.lastRead = now;
+      this.reading = this.m.refreshCache().then(
+        () => void (this.failure = null),
+        (err: unknown) => void (this.failure = err),
+      ).finally(() => (this.reading = null));
+    }
+    if (this.reading) await this.reading;
+    const key = this.m.findKey(kid);
+    // Keys never read (or gone) and the last read failed: the keys are unavailable, not the token wrong.
+    if (!key && this.failure && this.m.lastUpdated === 0) throw this.failure;
+    return key;
+  }
+}
+
 /**
  * Production mode: refuses (401) a request whose bearer token is not one of the configured
  * cloud's Bot Framework channel tokens, signed for this bot, before the SDK parses it and
@@ -156,7 +205,7 @@ export async function channelSignatureProblem(authorization: string, check: Chan
  */
 export function channelTokenGate(check: ChannelTokenCheck, logger: Logger, clock: () => Date): restify.RequestHandler {
   const once = new OncePerMinute(clock);
-  const metadata = (JwtTokenExtractor as unknown as { getOrAddOpenIdMetadata(url: string): OpenIdMetadata }).getOrAddOpenIdMetadata(check.metadataUrl);
+  const metadata = new ChannelSigningKeys((JwtTokenExtractor as unknown as { getOrAddOpenIdMetadata(url: string): OpenIdMetadata }).getOrAddOpenIdMetadata(check.metadataUrl));
   const refuse = (req: restify.Request, res: restify.Response, reason: string) => {
     const remoteAddress = req.socket?.remoteAddress ?? 'unknown';
     if (once.first(`${remoteAddress}|${reason}`)) logger.warn({ reason, remoteAddress }, 'request on /api/messages refused: not a Bot Framework channel token (logged once a minute per source)');

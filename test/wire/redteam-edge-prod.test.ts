@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { ToBotFromBotOrEmulatorTokenValidationParameters } from 'botframework-connector/lib/auth/tokenValidationParameters';
+import { JwtTokenExtractor } from 'botframework-connector/lib/auth/jwtTokenExtractor';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { TestClock } from '../support/harness';
 import { APP_ID, useProductionBot } from '../support/production-rig';
@@ -75,5 +76,25 @@ describe('tokens claiming the channel issuer', () => {
     expect(await headersOnly(p.fakes.issuer.sign({ aud: '11111111-2222-4333-8444-555555555555', serviceurl: p.connector.url }))).toBe(401);
     // A genuine token for this bot is let through to the body (and the bot waits for it).
     expect(await headersOnly(p.fakes.issuer.sign({ aud: APP_ID, serviceurl: p.connector.url }))).toBe(0);
+  });
+
+  it("a flood of unknown key ids makes the bot fetch the channel service's keys once, not once per request", async () => {
+    const cache = (JwtTokenExtractor as unknown as { openIdMetadataCache: Map<string, { lastUpdated: number }> }).openIdMetadataCache;
+    const metadata = cache.get(p.fakes.issuer.metadataUrl)!;
+    // The keys were last read over an hour ago: an unknown key id may have the keys read again.
+    metadata.lastUpdated = Date.now() - 2 * 3600_000;
+    const before = p.fakes.issuer.fetches.length;
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, () => new TeamsClient(p.bot.url, p.connector.url, p.fakes.env.BOT_TENANT_ID!, { authorization: `Bearer ${forgedChannelToken({}, randomUUID())}` }).message(emily, 'help').then((r) => r.status)),
+    );
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    for (let i = 0; i < 10; i++) {
+      const client = new TeamsClient(p.bot.url, p.connector.url, p.fakes.env.BOT_TENANT_ID!, { authorization: `Bearer ${forgedChannelToken({}, randomUUID())}` });
+      expect((await client.message(emily, 'help')).status).toBe(401);
+    }
+    // One read of the metadata and one of its keys.
+    expect(p.fakes.issuer.fetches.length - before).toBeLessThanOrEqual(2);
+    // A genuine token still passes.
+    expect((await new TeamsClient(p.bot.url, p.connector.url, p.fakes.env.BOT_TENANT_ID!, { authorization: `Bearer ${p.fakes.issuer.sign({ aud: APP_ID, serviceurl: p.connector.url })}` }).message(emily, 'help')).status).toBe(200);
   });
 });
