@@ -80,14 +80,16 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
     }
   });
 
+  const directoryHealth = rateLimited(HEALTH_CHECKS_PER_WINDOW, HEALTH_WINDOW_MS, async () => {
+    try {
+      return await withTimeout(deps.directory.health(), 5_000);
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  });
   server.get('/healthz', async (_req, res) => {
     const store = deps.store.health();
-    let directory: { ok: boolean; detail?: string };
-    try {
-      directory = await withTimeout(deps.directory.health(), 5_000);
-    } catch (err) {
-      directory = { ok: false, detail: (err as Error).message };
-    }
+    const directory = await directoryHealth();
     const ok = store.ok && directory.ok && !draining;
     res.send(ok ? 200 : 503, {
       status: ok ? 'ok' : draining ? 'shutting-down' : 'degraded',
@@ -186,6 +188,36 @@ export const refuseEncodedBody: restify.RequestHandler = (req, res, next) => {
   res.send(415, { error: 'Send the body uncompressed (no Content-Encoding).' });
   return next(false);
 };
+
+/**
+ * At most this many directory health checks per {@link HEALTH_WINDOW_MS}; more callers get
+ * the last answer. The route is unauthenticated: while the directory fails (nothing is
+ * cached then), each call would be a directory request (a Graph call, an LDAP bind), so a
+ * flood of them would be the bot flooding the directory, or spending its Graph quota, for
+ * anyone who can reach the port. A few checks in a row (a monitor, a person watching a
+ * recovery) still see the directory's state at once.
+ */
+const HEALTH_CHECKS_PER_WINDOW = 5;
+const HEALTH_WINDOW_MS = 10_000;
+
+/** `check`, run at most `perWindow` times per `windowMs`, and once for every caller waiting on it; other callers get the last answer. */
+function rateLimited<T>(perWindow: number, windowMs: number, check: () => Promise<T>): () => Promise<T> {
+  const started: number[] = [];
+  let last: Promise<T> | null = null;
+  let running: Promise<T> | null = null;
+  return () => {
+    if (running) return running;
+    const now = Date.now();
+    while (started.length && now - started[0]! >= windowMs) started.shift();
+    if (last && started.length >= perWindow) return last;
+    started.push(now);
+    const value = check();
+    running = value;
+    last = value;
+    void value.finally(() => (running = null)).catch(() => undefined);
+    return value;
+  };
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -98,3 +98,16 @@ describe('tokens claiming the channel issuer', () => {
     expect((await new TeamsClient(p.bot.url, p.connector.url, p.fakes.env.BOT_TENANT_ID!, { authorization: `Bearer ${p.fakes.issuer.sign({ aud: APP_ID, serviceurl: p.connector.url })}` }).message(emily, 'help')).status).toBe(200);
   });
 });
+
+describe('/healthz', () => {
+  it('a flood of health checks while the directory fails makes a few directory requests, not one per call', async () => {
+    p.graph.inject({ status: 403, path: /^\/users/, times: 1_000 });
+    const graphCalls = () => p.graph.requests.filter((r) => /^\/users/.test(r.path)).length;
+    const before = graphCalls();
+    const one = () => fetch(`${p.bot.url}/healthz`).then((r) => r.status);
+    const statuses = [...(await Promise.all(Array.from({ length: 30 }, one)))];
+    for (let i = 0; i < 20; i++) statuses.push(await one());
+    expect(new Set(statuses)).toEqual(new Set([503]));
+    expect(graphCalls() - before).toBeLessThanOrEqual(5);
+  });
+});
