@@ -21,6 +21,8 @@ export interface AppConfig {
   mode: 'local' | 'production';
   host: string;
   port: number;
+  /** Longest a request may take to arrive, headers and body (a slow sender holds a connection no longer). */
+  requestTimeoutMs: number;
   databasePath: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   directory: { kind: 'local'; path: string } | GraphDirectoryConfig | AdDirectoryConfig | HybridDirectoryConfig;
@@ -238,6 +240,7 @@ export const envSchema = z.object({
   BOT_CLOUD: z.preprocess(emptyToUndefined, z.enum(['public', 'government'], { message: 'must be public or government' }).default('public')),
   HOST: optionalString,
   PORT: port(3978),
+  HTTP_REQUEST_TIMEOUT_SECONDS: wholeNumber(30, 1, 300),
   DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().trim().default('./data/helpdesk.db')),
   DIRECTORY: z.preprocess(
     emptyToUndefined,
@@ -419,6 +422,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     mode,
     host: e.HOST ?? '127.0.0.1',
     port: e.PORT,
+    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
     databasePath: path.resolve(e.DATABASE_PATH),
     logLevel: e.LOG_LEVEL,
     directory,

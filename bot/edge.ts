@@ -1,5 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createVerify } from 'node:crypto';
 import type restify from 'restify';
+import { JwtTokenExtractor } from 'botframework-connector/lib/auth/jwtTokenExtractor';
+import type { OpenIdMetadata } from 'botframework-connector/lib/auth/openIdMetadata';
 import type { Logger } from './logger';
 
 /**
@@ -100,21 +103,137 @@ export function channelTokenProblem(authorization: string | undefined, issuer: s
   return null;
 }
 
+/** What a channel token must be: issued and signed by the channel service of the bot's cloud, for this bot. */
+export interface ChannelTokenCheck {
+  /** The channel service's `iss`. */
+  issuer: string;
+  /** The bot's app id: the token's `aud`. */
+  appId: string;
+  /** Where the channel service publishes its signing keys (the SDK's own cache of them is used). */
+  metadataUrl: string;
+}
+
+/** The signature algorithms the channel service uses (the SDK's `AllowedSigningAlgorithms`). */
+const SIGNATURE_ALGORITHMS: Record<string, string> = { RS256: 'RSA-SHA256', RS384: 'RSA-SHA384', RS512: 'RSA-SHA512' };
+
+/**
+ * Why `authorization` is not a channel token signed by one of the channel service's keys
+ * for `appId`, or null. Checked before the SDK sees the token: a token anyone can write
+ * (unsigned, with the channel's issuer) would otherwise reach the SDK's emulator check,
+ * which appends issuers built from its unverified `tid` to a process-wide list, and its
+ * key lookup, which prints the service's keys to the console for every bad signature; and
+ * the body of such a request would be read first. The keys come from the SDK's own cache
+ * (fetched at most once an hour for an unknown key id), so no caller can make the bot fetch more.
+ */
+export async function channelSignatureProblem(authorization: string, check: ChannelTokenCheck, metadata: Pick<ChannelSigningKeys, 'getKey'>, nowSeconds: number): Promise<string | null> {
+  const [header, payload, signature] = authorization.trim().slice('Bearer '.length).split('.') as [string, string, string];
+  let head: Record<string, unknown>;
+  let claims: Record<string, unknown>;
+  try {
+    head = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return 'unreadable-token';
+  }
+  const algorithm = typeof head?.alg === 'string' ? SIGNATURE_ALGORITHMS[head.alg] : undefined;
+  if (!algorithm) return 'signature-algorithm-not-allowed';
+  if (typeof head.kid !== 'string' || head.kid === '') return 'no-key-id';
+  const key = await metadata.getKey(head.kid);
+  if (!key) return 'unknown-signing-key';
+  const signed = createVerify(algorithm).update(`${header}.${payload}`).verify(key.key, Buffer.from(signature, 'base64url'));
+  if (!signed) return 'bad-signature';
+  if (claims.aud !== check.appId) return 'not-for-this-bot';
+  if (typeof claims.exp !== 'number') return 'no-expiry';
+  if (typeof claims.nbf === 'number' && claims.nbf - CLOCK_SKEW_SECONDS > nowSeconds) return 'not-valid-yet';
+  return null;
+}
+
+/** How often at most the signing keys are read again, whatever key ids callers send. */
+const KEY_REFRESH_FLOOR_MS = 60_000;
+
+/** The SDK's cached OpenID metadata, as far as it is used here (its fields are not typed as public). */
+interface CachedMetadata {
+  lastUpdated: number;
+  tokenRefreshInterval: number;
+  findKey(kid: string): { key: string; endorsements?: string[] } | null;
+  refreshCache(): Promise<void>;
+}
+
+/**
+ * The channel service's signing keys, from the SDK's own cache of them. The SDK reads them
+ * again for every request whose key id it does not know (at most once an hour per success,
+ * but on every such request while a read fails, and concurrently): a flood of made-up key ids
+ * would make the bot a client flooding the channel service. Here one read serves every caller
+ * waiting, and a new one starts at most once a minute.
+ */
+export class ChannelSigningKeys {
+  private reading: Promise<void> | null = null;
+  private lastRead = 0;
+  private failure: unknown = null;
+  private readonly m: CachedMetadata;
+
+  constructor(metadata: OpenIdMetadata) {
+    this.m = metadata as unknown as CachedMetadata;
+  }
+
+  /** The key `kid` names; null when the service publishes none such; throws when no key can be had at all. */
+  async getKey(kid: string): Promise<{ key: string; endorsements?: string[] } | null> {
+    const now = Date.now();
+    const stale = this.m.lastUpdated < now - this.m.tokenRefreshInterval * 3600_000;
+    const known = this.m.findKey(kid);
+    if (known && !stale) return known;
+    if (!this.reading && now - this.lastRead >= KEY_REFRESH_FLOOR_MS) {
+      this.lastRead = now;
+      this.reading = this.m.refreshCache().then(
+        () => void (this.failure = null),
+        (err: unknown) => void (this.failure = err),
+      ).finally(() => (this.reading = null));
+    }
+    if (this.reading) await this.reading;
+    const key = this.m.findKey(kid);
+    // Keys never read (or gone) and the last read failed: the keys are unavailable, not the token wrong.
+    if (!key && this.failure && this.m.lastUpdated === 0) throw this.failure;
+    return key;
+  }
+}
+
 /**
  * Production mode: refuses (401) a request whose bearer token is not one of the configured
- * cloud's Bot Framework channel tokens, before the SDK parses it. Logged once per source and
- * reason a minute.
+ * cloud's Bot Framework channel tokens, signed for this bot, before the SDK parses it and
+ * before the body is read. Logged once per source and reason a minute. When the signing keys
+ * cannot be had (the key service does not answer), 500, as the SDK answers: no request is let through unchecked.
  */
-export function channelTokenGate(issuer: string, logger: Logger, clock: () => Date): restify.RequestHandler {
+export function channelTokenGate(check: ChannelTokenCheck, logger: Logger, clock: () => Date): restify.RequestHandler {
   const once = new OncePerMinute(clock);
-  return (req, res, next) => {
-    // Real time, as the SDK checks expiry against it (the bot's clock may be a test's).
-    const reason = channelTokenProblem(req.headers.authorization, issuer, Math.floor(Date.now() / 1000));
-    if (!reason) return next();
+  const metadata = new ChannelSigningKeys((JwtTokenExtractor as unknown as { getOrAddOpenIdMetadata(url: string): OpenIdMetadata }).getOrAddOpenIdMetadata(check.metadataUrl));
+  const refuse = (req: restify.Request, res: restify.Response, reason: string) => {
     const remoteAddress = req.socket?.remoteAddress ?? 'unknown';
     if (once.first(`${remoteAddress}|${reason}`)) logger.warn({ reason, remoteAddress }, 'request on /api/messages refused: not a Bot Framework channel token (logged once a minute per source)');
+    // The body is never read: the connection is closed rather than kept to drain it.
+    res.header('Connection', 'close');
     res.send(401, { error: 'Unauthorized' });
-    return next(false);
+  };
+  return (req, res, next) => {
+    // Real time, as the SDK checks expiry against it (the bot's clock may be a test's).
+    const now = Math.floor(Date.now() / 1000);
+    const reason = channelTokenProblem(req.headers.authorization, check.issuer, now);
+    if (reason) {
+      refuse(req, res, reason);
+      return next(false);
+    }
+    channelSignatureProblem(req.headers.authorization!, check, metadata, now).then(
+      (problem) => {
+        if (!problem) return next();
+        refuse(req, res, problem);
+        return next(false);
+      },
+      (err: unknown) => {
+        if (once.first('signing-keys-unavailable')) logger.error({ err }, "request on /api/messages refused: the channel service's signing keys cannot be read");
+        res.header('Connection', 'close');
+        res.send(500, { error: 'Authentication is not available just now.' });
+        return next(false);
+      },
+    );
   };
 }
 

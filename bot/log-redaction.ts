@@ -64,8 +64,44 @@ function walk(value: unknown, depth: number, ancestors: Set<object>): unknown {
   }
 }
 
-/** `text` with bearer credentials and JWTs replaced, cut to a bounded length. */
+/**
+ * A named value inside text: a JSON member (`"newPassword":"..."`, also as escaped inside
+ * another JSON string, as an HTTP client's error keeps a request or response body), a form or
+ * query parameter (`client_secret=...`, `?access_token=...`) or a `name: value` pair.
+ */
+const NAMED_VALUE_IN_TEXT = /(\\?")([A-Za-z][\w.-]{0,63})\\?"\s*:\s*(?=\\?")|\b([A-Za-z][\w.-]{0,63})(\s*=\s*|:[ \t]+)(?=\S)/g;
+/** A JSON string value (plain, or escaped inside another string), or a bare value up to a separator. */
+const JSON_VALUE = /"(?:[^"\\]|\\.)*"/y;
+const ESCAPED_JSON_VALUE = /\\"(?:[^"\\]|\\\\\\"|\\\\\\\\|\\[^"\\])*\\"/y;
+const BARE_VALUE = /[^\s&,;"'}]+/y;
+const AUTH_SCHEME = /(?:Bearer|Basic)[ \t]+/iy;
+
+/** `text` with every value whose name names a secret replaced by {@link REDACTED} (its quotes kept). */
+function redactNamedValues(text: string): string {
+  let out = '';
+  let from = 0;
+  NAMED_VALUE_IN_TEXT.lastIndex = 0;
+  for (let m = NAMED_VALUE_IN_TEXT.exec(text); m; m = NAMED_VALUE_IN_TEXT.exec(text)) {
+    const name = m[2] ?? m[3]!;
+    // A name that is no secret: its value is read on as text (it may hold `password=...` itself).
+    if (!isSecretKey(name)) continue;
+    // `Authorization: Bearer <credential>`: the scheme is kept, the credential cut.
+    AUTH_SCHEME.lastIndex = m.index + m[0].length;
+    const valueAt = m.index + m[0].length + (AUTH_SCHEME.exec(text)?.[0].length ?? 0);
+    const pattern = text.startsWith('\\"', valueAt) ? ESCAPED_JSON_VALUE : text.startsWith('"', valueAt) ? JSON_VALUE : BARE_VALUE;
+    pattern.lastIndex = valueAt;
+    const value = pattern.exec(text)?.[0];
+    if (!value || value.includes(REDACTED)) continue;
+    const quote = pattern === ESCAPED_JSON_VALUE ? '\\"' : pattern === JSON_VALUE ? '"' : '';
+    out += `${text.slice(from, valueAt)}${quote}${REDACTED}${quote}`;
+    from = valueAt + value.length;
+    NAMED_VALUE_IN_TEXT.lastIndex = from;
+  }
+  return out + text.slice(from);
+}
+
+/** `text` with bearer credentials, JWTs and values named as secrets replaced, cut to a bounded length. */
 export function redactText(text: string, max = MAX_STRING): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(SECRET_IN_TEXT, (m) => (/^(bearer|basic)\s/i.test(m) ? `${m.split(/\s+/)[0]} ${REDACTED}` : REDACTED));
+  return redactNamedValues(cut.replace(SECRET_IN_TEXT, (m) => (/^(bearer|basic)\s/i.test(m) ? `${m.split(/\s+/)[0]} ${REDACTED}` : REDACTED)));
 }

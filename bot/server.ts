@@ -1,5 +1,6 @@
 import restify from 'restify';
 import type { TeamsAdapter } from '@microsoft/teams-ai';
+import { AuthenticationConstants, GovernmentConstants } from 'botframework-connector';
 import type { BotDeps, HelpdeskApp } from './deps';
 import { acceptJsonOnly, capAuthorization, channelTokenGate, CHANNEL_TOKEN_ISSUERS, loopbackCallersOnly, MAX_HEADER_BYTES, requestSource } from './edge';
 
@@ -19,6 +20,12 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
   const server = restify.createServer({ name: 'iam-helpdesk', handleUncaughtExceptions: false });
   // restify builds its http.Server without options; Node reads the limit per connection (431 above it).
   (server.server as unknown as { maxHeaderSize: number }).maxHeaderSize = MAX_HEADER_BYTES;
+  // Node waits 60 s for headers and 5 minutes for a body, checked every 30 s: a caller sending
+  // a byte now and then would hold a connection (and its socket) that long. Teams sends at once.
+  server.server.requestTimeout = deps.config.requestTimeoutMs;
+  server.server.headersTimeout = Math.min(deps.config.requestTimeoutMs, MAX_HEADERS_WAIT_MS);
+  // Read when the server starts listening (so before listen); how late a timeout may be noticed.
+  (server.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(1_000, server.server.headersTimeout);
   // Each route reads its own body: the activities' JSON here, the HR webhook its raw bytes
   // (its signature covers them). No body is read for a path that has no route.
   for (const mount of mounts) mount(server);
@@ -31,7 +38,13 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
   const edge: restify.RequestHandler[] = [acceptJsonOnly, refuseEncodedBody, capAuthorization];
   if (deps.config.mode === 'local') edge.unshift(loopbackCallersOnly);
   if (deps.config.mode === 'production') {
-    edge.push(channelTokenGate(CHANNEL_TOKEN_ISSUERS[deps.config.bot.cloud ?? 'public'], deps.logger.child({ component: 'edge' }), deps.clock));
+    const government = deps.config.bot.cloud === 'government';
+    const check = {
+      issuer: CHANNEL_TOKEN_ISSUERS[government ? 'government' : 'public'],
+      appId: deps.config.bot.appId,
+      metadataUrl: deps.config.bot.openIdMetadataUrl ?? (government ? GovernmentConstants.ToBotFromChannelOpenIdMetadataUrl : AuthenticationConstants.ToBotFromChannelOpenIdMetadataUrl),
+    };
+    edge.push(channelTokenGate(check, deps.logger.child({ component: 'edge' }), deps.clock));
   }
 
   let inFlight = 0;
@@ -67,14 +80,16 @@ export function createServer(deps: BotDeps, app: HelpdeskApp, adapter: TeamsAdap
     }
   });
 
+  const directoryHealth = rateLimited(HEALTH_CHECKS_PER_WINDOW, HEALTH_WINDOW_MS, async () => {
+    try {
+      return await withTimeout(deps.directory.health(), 5_000);
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  });
   server.get('/healthz', async (_req, res) => {
     const store = deps.store.health();
-    let directory: { ok: boolean; detail?: string };
-    try {
-      directory = await withTimeout(deps.directory.health(), 5_000);
-    } catch (err) {
-      directory = { ok: false, detail: (err as Error).message };
-    }
+    const directory = await directoryHealth();
     const ok = store.ok && directory.ok && !draining;
     res.send(ok ? 200 : 503, {
       status: ok ? 'ok' : draining ? 'shutting-down' : 'degraded',
@@ -153,6 +168,9 @@ function isHttpUrl(v: string): boolean {
   return protocol === 'https:' || protocol === 'http:';
 }
 
+/** The longest the server waits for a request's headers. */
+const MAX_HEADERS_WAIT_MS = 10_000;
+
 /** The largest activity taken on `/api/messages`. */
 const MAX_ACTIVITY_BYTES = 1024 * 1024;
 
@@ -170,6 +188,36 @@ export const refuseEncodedBody: restify.RequestHandler = (req, res, next) => {
   res.send(415, { error: 'Send the body uncompressed (no Content-Encoding).' });
   return next(false);
 };
+
+/**
+ * At most this many directory health checks per {@link HEALTH_WINDOW_MS}; more callers get
+ * the last answer. The route is unauthenticated: while the directory fails (nothing is
+ * cached then), each call would be a directory request (a Graph call, an LDAP bind), so a
+ * flood of them would be the bot flooding the directory, or spending its Graph quota, for
+ * anyone who can reach the port. A few checks in a row (a monitor, a person watching a
+ * recovery) still see the directory's state at once.
+ */
+const HEALTH_CHECKS_PER_WINDOW = 5;
+const HEALTH_WINDOW_MS = 10_000;
+
+/** `check`, run at most `perWindow` times per `windowMs`, and once for every caller waiting on it; other callers get the last answer. */
+function rateLimited<T>(perWindow: number, windowMs: number, check: () => Promise<T>): () => Promise<T> {
+  const started: number[] = [];
+  let last: Promise<T> | null = null;
+  let running: Promise<T> | null = null;
+  return () => {
+    if (running) return running;
+    const now = Date.now();
+    while (started.length && now - started[0]! >= windowMs) started.shift();
+    if (last && started.length >= perWindow) return last;
+    started.push(now);
+    const value = check();
+    running = value;
+    last = value;
+    void value.finally(() => (running = null)).catch(() => undefined);
+    return value;
+  };
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

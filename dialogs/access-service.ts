@@ -355,8 +355,9 @@ export class AccessService {
     // one, never approve it.
     const earlier = this.earlierApprovers(request);
     if (decision === 'approve' && earlier.has(actor.id)) {
-      this.refuse(actor, request, decision, 'approved-earlier-stage', turnCorrelationId, cardStage);
-      return { outcome: 'refused', request, message: `You approved an earlier stage of ${request.id}; stage ${request.stage} needs another approver, so nothing was changed. You can still deny it.` };
+      const forwarded = this.earlierForwarders(request).has(actor.id) && !this.d.store.requests.decisions(request.id).some((d) => d.stage < request.stage && d.decidedById === actor.id);
+      this.refuse(actor, request, decision, forwarded ? 'forwarded-earlier-stage' : 'approved-earlier-stage', turnCorrelationId, cardStage);
+      return { outcome: 'refused', request, message: `You ${forwarded ? 'forwarded' : 'approved'} an earlier stage of ${request.id}; stage ${request.stage} needs another approver, so nothing was changed. You can still deny it.` };
     }
 
     if (!(await mayDecide(this.d.directory, this.d.store, request, actor.id, this.approverRules))) {
@@ -501,9 +502,23 @@ export class AccessService {
     return this.decide(actor, asked.correlationId, d.stage, 'approve', d.comment ?? null, turnCorrelationId);
   }
 
-  /** Who approved a stage of `request` before its current one. */
+  /**
+   * Who approved or forwarded a stage of `request` before its current one: each stage is
+   * another pair of eyes, and whoever forwarded a stage chose who decided it.
+   */
   private earlierApprovers(request: AccessRequest): Set<string> {
-    return new Set(this.d.store.requests.decisions(request.id).filter((d) => d.stage < request.stage && d.decision === 'approved').map((d) => d.decidedById));
+    const ids = new Set(this.d.store.requests.decisions(request.id).filter((d) => d.stage < request.stage && d.decision === 'approved').map((d) => d.decidedById));
+    for (const id of this.earlierForwarders(request)) ids.add(id);
+    return ids;
+  }
+
+  /** Who forwarded a stage of `request` before its current one. */
+  private earlierForwarders(request: AccessRequest): Set<string> {
+    const ids = new Set<string>();
+    for (let stage = 1; stage < request.stage; stage++) {
+      for (const a of this.d.store.requests.approvers(request.id, stage)) if (a.source === 'delegate' && a.addedById) ids.add(a.addedById);
+    }
+    return ids;
   }
 
   /** Why a card's stage can no longer be acted on because it was decided or closed; null while it can. */

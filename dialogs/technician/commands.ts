@@ -316,9 +316,15 @@ export class TechnicianCommands {
    * privileged account (any command), or a new credential (`tap`, `reset-password`) for an
    * account enabled in the last 24 hours.
    */
-  private async fourEyesReason(command: string, userId: string): Promise<string | null> {
+  private async fourEyesReason(command: string, userId: string, steps: readonly Step[]): Promise<string | null> {
     const status = await this.d.privileged.status(userId);
     if (status.privileged) return `privileged account: ${describePrivileged(status)}`;
+    // Making someone privileged is as sensitive as acting on someone who is: a grant or a
+    // birthright group that is a privileged group (whatever the catalog's risk level says).
+    const added = steps.flatMap((s) =>
+      s.kind === 'add-groups' ? s.groups.map((g) => g.id) : s.kind === 'grant-access' ? [this.d.catalog.resources.find((r) => r.id === s.resourceId)?.groupId ?? s.resourceId] : [],
+    );
+    if (added.some((g) => this.d.privileged.isPrivilegedGroup(g))) return 'adds a privileged group: a second technician must approve';
     if ((command === 'tap' || command === 'reset-password') && recentlyEnabled(this.d.store, userId, this.now())) return 'enabled in the last 24 hours: a new credential needs a second technician';
     return null;
   }
@@ -761,7 +767,7 @@ export class TechnicianCommands {
     args.rerun = this.rerunLine(cmd.name, user, args, resource);
     const planned = await this.planSteps(cmd.name, user, args, resource);
     if ('refusal' in planned) return [text(planned.refusal)];
-    const fourEyes = await this.fourEyesReason(cmd.name, user.id);
+    const fourEyes = await this.fourEyesReason(cmd.name, user.id, planned.steps);
     const privileged = fourEyes !== null;
     const spec = commandSpec(cmd.name)!;
     const confirm = spec.effect === 'destructive' || privileged || cmd.name === 'onboard' || cmd.name === 'move';
@@ -1025,7 +1031,7 @@ export class TechnicianCommands {
     let steps = again.steps;
     // A mover's additions were made when it was proposed; the plan is its removals.
     if (plan.command === 'move' && plan.steps.length === 1) steps = steps.filter((s) => s.kind === 'remove-groups');
-    const fourEyes = await this.fourEyesReason(plan.command, plan.subject.id);
+    const fourEyes = await this.fourEyesReason(plan.command, plan.subject.id, steps);
     const privileged = fourEyes !== null;
     const signature = signatureOf(steps, privileged);
     if (signature === plan.signature) return null;
