@@ -1,6 +1,7 @@
 import { type Activity, type CloudAdapterBase, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import { AuthenticationConstants } from 'botframework-connector';
 import type { Store } from '../store/store';
+import type { StoredConversation } from '../store/conversation-refs';
 import type { AppConfig } from './config';
 import type { Logger } from './logger';
 
@@ -21,12 +22,34 @@ export interface Notifier {
   /** Replaces a message the bot sent earlier (a card after a decision). */
   update(reference: Partial<ConversationReference>, activityId: string, activity: Partial<Activity>): Promise<void>;
   /**
-   * Posts to the technicians' channel (`TECHNICIAN_CHANNEL_IDS`, `TECHNICIANS_TEAM_ID`; in local
-   * mode, else the channel a technician last spoke in); null when the bot knows no such channel yet.
+   * Posts to the technicians' channel ({@link findTechnicianChannel}); null when the bot knows
+   * no such channel yet.
    */
   sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null>;
   /** The id Teams knows a user by in this bot's conversations (for `refresh.userIds`). */
   teamsUserId(userId: string): string;
+}
+
+/**
+ * The channel technician notices go to, or null when the bot knows none yet. With
+ * `TECHNICIAN_CHANNEL_IDS`, the latest of those channels the bot has seen. In production with
+ * only `TECHNICIANS_TEAM_ID`, the team's General channel (Teams gives it the team's id), reached
+ * through any reference the bot keeps of that team: never the channel a technician last spoke
+ * in, which anyone who @mentions the bot beside a technician could have chosen. In local mode
+ * without either, the demo's behaviour: the channel a technician last spoke in.
+ */
+export function findTechnicianChannel(config: AppConfig, conversations: Store['conversations']): StoredConversation | null {
+  const team = config.proactive.techniciansTeamId;
+  const ids = config.technicians.channelIds;
+  if (config.mode === 'production' && !ids) {
+    // loadConfig requires one of the two in production; without either, nowhere.
+    if (!team) return null;
+    const known = conversations.findChannel(team, null);
+    if (!known) return null;
+    const conversation = { ...(known.reference.conversation as object), id: team } as ConversationReference['conversation'];
+    return { ...known, conversationId: team, channelId: team, reference: { ...known.reference, conversation } };
+  }
+  return conversations.findChannel(team, ids);
 }
 
 /**
@@ -93,10 +116,7 @@ export class BotNotifier implements Notifier {
   }
 
   async sendToTechnicians(activity: Partial<Activity>): Promise<Delivered | null> {
-    const { techniciansTeamId } = this.config.proactive;
-    // In production the channel is named (loadConfig requires it): never the last one a technician spoke in.
-    if (this.config.mode === 'production' && !techniciansTeamId && !this.config.technicians.channelIds) return null;
-    const channel = this.store.conversations.findChannel(this.config.proactive.techniciansTeamId, this.config.technicians.channelIds);
+    const channel = findTechnicianChannel(this.config, this.store.conversations);
     if (!channel) return null;
     // A new thread in the channel, not a reply in whatever thread was last active.
     const root = channel.conversationId.split(';')[0]!;

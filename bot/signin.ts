@@ -5,6 +5,7 @@ import { RecoveryService } from '../dialogs/signin/recovery-service';
 import { FreshMfa } from '../dialogs/signin/fresh-mfa';
 import type { AccessCapability } from './access';
 import type { BotDeps } from './deps';
+import { findTechnicianChannel } from './notifier';
 import { privilegedResolverFor } from './privileged';
 import { HelpdeskVerifier } from './signin-verifier';
 import { StepUpValidator } from './step-up';
@@ -29,7 +30,7 @@ export function createSigninCapability(deps: BotDeps, access: AccessCapability):
   // cloud side of `hybrid`, or (`ad`) a lab DC seeded with its ids. Its phones and its
   // privileged groups apply (bot/privileged.ts); in `ad` alone no authenticator is listed, so no code is offered.
   const demo = deps.directory instanceof LocalDirectory ? deps.directory.tenant : config.mode === 'local' ? loadDemoTenant() : null;
-  const techniciansReachable = () => deps.technicianGroupId !== null && deps.store.conversations.findChannel(config.proactive.techniciansTeamId, config.technicians.channelIds) !== null;
+  const techniciansReachable = () => deps.technicianGroupId !== null && findTechnicianChannel(config, deps.store.conversations) !== null;
   const s = config.recovery.stepUp;
   const tenantId = config.bot.tenantId;
   const stepUp =
