@@ -7,6 +7,7 @@ import { graphReach } from './proactive-reach';
 import { Scheduler } from './scheduler';
 import type { TicketService } from '../dialogs/technician/tickets';
 import { createTicketQueue } from './technician-notices';
+import { privilegedResolverFor } from './privileged';
 
 export interface AccessCapability {
   service: AccessService;
@@ -52,6 +53,7 @@ export function createAccessCapability(deps: BotDeps, adapter: TeamsAdapter): Ac
     technicians,
     fallbackGroupId: deps.config.access.fallbackGroupId ?? deps.technicianGroupId,
     technicianGroupId: deps.technicianGroupId,
+    privilegedGroupIds: () => privilegedResolverFor(deps).groups(),
   });
   service.registerJobs(scheduler);
   technicians.attach(scheduler);

@@ -46,6 +46,8 @@ export interface AccessDeps {
   fallbackGroupId: string | null;
   /** The identity technicians group (their handovers of a leaver's approvals count); none when absent. */
   technicianGroupId?: string | null;
+  /** The groups whose members are privileged, lowercase (the privileged resolver's). */
+  privilegedGroupIds?: () => readonly string[];
 }
 
 /** Durable job kinds of access requests. */
@@ -152,10 +154,16 @@ export class AccessService {
     this.freshMfa = freshMfa;
   }
 
-  /** Whether approving `request` needs the approver's fresh MFA: its risk at or above the configured level. */
+  /**
+   * Whether approving `request` needs the approver's fresh MFA: its risk at or above the
+   * configured level, where a resource whose group makes its members privileged (a configured
+   * privileged group, the technicians group) is high risk whatever the catalog says.
+   */
   needsFreshMfa(request: AccessRequest): boolean {
     const level = this.d.config.access.freshMfaRisk;
-    return level !== null && RISK_ORDER[request.policy.risk] >= RISK_ORDER[level];
+    if (level === null) return false;
+    const privileged = this.d.privilegedGroupIds?.().includes(request.policy.groupId.toLowerCase()) ?? false;
+    return RISK_ORDER[privileged ? 'high' : request.policy.risk] >= RISK_ORDER[level];
   }
 
   get catalog(): Catalog {

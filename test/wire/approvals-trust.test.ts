@@ -125,6 +125,21 @@ describe('the risk level that needs fresh MFA is a policy setting', () => {
   });
 });
 
+describe('a resource whose group is privileged is high risk whatever the catalog says', () => {
+  it('with the VPN group configured as privileged, approving VPN (low risk in the catalog) needs fresh MFA', async () => {
+    const demoPrivileged = ['b1a9926b-e1c0-4b72-aed0-6ec2cc9e8a1a', '73d32ec8-68a1-432c-93bc-626fad345206', '2dd0f164-92e0-42a8-ac67-573fc1637c65', '527153bb-809d-4e52-9d3c-5c0c33b126ca'];
+    const vpnGroup = 'd11bbede-af0a-472e-ba7c-b905d2e3e4db';
+    await boot({ RECOVERY_PRIVILEGED_GROUP_IDS: [...demoPrivileged, vpnGroup].join(',') });
+    const id = await requestAccess(h, emily(), 'I need VPN for a week');
+    const asked = await click(h, thomas(), 'access.approve', id, 1, { mfaCode: undefined });
+    expect(findById(asked, 'mfaCode')).toBeDefined();
+    expect(h.bot.store.requests.get(id)).toMatchObject({ state: 'pending', stage: 1 });
+    const done = await click(h, thomas(), 'access.approve', id, 1, { mfaCode: demoCode(h, thomas()) });
+    expect(cardText(done)).toContain(`You approved ${id}`);
+    expect(approvals(id)[0]!.details.assurance).toMatchObject({ method: 'demo-totp' });
+  });
+});
+
 describe('forwarding never hands a stage to someone who had an earlier one', () => {
   beforeEach(() => boot());
 
