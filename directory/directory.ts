@@ -294,6 +294,11 @@ export class InvalidInputError extends DirectoryError {}
  */
 export class RejectedError extends DirectoryError {}
 /**
+ * The request never reached the directory (no token for it, or the token refused at the door):
+ * not applied, and worth trying again later, like any unavailability.
+ */
+export class NotSentError extends DirectoryError {}
+/**
  * A lookup that must name one person matched several (Active Directory does not keep `mail`
  * unique: an admin account often shares its owner's address). The caller asks which one,
  * never guesses; callers that only know {@link InvalidInputError} show the message.
@@ -351,7 +356,8 @@ export function isDefiniteRefusal(err: unknown): boolean {
     err instanceof ThrottledError ||
     err instanceof UnsupportedError ||
     err instanceof InvalidInputError ||
-    err instanceof RejectedError
+    err instanceof RejectedError ||
+    err instanceof NotSentError
   );
 }
 

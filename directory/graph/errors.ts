@@ -4,6 +4,7 @@ import {
   DirectoryError,
   ForbiddenError,
   NotFoundError,
+  NotSentError,
   RejectedError,
   ThrottledError,
 } from '../directory';
@@ -69,7 +70,7 @@ export function toDirectoryError(e: unknown, op: GraphOperation): DirectoryError
   if (status === undefined) {
     const code = e instanceof GraphError ? e.code : e instanceof Error ? e.name : undefined;
     // No token: the request was never sent.
-    if (code === 'GraphTokenError') return new RejectedError(message);
+    if (code === 'GraphTokenError') return new NotSentError(message);
     if (code === 'TransportTimeoutError') return new DirectoryError(`Microsoft Graph did not answer in time to ${op.what}: ${message}`);
     return new DirectoryError(`Could not reach Microsoft Graph to ${op.what}: ${message}`);
   }
@@ -98,7 +99,7 @@ export function toDirectoryError(e: unknown, op: GraphOperation): DirectoryError
     case 409:
       return new ConflictError(`Microsoft Graph could not ${op.what}: ${message}${ref}`, requestId);
     case 401:
-      return new RejectedError(`Microsoft Graph did not accept the app's token to ${op.what} (${message})${ref}`, requestId);
+      return new NotSentError(`Microsoft Graph did not accept the app's token to ${op.what} (${message})${ref}`, requestId);
     default:
       if (status >= 500) {
         return new DirectoryError(`Microsoft Graph could not ${op.what} right now (HTTP ${status}); try again later${ref}`, requestId);
