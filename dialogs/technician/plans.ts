@@ -728,6 +728,7 @@ export class PlanRunner {
     if (!targets.length) return { status: 'skipped', detail: 'no MFA methods registered' };
     const removed: AuthMethod[] = [];
     const failures: string[] = [];
+    const uncertain: Array<{ m: AuthMethod; err: unknown }> = [];
     let pending = targets;
     for (let round = 0; round < 2 && pending.length; round++) {
       const retry: AuthMethod[] = [];
@@ -738,10 +739,24 @@ export class PlanRunner {
         } catch (err) {
           if (err instanceof NotFoundError) removed.push(m);
           else if (err instanceof ConflictError && round === 0) retry.push(m);
+          else if (!isDefiniteRefusal(err)) uncertain.push({ m, err });
           else failures.push(`${methodName(m.kind)}: ${errorText(err)}`);
         }
       }
       pending = retry;
+    }
+    if (uncertain.length) {
+      // A removal whose answer was lost may have been made: the methods still registered say.
+      let still: Set<string> | null = null;
+      try {
+        still = new Set((await this.d.directory.listAuthMethods(plan.subject.id)).map((m) => m.id));
+      } catch {
+        still = null;
+      }
+      for (const { m, err } of uncertain) {
+        if (still && !still.has(m.id)) removed.push(m);
+        else failures.push(`${methodName(m.kind)}: ${still ? errorText(err) : `${errorText(err)} (the directory could not be read again: check it)`}`);
+      }
     }
     this.audit(plan, 'technician.mfa-removed', failures.length ? 'failure' : 'success', { removed: removed.map((m) => m.kind), failed: failures.length });
     const detail = `removed ${removed.length ? removed.map((m) => methodName(m.kind)).join(', ') : 'none'}`;

@@ -153,4 +153,25 @@ describe("a technician's step whose answer is lost", () => {
     expect(finished.steps[0]).toEqual({ step: 'disable', status: 'done' });
     expect(rig.bot.store.audit.verify().ok).toBe(true);
   });
+
+  it("an MFA method's removal made by Graph, answered 500: read back, counted as removed, not failed", async () => {
+    const carlos = demoTenant.users.find((u) => u.displayName === 'Carlos Mendes')!;
+    const client = rig.client();
+    const conv = client.channelConversationId();
+    const from = rig.connector.sentTo(conv).length;
+    expect((await client.message(sarah(), `offboard ${carlos.userPrincipalName} --reason last working day`, { where: 'channel' })).status).toBe(200);
+    const plan = planOf(rig.connector.sentTo(conv).slice(from).map(cardOf).filter(Boolean)[0]);
+    const METHOD = new RegExp(`^/users/${carlos.id}/authentication/\\w+Methods/`);
+    rig.graph.inject({ status: 500, method: 'DELETE', path: METHOD, afterApply: true, times: 10 });
+    const res = await client.invoke(sarah(), 'tech.confirm', { plan }, { where: 'channel' });
+    expect(res.status).toBe(200);
+    await rig.bot.scheduler.idle();
+    rig.graph.clearFaults();
+    expect((await rig.bot.directory.listAuthMethods(carlos.id)).filter((m) => m.kind !== 'password')).toEqual([]);
+    const events = trail(plan);
+    const finished = JSON.parse(events.find((e) => e.action === 'technician.plan-finished')!.details);
+    expect(finished.steps.find((s: { step: string }) => s.step === 'remove-mfa')).toEqual({ step: 'remove-mfa', status: 'done' });
+    expect(events.find((e) => e.action === 'technician.mfa-removed')).toMatchObject({ outcome: 'success' });
+    expect(actions(plan)).not.toContain('technician.step-failed');
+  });
 });
