@@ -117,32 +117,48 @@ export class Scheduler {
    * audited, with one ticket for the technicians through the failed-job path.
    */
   start(): void {
-    const { recovered, quarantined } = this.o.jobs.recoverInterrupted((job) => {
-      this.o.audit?.append({
-        actor: SCHEDULER_ACTOR,
-        action: 'job.quarantined',
-        target: `job:${job.id}`,
-        outcome: 'failure',
-        correlationId: job.requestId,
-        details: { jobId: job.id, kind: job.kind, attempts: job.attempts, maxAttempts: job.maxAttempts },
-      });
-      // A notice job that itself took the process down is not noticed again (no chain of them): the log and the trail say it.
-      if (job.kind === QUARANTINE_NOTICE_JOB) return;
-      this.o.jobs.schedule({
-        kind: QUARANTINE_NOTICE_JOB,
-        requestId: null,
-        dedupeKey: `job.quarantined:${job.id}`,
-        payload: { jobId: job.id },
-        runAt: this.o.clock(),
-        maxAttempts: this.o.noticeAttempts ?? 5,
-      });
-    });
+    const { recovered, quarantined } = this.o.jobs.recoverInterrupted((job) => this.onQuarantine(job));
     if (recovered) this.o.logger.warn({ recovered }, 'jobs interrupted by a stop run again');
     for (const job of quarantined) this.o.logger.error({ jobId: job.id, kind: job.kind, attempts: job.attempts, correlationId: job.requestId ?? undefined }, 'a job was running each time the process stopped: quarantined, not run again');
     this.stopped = false;
     this.timer = setInterval(() => this.kick(), this.o.pollMs);
     this.timer.unref();
     this.kick();
+  }
+
+  /** Inside the quarantining transaction: its audit event and its notice job. */
+  private onQuarantine(job: Job, reason?: string): void {
+    this.o.audit?.append({
+      actor: SCHEDULER_ACTOR,
+      action: 'job.quarantined',
+      target: `job:${job.id}`,
+      outcome: 'failure',
+      correlationId: job.requestId,
+      details: { jobId: job.id, kind: job.kind, attempts: job.attempts, maxAttempts: job.maxAttempts, ...(reason ? { reason } : {}) },
+    });
+    // A notice job that itself took the process down is not noticed again (no chain of them): the log and the trail say it.
+    if (job.kind === QUARANTINE_NOTICE_JOB) return;
+    this.o.jobs.schedule({
+      kind: QUARANTINE_NOTICE_JOB,
+      requestId: null,
+      dedupeKey: `job.quarantined:${job.id}`,
+      payload: { jobId: job.id },
+      runAt: this.o.clock(),
+      maxAttempts: this.o.noticeAttempts ?? 5,
+    });
+  }
+
+  /**
+   * A claimed job whose stored payload cannot be read is never run (its handler would fail, or
+   * worse, act on nothing): quarantined at once, like a job that kept stopping the process.
+   */
+  private quarantineUnreadable(job: Job): void {
+    const reason = job.payloadError ?? 'the payload cannot be read';
+    this.o.jobs.transaction(() => {
+      if (!this.o.jobs.quarantineRunning(job.id, reason)) return;
+      this.onQuarantine(this.o.jobs.get(job.id) ?? job, reason);
+    });
+    this.o.logger.error({ jobId: job.id, kind: job.kind, correlationId: job.requestId ?? undefined }, 'a job whose payload cannot be read was quarantined, not run');
   }
 
   /** The failed-job path for a quarantined job: its handler's `onGiveUp`, then the notice; a notice that fails is retried. */
@@ -220,6 +236,10 @@ export class Scheduler {
     const limit = Math.max(1, this.o.concurrency ?? 1);
     while (!this.stopped) {
       const job = this.running.size < limit ? this.o.jobs.claimNext(this.o.clock(), this.running.keys(), this.lanes) : null;
+      if (job?.payloadError) {
+        this.quarantineUnreadable(job);
+        continue;
+      }
       if (job) {
         const key = jobKey(job, this.lanes);
         this.running.set(

@@ -9,6 +9,7 @@ import type { Notifier } from '../bot/notifier';
 import { DIRECTORY_LANE, PermanentJobError, type Scheduler, type TechnicianNotice, type TechnicianNotices } from '../bot/scheduler';
 import { areIncompatible, findResourceById, type Catalog, type CatalogResource } from '../directory/catalog';
 import { NotFoundError, usersByUpnOrMail, type Directory, type DirectoryUser } from '../directory/directory';
+import { INTENT_ACTIONS, openIntents, OUTCOME_ACTIONS, recordIntent, type ReconciledOutcome } from './effect-intents';
 import type { AccessRequest, ApproverSource, RequestState } from '../store/access-requests';
 import type { AuditActor } from '../store/audit-trail';
 import type { Job } from '../store/jobs';
@@ -862,6 +863,7 @@ export class AccessService {
     const r = job.payload as unknown as MembershipRemoval;
     let result: 'removed' | 'not-member';
     let gone: string | null = null;
+    this.intend(r.correlationId, INTENT_ACTIONS.membershipRemoval, null, { groupId: r.groupId, userId: r.userId, owner: r.owner }, r.userId);
     try {
       // Idempotent: after a crash between this call and the commit below, the retry finds it gone.
       result = await this.d.directory.removeGroupMember(r.groupId, r.userId);
@@ -871,6 +873,11 @@ export class AccessService {
       result = 'not-member';
       gone = err.message.slice(0, 200);
     }
+    this.completeRemoval(r, result, gone, job.attempts);
+  }
+
+  /** A membership removal is done: every grant of that access ended, named with the open removal intents of its correlation. */
+  private completeRemoval(r: MembershipRemoval, result: 'removed' | 'not-member' | 'reconciled', gone: string | null, run: number): void {
     const at = this.now();
     this.d.store.transaction(() => {
       const ended: string[] = [];
@@ -896,19 +903,37 @@ export class AccessService {
         target: r.userId,
         outcome: 'success',
         correlationId: r.correlationId,
-        details: { groupId: r.groupId, group: r.groupName, userId: r.userId, result, gone, reason: r.reason, owner: r.owner, endedRequests: ended, attempt: job.attempts },
+        details: {
+          groupId: r.groupId,
+          group: r.groupName,
+          userId: r.userId,
+          result,
+          gone,
+          reason: r.reason,
+          owner: r.owner,
+          endedRequests: ended,
+          attempt: run,
+          attempts: this.openSeqs(r.correlationId, INTENT_ACTIONS.membershipRemoval, (d) => d.groupId === r.groupId && d.userId === r.userId),
+        },
       });
-      this.removalListeners.get(r.owner.kind)?.removed(r.owner.ref, at, result);
+      this.removalListeners.get(r.owner.kind)?.removed(r.owner.ref, at, result === 'reconciled' ? 'removed' : result);
     });
     this.d.scheduler.kick();
   }
 
   private async removalGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
     const r = job.payload as unknown as MembershipRemoval;
+    const open = this.openSeqs(r.correlationId, INTENT_ACTIONS.membershipRemoval, (d) => d.groupId === r.groupId && d.userId === r.userId);
+    const outcome: ReconciledOutcome | null = open.length ? await this.membershipOutcome(r.userId, r.groupId, false) : null;
+    if (outcome) this.recordReconciled(OUTCOME_ACTIONS.removalReconciled, r.correlationId, r.userId, r.groupId, open, outcome);
+    if (outcome === 'done') {
+      this.completeRemoval(r, 'reconciled', null, job.attempts);
+      return;
+    }
     this.d.store.transaction(() => {
       this.d.store.audit.append({
         actor: SYSTEM_ACTOR,
-        action: 'access.membership-removal-failed',
+        action: outcome === 'unknown' ? 'access.membership-removal-outcome-unknown' : 'access.membership-removal-failed',
         target: r.userId,
         outcome: 'failure',
         correlationId: r.correlationId,
@@ -1050,6 +1075,9 @@ export class AccessService {
     const r = this.requestOf(job);
     if (r.state !== 'approved') return;
     await this.checkStillGrantable(r);
+    // On record before the directory call, with the request's claim re-checked: a stop or a lost
+    // answer leaves the intent open, and giving up reads the membership before saying "failed".
+    if (this.intend(r.id, INTENT_ACTIONS.grant, (x) => x.state === 'approved', { groupId: r.groupId, userId: r.requesterId }) === null) return;
     let result: 'added' | 'already-member';
     try {
       // Idempotent: after a crash between this call and the commit below, the retry finds the membership.
@@ -1058,6 +1086,11 @@ export class AccessService {
       if (err instanceof NotFoundError) throw new PermanentJobError(`the group or the user no longer exists: ${err.message}`);
       throw err;
     }
+    this.completeGrant(r, result, job.attempts);
+  }
+
+  /** An approved request's membership is there: granted, in one transaction with its audit event (naming every open intent) and follow-ups. */
+  private completeGrant(r: AccessRequest, result: 'added' | 'already-member' | 'reconciled', run: number): void {
     const grantedAt = this.now();
     // A fixed end ("until Friday") holds whenever the grant happens; otherwise the duration runs from now.
     const expiresAt = r.endsAt ? new Date(r.endsAt) : r.durationHours === null ? null : addHours(grantedAt, r.durationHours);
@@ -1079,7 +1112,15 @@ export class AccessService {
         target: r.id,
         outcome: 'success',
         correlationId: r.id,
-        details: { groupId: r.groupId, userId: r.requesterId, result, expiresAt: expiresAt?.toISOString() ?? null, attempt: job.attempts, supersedes: superseded },
+        details: {
+          groupId: r.groupId,
+          userId: r.requesterId,
+          result,
+          expiresAt: expiresAt?.toISOString() ?? null,
+          attempt: run,
+          attempts: this.openSeqs(r.id, INTENT_ACTIONS.grant),
+          supersedes: superseded,
+        },
       });
       if (expiresAt) {
         const noticeAt = addHours(expiresAt, -this.d.config.access.expiryNoticeHours);
@@ -1119,17 +1160,27 @@ export class AccessService {
     const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
     if (!r || r.state !== 'approved') return;
     const refused = err instanceof GrantRefusedError ? err : null;
+    // A grant on its way when it gave up (or when the process died: a quarantine) may have been
+    // made: the membership says. Only "not a member" is a failure.
+    const open = this.openSeqs(r.id, INTENT_ACTIONS.grant);
+    const outcome: ReconciledOutcome | null = open.length ? await this.membershipOutcome(r.requesterId, r.groupId, true) : null;
+    if (outcome) this.recordReconciled(OUTCOME_ACTIONS.grantReconciled, r.id, r.requesterId, r.groupId, open, outcome);
+    if (outcome === 'done') {
+      this.completeGrant(r, 'reconciled', job.attempts);
+      return;
+    }
+    const unknown = outcome === 'unknown';
     const changed = this.d.store.transaction(() => {
       if (!this.d.store.requests.markFailed(r.id)) return false;
       this.d.store.audit.append({
         actor: SYSTEM_ACTOR,
-        action: refused ? 'access.grant-refused' : 'access.provisioning-failed',
+        action: refused ? 'access.grant-refused' : unknown ? 'access.provisioning-outcome-unknown' : 'access.provisioning-failed',
         target: r.id,
         outcome: refused ? 'refused' : 'failure',
         correlationId: r.id,
         details: refused
           ? { groupId: r.groupId, userId: r.requesterId, reason: refused.reason, detail: refused.message.slice(0, 300) }
-          : { groupId: r.groupId, userId: r.requesterId, attempts: job.attempts, error: err.message.slice(0, 300) },
+          : { groupId: r.groupId, userId: r.requesterId, runs: job.attempts, attempts: open, error: err.message.slice(0, 300) },
       });
       this.scheduleUpdateCards(r.id);
       // A disabled or deleted account cannot read it.
@@ -1143,7 +1194,9 @@ export class AccessService {
       title: `Access approved but not granted: ${r.id}`,
       text: refused
         ? `${r.requesterName} was not added to ${r.policy.name}: ${refused.message}. Nothing was changed. If the access is still needed, the approvers decide again on a new request.`
-        : `Adding ${r.requesterName} to ${r.policy.name} failed ${job.attempts} times (${err.message}). Add the membership by hand; the requester has been told.`,
+        : unknown
+          ? `Adding ${r.requesterName} to ${r.policy.name} did not finish (${err.message}) and the membership could not be read: check whether ${r.requesterName} is a member, and add them if not.`
+          : `Adding ${r.requesterName} to ${r.policy.name} failed ${job.attempts} times (${err.message}). Add the membership by hand; the requester has been told.`,
       facts: [
         { title: 'Request', value: r.id },
         { title: 'User', value: `${r.requesterName} (${r.context.userPrincipalName})` },
@@ -1267,7 +1320,13 @@ export class AccessService {
   private async runRevoke(job: Job): Promise<void> {
     const r = this.requestOf(job);
     if (r.state !== 'granted' || r.expiresAt !== (job.payload as { expiresAt: string }).expiresAt) return;
-    const result = await this.d.directory.removeGroupMember(r.groupId, r.requesterId);
+    const expiresAt = r.expiresAt;
+    if (this.intend(r.id, INTENT_ACTIONS.membershipRemoval, (x) => x.state === 'granted' && x.expiresAt === expiresAt, { groupId: r.groupId, userId: r.requesterId }) === null) return;
+    this.completeRevoke(r, await this.d.directory.removeGroupMember(r.groupId, r.requesterId));
+  }
+
+  /** Time-bound access is gone from the group: revoked, naming every open removal intent. */
+  private completeRevoke(r: AccessRequest, result: 'removed' | 'not-member' | 'reconciled'): void {
     const ended = this.d.store.transaction(() => {
       if (!this.d.store.requests.endGrant(r.id, 'revoked')) return false;
       this.d.store.audit.append({
@@ -1276,7 +1335,7 @@ export class AccessService {
         target: r.id,
         outcome: 'success',
         correlationId: r.id,
-        details: { groupId: r.groupId, userId: r.requesterId, result, reason: 'expired', expiresAt: r.expiresAt },
+        details: { groupId: r.groupId, userId: r.requesterId, result, reason: 'expired', expiresAt: r.expiresAt, attempts: this.openSeqs(r.id, INTENT_ACTIONS.membershipRemoval) },
       });
       this.d.store.jobs.cancelForRequest(r.id, ACCESS_JOBS.expiryNotice);
       this.scheduleUpdateCards(r.id);
@@ -1289,13 +1348,21 @@ export class AccessService {
   private async revokeGaveUp(job: Job, err: Error): Promise<TechnicianNotice | void> {
     const r = job.requestId ? this.d.store.requests.get(job.requestId) : null;
     if (!r) return;
+    // A removal on its way may have been made: the membership says; only "still a member" is a failure.
+    const open = this.openSeqs(r.id, INTENT_ACTIONS.membershipRemoval);
+    const outcome: ReconciledOutcome | null = open.length ? await this.membershipOutcome(r.requesterId, r.groupId, false) : null;
+    if (outcome) this.recordReconciled(OUTCOME_ACTIONS.removalReconciled, r.id, r.requesterId, r.groupId, open, outcome);
+    if (outcome === 'done') {
+      if (r.state === 'granted') this.completeRevoke(r, 'reconciled');
+      return;
+    }
     this.d.store.audit.append({
       actor: SYSTEM_ACTOR,
-      action: 'access.revoke-failed',
+      action: outcome === 'unknown' ? 'access.revoke-outcome-unknown' : 'access.revoke-failed',
       target: r.id,
       outcome: 'failure',
       correlationId: r.id,
-      details: { groupId: r.groupId, userId: r.requesterId, attempts: job.attempts, error: err.message.slice(0, 300) },
+      details: { groupId: r.groupId, userId: r.requesterId, runs: job.attempts, attempts: open, error: err.message.slice(0, 300) },
     });
     return {
       title: `Time-bound access not removed: ${r.id}`,
@@ -1307,6 +1374,59 @@ export class AccessService {
       ],
       requestId: r.id,
     };
+  }
+
+  // ---- effects on record -------------------------------------------------------------------
+
+  /**
+   * The intent of a membership change, before the directory call, in a transaction that
+   * re-checks the request's claim (`claim`; null when the change is not tied to a request's
+   * state). Null when the claim no longer holds: nothing is to be done.
+   */
+  private intend(
+    correlationId: string,
+    action: (typeof INTENT_ACTIONS)['grant' | 'membershipRemoval'],
+    claim: ((r: AccessRequest) => boolean) | null,
+    details: Record<string, unknown>,
+    target?: string,
+  ): number | null {
+    return this.d.store.transaction(() => {
+      if (claim) {
+        const now = this.d.store.requests.get(correlationId);
+        if (!now || !claim(now)) return null;
+      }
+      return recordIntent(this.d.store.audit, SYSTEM_ACTOR, action, target ?? correlationId, correlationId, this.now(), details);
+    });
+  }
+
+  /** The intents of `action` under `correlationId` no outcome names yet (optionally only those `match` keeps). */
+  private openSeqs(correlationId: string, action: string, match?: (details: Record<string, unknown>) => boolean): number[] {
+    return openIntents(this.d.store.audit, correlationId)
+      .filter((e) => e.action === action && (!match || match(JSON.parse(e.details) as Record<string, unknown>)))
+      .map((e) => e.seq);
+  }
+
+  /** What the group shows of a change: `wantMember` is what "done" looks like; unknown when it cannot be read. */
+  private async membershipOutcome(userId: string, groupId: string, wantMember: boolean): Promise<ReconciledOutcome> {
+    try {
+      const member = (await this.d.directory.checkMemberGroups(userId, [groupId])).some((g) => g.toLowerCase() === groupId.toLowerCase());
+      return member === wantMember ? 'done' : 'not-done';
+    } catch (err) {
+      this.d.logger.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'the membership could not be read to reconcile a change');
+      return 'unknown';
+    }
+  }
+
+  /** What the membership showed; the outcome event that follows (granted, revoked, failed) names the intents and closes them. */
+  private recordReconciled(action: string, correlationId: string, userId: string, groupId: string, intents: number[], outcome: ReconciledOutcome): void {
+    this.d.store.audit.append({
+      actor: SYSTEM_ACTOR,
+      action,
+      target: correlationId,
+      outcome: outcome === 'unknown' ? 'failure' : 'success',
+      correlationId,
+      details: { groupId, userId, outcome, intents },
+    });
   }
 
   /** The catalog entry of a request (null when it was removed from the catalog since). */

@@ -13,6 +13,10 @@ export const INTENT_ACTIONS = {
   sessionsRevoke: 'signin.sessions-revoke-attempted',
   unlock: 'signin.unlock-attempted',
   technicianStep: 'technician.step-attempted',
+  /** An approved request's membership being added (`access.provision`). */
+  grant: 'access.grant-attempted',
+  /** A membership being removed: time-bound access ending, or a review's or drift's removal. */
+  membershipRemoval: 'access.membership-removal-attempted',
 } as const;
 
 export type IntentAction = (typeof INTENT_ACTIONS)[keyof typeof INTENT_ACTIONS];
@@ -27,6 +31,10 @@ export const OUTCOME_ACTIONS = {
   effectReconciled: 'signin.effect-reconciled',
   recoveryReconciled: 'signin.recovery-reconciled',
   stepReconciled: 'technician.step-reconciled',
+  /** What the group membership showed of a grant whose job gave up or was quarantined. */
+  grantReconciled: 'access.grant-reconciled',
+  /** What the group membership showed of a removal whose job gave up or was quarantined. */
+  removalReconciled: 'access.removal-reconciled',
 } as const;
 
 /** Appends an intent (inside the caller's transaction when there is one); returns its `seq`, which its outcome names. */

@@ -289,6 +289,16 @@ export class UnsupportedError extends DirectoryError {}
 /** Input rejected before it reached the backend (e.g. an id that is not a GUID). */
 export class InvalidInputError extends DirectoryError {}
 /**
+ * The backend answered and refused the request (an HTTP 4xx other than the typed ones, an
+ * LDAP result code, no token to send it with): it was not applied.
+ */
+export class RejectedError extends DirectoryError {}
+/**
+ * The request never reached the directory (no token for it, or the token refused at the door):
+ * not applied, and worth trying again later, like any unavailability.
+ */
+export class NotSentError extends DirectoryError {}
+/**
  * A lookup that must name one person matched several (Active Directory does not keep `mail`
  * unique: an admin account often shares its owner's address). The caller asks which one,
  * never guesses; callers that only know {@link InvalidInputError} show the message.
@@ -328,7 +338,27 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isDirectoryUnavailable(err: unknown): boolean {
   if (err instanceof ThrottledError) return true;
   if (!(err instanceof DirectoryError)) return false;
-  return !(err instanceof NotFoundError || err instanceof ForbiddenError || err instanceof ConflictError || err instanceof UnsupportedError || err instanceof InvalidInputError);
+  return !(err instanceof NotFoundError || err instanceof ForbiddenError || err instanceof ConflictError || err instanceof UnsupportedError || err instanceof InvalidInputError || err instanceof RejectedError);
+}
+
+/**
+ * Whether a failed change was certainly not applied: the directory answered with a refusal
+ * (not found, forbidden, conflict, throttled, rejected, unsupported, bad input). Anything else
+ * (a timeout, a 5xx, a connection closed after the request was sent, an answer that could not
+ * be read) may have been applied: it is reconciled by re-reading the directory, never
+ * recorded as failed.
+ */
+export function isDefiniteRefusal(err: unknown): boolean {
+  return (
+    err instanceof NotFoundError ||
+    err instanceof ForbiddenError ||
+    err instanceof ConflictError ||
+    err instanceof ThrottledError ||
+    err instanceof UnsupportedError ||
+    err instanceof InvalidInputError ||
+    err instanceof RejectedError ||
+    err instanceof NotSentError
+  );
 }
 
 export function isGuid(value: unknown): value is string {

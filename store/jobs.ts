@@ -17,6 +17,12 @@ export interface Job {
   lastError: string | null;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Set when the stored payload is not a JSON object (a damaged or edited row): the job is
+   * read with an empty payload, so that one row can neither stop the bot from starting nor
+   * block every other job; the scheduler quarantines it instead of running it.
+   */
+  payloadError?: string;
 }
 
 export interface NewJob {
@@ -161,6 +167,16 @@ export class JobStore {
     return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
   }
 
+  /** Quarantines a job this process claimed (`running`): failed with {@link QUARANTINE_PREFIX} and `reason`. False when it was not running. */
+  quarantineRunning(id: number, reason: string): boolean {
+    return this.s.fail.run({ id, error: `${QUARANTINE_PREFIX} ${reason}`.slice(0, 1000), now: this.now() }).changes === 1;
+  }
+
+  /** Runs `fn` in one transaction of the jobs' database (with the audit event that goes with it). */
+  transaction<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
+  }
+
   forRequest(requestId: string): Job[] {
     return this.s.forRequest.all(requestId).map((r) => toJob(r)!);
   }
@@ -183,6 +199,16 @@ export function jobKey(job: Pick<Job, 'kind' | 'requestId'>, lanes: Readonly<Rec
   return lanes[job.kind] ?? job.requestId ?? `kind:${job.kind}`;
 }
 
+function decodePayload(raw: unknown): { payload: Record<string, unknown>; payloadError?: string } {
+  try {
+    const p = JSON.parse(String(raw)) as unknown;
+    if (p && typeof p === 'object' && !Array.isArray(p)) return { payload: p as Record<string, unknown> };
+    return { payload: {}, payloadError: 'the payload is not a JSON object' };
+  } catch (err) {
+    return { payload: {}, payloadError: `the payload cannot be read: ${(err as Error).message.slice(0, 200)}` };
+  }
+}
+
 function toJob(row: unknown): Job | null {
   if (!row) return null;
   const r = row as Record<string, unknown>;
@@ -191,7 +217,7 @@ function toJob(row: unknown): Job | null {
     kind: r.kind as string,
     requestId: (r.request_id as string | null) ?? null,
     dedupeKey: (r.dedupe_key as string | null) ?? null,
-    payload: JSON.parse(r.payload as string),
+    ...decodePayload(r.payload),
     state: r.state as JobState,
     attempts: r.attempts as number,
     maxAttempts: r.max_attempts as number,

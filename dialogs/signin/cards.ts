@@ -214,15 +214,15 @@ const ENDED_TEXT: Record<string, string> = {
 const RECONCILED_TEXT: Record<string, { title: string; text: string }> = {
   'interrupted-not-done': {
     title: 'not done',
-    text: 'The helpdesk stopped while making the change. The directory shows it was not made, and nothing secret was shown. Start again; the identity technicians were told.',
+    text: 'The change was cut short (the helpdesk stopped while making the change, or the directory did not answer it). The directory shows it was not made, and nothing secret was shown. Start again; the identity technicians were told.',
   },
   'secret-not-shown': {
     title: 'start again',
-    text: 'The helpdesk stopped while making the change: the directory shows it was made, but what you needed to see was never shown and cannot be shown again. Start again to get a new one; the identity technicians were told.',
+    text: 'The change was cut short (the helpdesk stopped while making the change, or the directory did not answer it): the directory shows it was made, but what you needed to see was never shown and cannot be shown again. Start again to get a new one; the identity technicians were told.',
   },
   'outcome-unknown': {
     title: 'check needed',
-    text: 'The helpdesk stopped while making the change, and the directory does not show whether it was made. Nothing secret was shown. The identity technicians were told and will check; you can also start again.',
+    text: 'The change was cut short (the helpdesk stopped while making the change, or the directory did not answer it), and the directory does not show whether it was made. Nothing secret was shown. The identity technicians were told and will check; you can also start again.',
   },
 };
 

@@ -4,7 +4,7 @@ import type { RecoveryConfig } from '../../bot/recovery-config';
 import { APP_NAME } from '../../bot/deps';
 import type { Logger } from '../../bot/logger';
 import type { Notifier } from '../../bot/notifier';
-import { ConflictError, NotFoundError, type AuthMethodKind, type Directory, type DirectoryUser } from '../../directory/directory';
+import { ConflictError, isDefiniteRefusal, NotFoundError, type AuthMethodKind, type Directory, type DirectoryUser } from '../../directory/directory';
 import type { AuditActor } from '../../store/audit-trail';
 import type { LostMethod, RecoverySession, VerificationMethod } from '../../store/recovery';
 import type { Store } from '../../store/store';
@@ -88,6 +88,18 @@ export interface ShownSecret {
   hiddenCard: AdaptiveCardJson;
   /** The one-time claim, in the store, that it is hidden. */
   claimHidden(): boolean;
+}
+
+/**
+ * The directory did not answer a change in a way that says whether it was made (a timeout, a
+ * 5xx, a connection closed after the request was sent): its intent stays open, to be
+ * reconciled by re-reading the directory, never recorded as failed. `cause` is the error.
+ */
+export class EffectUncertainError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`The directory did not say whether the change was made: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'EffectUncertainError';
+  }
 }
 
 /** The action was not made: the verification does not allow it (the reason is in the message). */
@@ -198,6 +210,9 @@ export class RecoveryActions {
     await this.check(subject, v);
     const removalAttempt = options.lost?.length ? this.intend(subject, v, INTENT_ACTIONS.methodsRemoval, { methods: options.lost.map((m) => ({ id: m.id, kind: m.kind })) }) : null;
     const removal = options.lost?.length ? await this.removeListed(subject.id, options.lost) : { removed: [], kept: [], failures: [] };
+    // A removal that may have been made: its intent stays open for the directory to settle, no pass is issued.
+    const uncertain = removal.failures.find((f) => !isDefiniteRefusal(f.error));
+    if (uncertain) throw new EffectUncertainError(uncertain.error);
     if (removal.failures.length) {
       this.auditPartialRemoval(subject, v, removal.removed, removalAttempt);
       throw removal.failures[0]!.error;
@@ -214,6 +229,8 @@ export class RecoveryActions {
     } catch (err) {
       // What was removed stays removed: it is on record before the failure is.
       this.auditPartialRemoval(subject, v, removal.removed, removalAttempt);
+      // A pass that may exist (its answer lost) is settled by re-reading the directory, not "failed".
+      if (!isDefiniteRefusal(err)) throw new EffectUncertainError(err);
       this.effectError(subject, v, tapAttempt, err);
       throw err;
     }
@@ -254,6 +271,14 @@ export class RecoveryActions {
     const removalAttempt = methods.length ? this.intend(subject, v, INTENT_ACTIONS.methodsRemoval, { methods: methods.map((m) => ({ id: m.id, kind: m.kind })) }) : null;
     const removal = await this.removeListed(subject.id, methods);
     const revoked = removal.removed.length ? await this.revokeAfterRemoval(subject, v) : { revoked: false, attempt: null };
+    const uncertain = removal.failures.find((f) => !isDefiniteRefusal(f.error));
+    if (uncertain) {
+      // The sessions' outcome is known and closed here; the removal's intent stays open for the directory to settle.
+      if (revoked.attempt !== null) {
+        this.audit(this.actorOf(subject, v), 'signin.sessions-revoked', subject.id, revoked.revoked ? 'success' : 'failure', this.correlationOf(v), { revoked: revoked.revoked, attempts: [revoked.attempt] });
+      }
+      throw new EffectUncertainError(uncertain.error);
+    }
     const attempts = [removalAttempt, revoked.attempt].filter((a): a is number => a !== null);
     if (removal.removed.length || removal.kept.length || removal.failures.length || attempts.length) {
       this.record(subject, v, [
@@ -373,11 +398,16 @@ export class RecoveryActions {
     });
   }
 
-  /** Makes a change; an error from the directory is its attempt's outcome on record (then thrown on). */
+  /**
+   * Makes a change; a refusal from the directory is its attempt's outcome on record (then
+   * thrown on). An error that may hide a change that was made leaves the intent open and
+   * throws {@link EffectUncertainError}: the caller re-reads the directory.
+   */
   private async effect<T>(subject: DirectoryUser, v: RecoveryVerification, attempt: number, change: () => Promise<T>): Promise<T> {
     try {
       return await change();
     } catch (err) {
+      if (!isDefiniteRefusal(err)) throw new EffectUncertainError(err);
       this.effectError(subject, v, attempt, err);
       throw err;
     }

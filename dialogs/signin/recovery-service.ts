@@ -16,7 +16,7 @@ import { formatTime } from '../access-duration';
 import type { PrivilegedResolver } from '../privileged';
 import { attestCard, attestNotice, defaultCapable, describeMethod, endedCard, FLOW_NAMES, FLOW_TITLES, FLOW_WHAT, hiddenSecretCard, passwordCard, readyCard, removableMethods, tapCard, time, verifyCard } from './cards';
 import { isSatisfied, planVerification, usefulMethods, METHOD_NAMES } from './policy';
-import { RecoveryActions, SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver, type SecretOutlet } from './recovery-actions';
+import { EffectUncertainError, RecoveryActions, SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver, type SecretOutlet } from './recovery-actions';
 import type { Verifier } from './verifier';
 
 export { SIGNIN_JOBS, SIGNIN_SYSTEM, type Deliver } from './recovery-actions';
@@ -436,6 +436,7 @@ export class RecoveryService {
       return await this.unlock(fresh, session);
     } catch (err) {
       if (err instanceof UnsupportedError && session.flow !== 'mfa') return this.refuseSynced(fresh, session.flow, session.id, session);
+      if (err instanceof EffectUncertainError) return this.settleUncertain(fresh, session, err);
       return this.failed(fresh, session, err);
     } finally {
       this.d.scheduler.kick();
@@ -653,7 +654,7 @@ export class RecoveryService {
     scheduler.register(SIGNIN_JOBS.reconcile, {
       lane: DIRECTORY_LANE,
       run: (job) => this.runReconcile(job),
-      onGiveUp: async (job) => this.endInterrupted(this.sessionOf(job), null),
+      onGiveUp: async (job) => this.endInterrupted(this.sessionOf(job), null, causeOf(job)),
     });
   }
 
@@ -685,16 +686,58 @@ export class RecoveryService {
     return found.length;
   }
 
-  /** Re-reads the directory for the interrupted recovery's open intents, then ends it. */
-  private async runReconcile(job: Job): Promise<void> {
-    const s = this.sessionOf(job);
-    if (s.state !== 'completing') return;
+  /**
+   * A change the directory did not answer clearly (a timeout, a 5xx, a connection reset after
+   * the request was sent) may have been made: never "failed". The directory is re-read right
+   * away and the recovery ended with what it shows; when it does not answer either, the
+   * reconcile job tries again (and, out of attempts, records the outcome as unknown).
+   */
+  private async settleUncertain(user: DirectoryUser, session: RecoverySession, err: EffectUncertainError): Promise<AdaptiveCardJson> {
+    const cause = err.cause as Error;
+    this.d.logger.warn({ correlationId: session.id, err: { name: cause?.name, message: cause?.message } }, 'the directory did not say whether a recovery change was made; reading it again');
+    const s = this.d.store.recovery.get(session.id)!;
+    try {
+      const results = await this.reconcileOpen(s);
+      if (results.length && results.every((r) => r.outcome === 'not-done')) {
+        // The directory shows nothing was made: a failure, now known to be one (the user may try again).
+        const closed = this.d.store.transaction(() => {
+          if (this.d.store.recovery.get(s.id)?.state !== 'completing') return false;
+          for (const x of results) this.audit(SIGNIN_SYSTEM, OUTCOME_ACTIONS.effectReconciled, s.userId, 'success', s.id, { attempt: x.attempt, effect: x.effect, outcome: x.outcome, cause: 'no-answer', ...x.details });
+          return true;
+        });
+        if (closed) return await this.failed(user, s, cause, { reconciled: results.length });
+      }
+      this.endInterrupted(s, results, 'no-answer');
+    } catch (e) {
+      this.d.logger.warn({ correlationId: s.id, err: { name: (e as Error).name, message: (e as Error).message } }, 'the directory could not be read again; the reconcile job will');
+      this.d.store.transaction(() =>
+        this.d.store.jobs.schedule({ kind: SIGNIN_JOBS.reconcile, requestId: s.id, runAt: this.now(), payload: { cause: 'no-answer' }, dedupeKey: `signin.reconcile:${s.id}`, maxAttempts: this.d.maxJobAttempts }),
+      );
+    }
+    const now = this.d.store.recovery.get(s.id)!;
+    if (now.state !== 'completing') return endedCard(now);
+    return renderSigninNotice({
+      title: `${FLOW_TITLES[s.flow]}: checking`,
+      text: 'The directory did not say whether the change was made. The helpdesk is checking with it and will tell you; nothing secret was shown.',
+      tone: 'warning',
+      facts: [{ title: 'Reference', value: s.id }],
+    });
+  }
+
+  private async reconcileOpen(s: RecoverySession): Promise<Array<{ attempt: number; effect: string; outcome: ReconciledOutcome; details: Record<string, unknown> }>> {
     const results: Array<{ attempt: number; effect: string; outcome: ReconciledOutcome; details: Record<string, unknown> }> = [];
     for (const intent of openIntents(this.d.store.audit, s.id)) {
       const r = await this.actions.reconcile(intent, s.userId);
       results.push({ attempt: intent.seq, effect: intent.action.replace(/-attempted$/, ''), ...r });
     }
-    this.endInterrupted(s, results);
+    return results;
+  }
+
+  /** Re-reads the directory for the interrupted recovery's open intents, then ends it. */
+  private async runReconcile(job: Job): Promise<void> {
+    const s = this.sessionOf(job);
+    if (s.state !== 'completing') return;
+    this.endInterrupted(s, await this.reconcileOpen(s), causeOf(job));
   }
 
   /**
@@ -704,7 +747,11 @@ export class RecoveryService {
    * `signin.recovery-reconciled` - done (a secret made but never shown is not shown again:
    * the user starts again) or unknown.
    */
-  private endInterrupted(s: RecoverySession, results: Array<{ attempt: number; effect: string; outcome: ReconciledOutcome; details: Record<string, unknown> }> | null): void {
+  private endInterrupted(
+    s: RecoverySession,
+    results: Array<{ attempt: number; effect: string; outcome: ReconciledOutcome; details: Record<string, unknown> }> | null,
+    cause: InterruptCause = 'stop',
+  ): void {
     const ended = this.d.store.transaction(() => {
       const r =
         results ?? openIntents(this.d.store.audit, s.id).map((i) => ({ attempt: i.seq, effect: i.action.replace(/-attempted$/, ''), outcome: 'unknown' as const, details: { reason: 'the directory did not answer' } }));
@@ -722,18 +769,19 @@ export class RecoveryService {
       }
       if (result === 'not-done') {
         // Nothing attempted, or the directory shows nothing was made: "failed" is then the truth.
-        this.audit(SIGNIN_SYSTEM, 'signin.recovery-failed', s.userId, 'failure', s.id, { flow: s.flow, reason: 'interrupted', ...(r.length ? { reconciled: r.length } : {}) });
+        this.audit(SIGNIN_SYSTEM, 'signin.recovery-failed', s.userId, 'failure', s.id, { flow: s.flow, reason: cause === 'stop' ? 'interrupted' : 'not-done', ...(r.length ? { reconciled: r.length } : {}) });
       } else {
         this.audit(SIGNIN_SYSTEM, OUTCOME_ACTIONS.recoveryReconciled, s.userId, result === 'done' ? 'success' : 'failure', s.id, {
           flow: s.flow,
           outcome: result,
+          cause,
           shownToUser: false,
           attempts: r.map((x) => x.attempt),
         });
       }
       this.schedule(SIGNIN_JOBS.updateCards, s.id, this.now());
       // A job, not a call: the notice survives a channel that cannot be reached now, or another stop.
-      this.schedule(SIGNIN_JOBS.noticeInterrupted, s.id, this.now(), { result }, `signin.interrupted:${s.id}`);
+      this.schedule(SIGNIN_JOBS.noticeInterrupted, s.id, this.now(), { result, cause }, `signin.interrupted:${s.id}`);
       return true;
     });
     if (ended) this.d.scheduler.kick();
@@ -754,7 +802,7 @@ export class RecoveryService {
           : 'The directory does not show whether the change was made (or did not answer), and no secret was shown.';
     await this.d.technicians.raise({
       title,
-      text: `The helpdesk stopped while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. ${what} Please check the account and help them; they can also start again.`,
+      text: `${(job.payload as { cause?: InterruptCause }).cause === 'no-answer' ? 'The directory did not answer' : 'The helpdesk stopped'} while making the ${FLOW_NAMES[s.flow]} of ${s.userName}, after they were verified. ${what} Please check the account and help them; they can also start again.`,
       facts: [{ title: 'Reference', value: s.id }],
       requestId: s.id,
     });
@@ -962,12 +1010,12 @@ export class RecoveryService {
       .map((v) => v.method);
   }
 
-  private async failed(user: DirectoryUser, session: RecoverySession, err: unknown): Promise<AdaptiveCardJson> {
+  private async failed(user: DirectoryUser, session: RecoverySession, err: unknown, extra: Record<string, unknown> = {}): Promise<AdaptiveCardJson> {
     const e = err as Error;
     this.d.logger.error({ correlationId: session.id, err: { name: e?.name, message: e?.message } }, 'sign-in recovery failed in the directory');
     this.d.store.transaction(() => {
       this.d.store.recovery.transition(session.id, 'completing', 'failed', { outcome: 'failed' });
-      this.audit(actorOf(user), 'signin.recovery-failed', user.id, 'failure', session.id, { flow: session.flow, error: e?.name ?? 'Error', message: e instanceof DirectoryError ? e.message.slice(0, 300) : undefined });
+      this.audit(actorOf(user), 'signin.recovery-failed', user.id, 'failure', session.id, { flow: session.flow, error: e?.name ?? 'Error', message: e instanceof DirectoryError ? e.message.slice(0, 300) : undefined, ...extra });
       this.schedule(SIGNIN_JOBS.updateCards, session.id, this.now());
     });
     await this.raise(
@@ -1222,4 +1270,11 @@ export function messageWith(card: AdaptiveCardJson, summary?: string): Partial<A
   const activity = MessageFactory.attachment(CardFactory.adaptiveCard(card));
   if (summary) activity.summary = summary;
   return activity;
+}
+
+/** Why a recovery's change was left without a known outcome: the process stopped, or the directory's answer was lost. */
+type InterruptCause = 'stop' | 'no-answer';
+
+function causeOf(job: Job): InterruptCause {
+  return (job.payload as { cause?: InterruptCause } | null)?.cause === 'no-answer' ? 'no-answer' : 'stop';
 }

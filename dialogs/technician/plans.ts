@@ -10,6 +10,7 @@ import {
   BASELINE_CAPABILITIES,
   ConflictError,
   DirectoryError,
+  isDefiniteRefusal,
   NotFoundError,
   type AuthMethod,
   type Directory,
@@ -23,7 +24,7 @@ import type { Plan, StepResult } from '../../store/technician';
 import { ACCESS_JOBS } from '../access-service';
 import { formatDuration, formatTime } from '../access-duration';
 import { checkRequest, heldResources, nextEnabledManager, snapshotPolicy, type Refusal } from '../access-policy';
-import type { RecoveryActions, RecoveryVerification, SecretOutlet } from '../signin/recovery-actions';
+import { EffectUncertainError, type RecoveryActions, type RecoveryVerification, type SecretOutlet } from '../signin/recovery-actions';
 import { INTENT_ACTIONS, openIntents, OUTCOME_ACTIONS, recordIntent, type ReconciledOutcome } from '../effect-intents';
 import { messageWith, type TicketService } from './tickets';
 
@@ -395,9 +396,9 @@ export class PlanRunner {
       const previous = interrupted ? this.stepIntent(plan, i) : null;
       progress[i] = { status: 'running', detail: '' };
       // The claim of the step and its intent commit together, before the directory is called.
-      this.d.store.transaction(() => {
+      const intent = this.d.store.transaction(() => {
         this.d.store.technician.plans.saveProgress(planId, progress);
-        if (DIRECTORY_STEPS.has(step.kind)) recordIntent(this.d.store.audit, plan.actor, INTENT_ACTIONS.technicianStep, plan.subject.id, plan.id, this.now(), { step: step.kind, index: i });
+        return DIRECTORY_STEPS.has(step.kind) ? recordIntent(this.d.store.audit, plan.actor, INTENT_ACTIONS.technicianStep, plan.subject.id, plan.id, this.now(), { step: step.kind, index: i }) : null;
       });
       if (updateCards) await this.updateCards(this.plan(planId)!);
       let result: StepResult;
@@ -413,8 +414,9 @@ export class PlanRunner {
                 await save();
               });
       } catch (err) {
-        result = { status: 'failed', detail: errorText(err) };
-        this.audit(plan, `technician.step-failed`, 'failure', { step: plan.steps[i]!.kind, error: errorText(err) });
+        const uncertain = intent !== null && !isDefiniteRefusal(err instanceof EffectUncertainError ? err.cause : err);
+        result = uncertain ? await this.settleUncertain(plan, step, i, intent, err) : { status: 'failed', detail: errorText(err) };
+        if (result.status === 'failed') this.audit(plan, `technician.step-failed`, 'failure', { step: plan.steps[i]!.kind, error: errorText(err) });
       }
       progress[i] = result;
       await save();
@@ -434,6 +436,39 @@ export class PlanRunner {
     const finished = this.plan(planId)!;
     if (updateCards) await this.updateCards(finished);
     return finished;
+  }
+
+  /**
+   * A step whose directory call failed in a way that does not say whether it was made (a
+   * timeout, a 5xx, a connection closed after sending): re-read the directory now and record
+   * what it shows (`technician.step-reconciled`). "failed" only when it shows the change was
+   * not made; unknown (checked by a person) when it cannot tell or does not answer.
+   */
+  private async settleUncertain(plan: TechPlan, step: Step, index: number, attempt: number, err: unknown): Promise<StepResult> {
+    const cause = err instanceof EffectUncertainError ? err.cause : err;
+    let outcome: ReconciledOutcome;
+    try {
+      outcome = await this.reconcileStep(plan, step, index, attempt);
+    } catch (e) {
+      outcome = 'unknown';
+      this.d.store.audit.append({
+        actor: SYSTEM_ACTOR,
+        action: OUTCOME_ACTIONS.stepReconciled,
+        target: plan.subject.id,
+        outcome: 'failure',
+        correlationId: plan.id,
+        details: { attempt, step: step.kind, index, outcome, reason: 'the directory did not answer', error: (e as Error)?.name ?? 'Error' },
+      });
+    }
+    const secret = step.kind === 'reset-password' ? 'the temporary password' : step.kind === 'tap' ? 'the Temporary Access Pass' : null;
+    const noAnswer = `the directory did not answer (${errorText(cause)})`;
+    if (outcome === 'not-done') return { status: 'failed', detail: `${noAnswer}; it shows the change was not made: run it again` };
+    if (outcome === 'done') {
+      return secret
+        ? { status: 'partial', detail: `${noAnswer}; it shows ${secret} was set, but it was never shown and is not shown again: run the command again for a new one`, failures: ['the directory did not answer'] }
+        : { status: 'done', detail: `${noAnswer}; it shows the change was made` };
+    }
+    return { status: 'partial', detail: `${noAnswer}; it does not show whether the change was made: check, then run it again`, failures: ['outcome unknown'] };
   }
 
   /** The last intent of step `index` on record, or null (a plan from before intents, or a step that changes no directory). */
@@ -693,6 +728,7 @@ export class PlanRunner {
     if (!targets.length) return { status: 'skipped', detail: 'no MFA methods registered' };
     const removed: AuthMethod[] = [];
     const failures: string[] = [];
+    const uncertain: Array<{ m: AuthMethod; err: unknown }> = [];
     let pending = targets;
     for (let round = 0; round < 2 && pending.length; round++) {
       const retry: AuthMethod[] = [];
@@ -703,10 +739,24 @@ export class PlanRunner {
         } catch (err) {
           if (err instanceof NotFoundError) removed.push(m);
           else if (err instanceof ConflictError && round === 0) retry.push(m);
+          else if (!isDefiniteRefusal(err)) uncertain.push({ m, err });
           else failures.push(`${methodName(m.kind)}: ${errorText(err)}`);
         }
       }
       pending = retry;
+    }
+    if (uncertain.length) {
+      // A removal whose answer was lost may have been made: the methods still registered say.
+      let still: Set<string> | null = null;
+      try {
+        still = new Set((await this.d.directory.listAuthMethods(plan.subject.id)).map((m) => m.id));
+      } catch {
+        still = null;
+      }
+      for (const { m, err } of uncertain) {
+        if (still && !still.has(m.id)) removed.push(m);
+        else failures.push(`${methodName(m.kind)}: ${still ? errorText(err) : `${errorText(err)} (the directory could not be read again: check it)`}`);
+      }
     }
     this.audit(plan, 'technician.mfa-removed', failures.length ? 'failure' : 'success', { removed: removed.map((m) => m.kind), failed: failures.length });
     const detail = `removed ${removed.length ? removed.map((m) => methodName(m.kind)).join(', ') : 'none'}`;
@@ -738,6 +788,8 @@ export class PlanRunner {
           } else already++;
         }
       } catch (err) {
+        // A batch that may have been applied is settled by re-reading the memberships, not listed as failed.
+        if (!isDefiniteRefusal(err)) throw err;
         for (const g of chunk) failures.push(`${g.name}: ${errorText(err)}`);
         batchChanged = [];
       }

@@ -1,5 +1,5 @@
 import { ResultCodeError } from 'ldapts';
-import { ConflictError, DirectoryError, ForbiddenError, NotFoundError, ThrottledError } from '../directory';
+import { ConflictError, DirectoryError, ForbiddenError, NotFoundError, RejectedError, ThrottledError } from '../directory';
 
 /** What an AD call does and the delegated right it needs, for error messages. */
 export interface AdOperation {
@@ -186,8 +186,8 @@ export function toDirectoryError(e: unknown, op: AdOperation): DirectoryError {
       return new ConflictError(`Active Directory could not ${op.what}: ${message}`);
     case 8:
     case 13:
-      return new DirectoryError(`Active Directory requires a stronger (signed or encrypted) connection to ${op.what}: ${message}`);
+      return new RejectedError(`Active Directory requires a stronger (signed or encrypted) connection to ${op.what}: ${message}`);
     default:
-      return new DirectoryError(`Active Directory could not ${op.what} (LDAP result ${code}): ${message}`);
+      return new RejectedError(`Active Directory could not ${op.what} (LDAP result ${code}): ${message}`);
   }
 }

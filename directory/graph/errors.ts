@@ -4,6 +4,8 @@ import {
   DirectoryError,
   ForbiddenError,
   NotFoundError,
+  NotSentError,
+  RejectedError,
   ThrottledError,
 } from '../directory';
 
@@ -67,7 +69,8 @@ export function toDirectoryError(e: unknown, op: GraphOperation): DirectoryError
   const message = graphMessage(e);
   if (status === undefined) {
     const code = e instanceof GraphError ? e.code : e instanceof Error ? e.name : undefined;
-    if (code === 'GraphTokenError') return new DirectoryError(message);
+    // No token: the request was never sent.
+    if (code === 'GraphTokenError') return new NotSentError(message);
     if (code === 'TransportTimeoutError') return new DirectoryError(`Microsoft Graph did not answer in time to ${op.what}: ${message}`);
     return new DirectoryError(`Could not reach Microsoft Graph to ${op.what}: ${message}`);
   }
@@ -96,11 +99,11 @@ export function toDirectoryError(e: unknown, op: GraphOperation): DirectoryError
     case 409:
       return new ConflictError(`Microsoft Graph could not ${op.what}: ${message}${ref}`, requestId);
     case 401:
-      return new DirectoryError(`Microsoft Graph did not accept the app's token to ${op.what} (${message})${ref}`, requestId);
+      return new NotSentError(`Microsoft Graph did not accept the app's token to ${op.what} (${message})${ref}`, requestId);
     default:
       if (status >= 500) {
         return new DirectoryError(`Microsoft Graph could not ${op.what} right now (HTTP ${status}); try again later${ref}`, requestId);
       }
-      return new DirectoryError(`Microsoft Graph rejected the request to ${op.what}: ${message}${ref}`, requestId);
+      return new RejectedError(`Microsoft Graph rejected the request to ${op.what}: ${message}${ref}`, requestId);
   }
 }

@@ -80,7 +80,7 @@ describe('an access request from the employee to the manager and back', () => {
       expect(await cardsWith(employeePage, 'access-status', /Waiting for approval/).count()).toBe(0);
       await shoot(employeePage, status.first(), 'access-6-employee-status-updated.png');
       const events = bot.store.audit.query({ correlationId: id }).map((e) => e.action);
-      expect(events).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
+      expect(events).toEqual(['access.requested', 'access.approved', 'access.grant-attempted', 'access.provisioned']);
       await employeePage.close();
       await managerPage.close();
     },

@@ -125,6 +125,10 @@ export interface FaultSpec {
   path?: RegExp;
   /** Only requests inside (true) or outside (false) a $batch. Default: both. */
   inBatch?: boolean;
+  /** The change is made first, then the failure answered (a 5xx, or with `hang` no answer): an outcome the client cannot know. */
+  afterApply?: boolean;
+  /** Never answer (the client times out, or the bot is killed while waiting); `status` is then unused. */
+  hang?: boolean;
 }
 
 /** A failure of the token endpoint (the Entra ID authority), in the style of {@link FaultSpec}. */
@@ -698,9 +702,11 @@ export class FakeGraph {
     headers: Record<string, string | string[] | undefined>,
     roles: string[],
     inBatch: boolean,
+    applyOnly = false,
   ): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
     const fault = this.faults.find(
       (f) =>
+        !applyOnly &&
         f.remaining > 0 &&
         (!f.spec.method || f.spec.method === method) &&
         (!f.spec.path || f.spec.path.test(path)) &&
@@ -709,6 +715,8 @@ export class FakeGraph {
     if (fault && fault.skip > 0) fault.skip -= 1;
     else if (fault) {
       fault.remaining -= 1;
+      if (fault.spec.afterApply) await this.route(method, path, version, query, body, headers, roles, inBatch, true);
+      if (fault.spec.hang) await new Promise(() => undefined);
       throw new GraphFailure(
         fault.status,
         faultCode(fault.status),

@@ -82,6 +82,6 @@ describe('granting approved access checks again', () => {
     await click(h, thomas(), 'access.approve', id, 1);
     await settle(h);
     expect(h.bot.store.requests.get(id)!.state).toBe('granted');
-    expect(auditActions(h, id)).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
+    expect(auditActions(h, id)).toEqual(['access.requested', 'access.approved', 'access.grant-attempted', 'access.provisioned']);
   });
 });

@@ -193,7 +193,7 @@ describe('one approval stage (the manager)', () => {
     const request = h.bot.store.requests.get(id)!;
     expect(request.state).toBe('granted');
     expect(new Date(request.expiresAt!).getTime() - new Date(request.grantedAt!).getTime()).toBe(168 * 3_600_000);
-    expect(auditActions(h, id)).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
+    expect(auditActions(h, id)).toEqual(['access.requested', 'access.approved', 'access.grant-attempted', 'access.provisioned']);
 
     // Both copies show the outcome; the employee got a message with the expiry.
     const copies = currentCopies(h, id);
@@ -312,7 +312,7 @@ describe('one approval stage (the manager)', () => {
     await settle(h);
     expect(h.bot.store.requests.get(id)).toMatchObject({ state: 'granted', closedByName: 'Olivia Hart' });
     // Naming the requester is refused and audited as such.
-    expect(auditActions(h, id)).toEqual(['access.requested', 'access.forward-refused', 'access.forwarded', 'access.approved', 'access.provisioned']);
+    expect(auditActions(h, id)).toEqual(['access.requested', 'access.forward-refused', 'access.forwarded', 'access.approved', 'access.grant-attempted', 'access.provisioned']);
   });
 
   it('forward also works as text', async () => {
@@ -365,6 +365,7 @@ describe('two approval stages', () => {
       'access.mfa-required',
       'signin.mfa-proven',
       'access.approved',
+      'access.grant-attempted',
       'access.provisioned',
     ]);
     const copies = currentCopies(h, id);

@@ -209,7 +209,7 @@ describe('an access request end to end, in production mode on Microsoft Graph', 
     expect(findById(held, 'held-erp-finance')).toBeDefined();
 
     // Every step is in the audit trail, and Graph saw only authorised, successful calls.
-    expect(bot.store.audit.query({ correlationId: requestId }).map((e) => e.action)).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
+    expect(bot.store.audit.query({ correlationId: requestId }).map((e) => e.action)).toEqual(['access.requested', 'access.approved', 'access.grant-attempted', 'access.provisioned']);
     expect(graph.requests.filter((r) => !r.authorized || r.status >= 400)).toEqual([]);
     expect(offline.reachedOut).toEqual([]);
   });

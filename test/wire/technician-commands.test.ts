@@ -576,7 +576,7 @@ describe('lifecycle and access', () => {
     expect(r).toMatchObject({ state: 'granted', requesterId: ravi.id, durationHours: 14 * 24, justification: 'quarter-end pilot', closedByName: 'Sarah Mitchell' });
     expect(await groupsOf(h, ravi.id)).toContain('App - CRM');
     expect(personalCards(ravi.id).some((c) => findById(c, 'notice-title')?.text === 'Access granted: CRM')).toBe(true);
-    expect(h.bot.store.audit.query({ correlationId: requestId }).map((e) => e.action)).toEqual(['access.requested', 'access.approved', 'access.provisioned']);
+    expect(h.bot.store.audit.query({ correlationId: requestId }).map((e) => e.action)).toEqual(['access.requested', 'access.approved', 'access.grant-attempted', 'access.provisioned']);
     expect((await say(h, sarah(h), 'grant Emily Chen erp finance --reason x')).texts[0]).toBe('Emily Chen already has ERP Finance (a member of its group). Nothing was changed.');
   });
 
