@@ -474,14 +474,7 @@ export class AccessService {
     if (way === 'code' && typed) {
       const proof = await this.freshMfa.proveByCode(actor, mfaCode, request.id);
       if (proof.ok) return proof.assurance;
-      this.d.store.audit.append({
-        actor: { id: actor.id, name: actor.displayName },
-        action: 'access.decision-refused',
-        target: request.id,
-        outcome: 'refused',
-        correlationId: request.id,
-        details: { verb: 'approve', reason: 'mfa-not-proven', detail: proof.reason, cardStage, stage: request.stage, state: request.state, turn },
-      });
+      this.refuse(actor, request, 'approve', 'mfa-not-proven', turn, cardStage, { detail: proof.reason });
       return { outcome: 'refused', request, message: `${proof.message} Nothing was changed.`, mfa: way };
     }
     // Asked, not refused: kept so that a step-up sign-in finished in another turn resumes this approval.
@@ -541,14 +534,14 @@ export class AccessService {
     return null;
   }
 
-  private refuse(actor: DirectoryUser, request: AccessRequest, verb: string, reason: string, turn: string, cardStage: number): void {
+  private refuse(actor: DirectoryUser, request: AccessRequest, verb: string, reason: string, turn: string, cardStage: number, more: { detail?: string } = {}): void {
     this.d.store.audit.append({
       actor: { id: actor.id, name: actor.displayName },
       action: 'access.decision-refused',
       target: request.id,
       outcome: 'refused',
       correlationId: request.id,
-      details: { verb, reason, cardStage, stage: request.stage, state: request.state, turn },
+      details: { verb, reason, ...more, cardStage, stage: request.stage, state: request.state, turn },
     });
     this.d.logger.warn({ correlationId: request.id, actor: actor.id, action: 'access.decision-refused', reason }, 'decision refused');
   }
